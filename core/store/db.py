@@ -1,0 +1,135 @@
+"""The database handle: engine, sessions, migrations at start, readiness."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from core.settings import AppSettings
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+class StoreSettings(AppSettings):
+    section = "storage"
+    DATABASE_URL: str = "sqlite+aiosqlite:///./var/assistant.db"
+    """SQLAlchemy URL. SQLite (default, under ./var/) or postgresql+asyncpg://user@host/db for several replicas."""
+    DB_POOL_SIZE: int = 10
+    """Connection pool size for PostgreSQL."""
+
+
+def normalize_url(url: str) -> str:
+    """Accept the usual spellings (postgres://, postgresql://, sqlite:///) and pick the async drivers."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+asyncpg://" + url[len("postgresql://"):]
+    if url.startswith("sqlite:///"):
+        url = "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+    return url
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = normalize_url(url)
+        u = make_url(self.url)
+        self.is_sqlite = u.get_backend_name() == "sqlite"
+        kwargs: dict = {"echo": echo, "pool_pre_ping": True}
+        if self.is_sqlite:
+            db = u.database or ""
+            if db and db != ":memory:":
+                Path(db).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: StoreSettings) -> "Database":
+        return cls(settings.DATABASE_URL, pool_size=settings.DB_POOL_SIZE)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed on success, rolled back on error."""
+        async with self.sessions() as s:
+            async with s.begin():
+                yield s
+
+    async def migrate(self) -> None:
+        """Apply every Alembic migration (all heads: each skill owns a branch off the foundation)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+
+    async def ready(self) -> tuple[bool, str]:
+        """Database reachable and every migration head applied."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                applied = await conn.run_sync(_applied_heads)
+        except Exception as e:  # noqa: BLE001 - readiness reports, never raises
+            return False, f"database unreachable: {type(e).__name__}"
+        expected = _script_heads()
+        missing = expected - applied
+        if missing:
+            return False, f"migrations not applied: {sorted(missing)}"
+        return True, "ok"
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _alembic_config(connection=None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _upgrade(connection) -> None:
+    from alembic import command
+
+    command.upgrade(_alembic_config(connection), "heads")
+
+
+def _script_heads() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(_alembic_config()).get_heads())
+
+
+def _applied_heads(connection) -> set[str]:
+    from alembic.runtime.migration import MigrationContext
+
+    return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def run_sync(coro):  # small helper for CLI entry points
+    return asyncio.run(coro)
+
+
+def default_url() -> str:
+    return os.environ.get("DATABASE_URL", StoreSettings().DATABASE_URL)
