@@ -176,11 +176,16 @@ class Endpoint:
         return ChatResult(text=choice.message.content or "", tool_calls=calls, usage=usage,
                           model=resp.model or self.model, endpoint=self.name, finish_reason=choice.finish_reason)
 
-    async def stream(self, messages: list[dict], *, usage: Usage, temperature: float | None = 0.2,
+    async def stream(self, messages: list[dict], *, usage: Usage, tools: list[dict] | None = None,
+                     calls: list[ToolCall] | None = None, temperature: float | None = 0.2,
                      max_tokens: int | None = None, timeout: float | None = None) -> AsyncIterator[str]:
-        """Yield text deltas; fills `usage` from the final chunk when the server reports it."""
+        """Yield text deltas; fills `usage` from the final chunk when the server reports it, and `calls` with the
+        tool calls the model streamed (their arguments arrive in pieces and are joined here)."""
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True,
                                   "stream_options": {"include_usage": True}}
+        if tools:
+            kwargs["tools"] = tools
+        parts: dict[int, dict[str, str]] = {}
         if temperature is not None:
             kwargs["temperature"] = temperature
         if max_tokens:
@@ -194,12 +199,27 @@ class Endpoint:
                     usage.prompt_tokens = chunk.usage.prompt_tokens
                     usage.completion_tokens = chunk.usage.completion_tokens
                 for choice in chunk.choices or []:
-                    if choice.delta and choice.delta.content:
+                    if not choice.delta:
+                        continue
+                    for tc in choice.delta.tool_calls or []:
+                        part = parts.setdefault(tc.index, {"id": "", "name": "", "args": ""})
+                        part["id"] = tc.id or part["id"]
+                        if tc.function:
+                            part["name"] += tc.function.name or ""
+                            part["args"] += tc.function.arguments or ""
+                    if choice.delta.content:
                         yield choice.delta.content
         except Exception as e:  # noqa: BLE001 - mapped to LLMError below
             raise _map_error(e) from e
         finally:
             await stream.close()
+        if calls is not None:
+            for _, part in sorted(parts.items()):
+                try:
+                    args = json.loads(part["args"] or "{}")
+                except json.JSONDecodeError:
+                    args = {}
+                calls.append(ToolCall(id=part["id"], name=part["name"], arguments=args if isinstance(args, dict) else {}))
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
         model = self.spec.embeddings_model

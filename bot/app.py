@@ -1,0 +1,201 @@
+"""The aiohttp application: /api/messages (Bot Framework), /healthz, /readyz, and the services behind them."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from types import SimpleNamespace
+
+from aiohttp import web
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity, ActivityTypes
+
+from bot.config import BotSettings
+from bot.handler import APOLOGY, AssistantBot, new_correlation_id
+from bot.logs import correlation_id
+from bot.proactive import BotProactiveSender
+from bot.reply import RawEntity
+from bot.registry import build_registry
+from core.ai import AI
+from core.guard.policy import Guard, GuardSettings
+from core.llm import LLMGateway, LLMSettings
+from core.services import Services
+from core.store import Database, StoreSettings
+
+log = logging.getLogger(__name__)
+
+SERVICES = web.AppKey("services", Services)
+ADAPTER = web.AppKey("adapter", CloudAdapter)
+BOT = web.AppKey("bot", AssistantBot)
+SETTINGS = web.AppKey("settings", BotSettings)
+TASKS = web.AppKey("tasks", set)
+STARTUP_HOOKS = "startup_hooks"
+
+
+def auth_config(s: BotSettings) -> SimpleNamespace:
+    """The configuration object botbuilder's ConfigurationBotFrameworkAuthentication reads."""
+    return SimpleNamespace(APP_ID=s.MicrosoftAppId or None, APP_PASSWORD=s.MicrosoftAppPassword or None,
+                           APP_TYPE=s.MicrosoftAppType or "MultiTenant", APP_TENANTID=s.MicrosoftAppTenantId or None)
+
+
+def build_services(*, db: Database | None = None, llm_settings: LLMSettings | None = None,
+                   guard_settings: GuardSettings | None = None) -> Services:
+    registry = build_registry()
+    db = db or Database.from_settings(StoreSettings())
+    gateway = LLMGateway(llm_settings or LLMSettings())
+    gs = guard_settings or GuardSettings()
+    guard = Guard(gs, gateway)
+    ai = AI(gateway, guard, db, keep_prompts=gs.AUDIT_KEEP_PROMPTS)
+    return Services(registry=registry, db=db, llm=gateway, ai=ai)
+
+
+def create_app(settings: BotSettings | None = None, services: Services | None = None) -> web.Application:
+    settings = settings or BotSettings()
+    services = services or build_services()
+    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(auth_config(settings)))
+    bot = AssistantBot(services, allowed_tenants=settings.allowed_tenants)
+
+    async def on_turn_error(turn: TurnContext, error: Exception) -> None:
+        cid = correlation_id.get()
+        log.error("turn failed: %s", type(error).__name__, exc_info=error)
+        try:
+            if turn.activity.type == ActivityTypes.invoke:
+                turn.turn_state["BotFrameworkAdapter.InvokeResponse"] = Activity(
+                    type=ActivityTypes.invoke_response,
+                    value=SimpleNamespace(status=200, body={"statusCode": 200,
+                                                            "type": "application/vnd.microsoft.activity.message",
+                                                            "value": APOLOGY.format(cid=cid)}))
+            else:
+                await turn.send_activity(APOLOGY.format(cid=cid))
+        except Exception:  # noqa: BLE001 - the connector may be the thing that failed
+            log.warning("could not deliver the apology")
+
+    adapter.on_turn_error = on_turn_error
+    services.proactive = BotProactiveSender(adapter, settings.MicrosoftAppId, services.db)
+
+    app = web.Application(client_max_size=settings.MAX_REQUEST_BYTES, middlewares=[_errors_middleware])
+    app[SERVICES] = services
+    app[ADAPTER] = adapter
+    app[BOT] = bot
+    app[SETTINGS] = settings
+    app[TASKS] = set()
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.on_startup.append(_startup)
+    app.on_shutdown.append(_shutdown)
+    return app
+
+
+@web.middleware
+async def _errors_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:  # noqa: BLE001 - never a stack trace to a caller
+        log.exception("unhandled error on %s", request.path)
+        return web.json_response({"error": "internal error", "correlation_id": correlation_id.get()}, status=500)
+
+
+async def _startup(app: web.Application) -> None:
+    services = app[SERVICES]
+    await services.db.migrate()
+    for hook in app.get(STARTUP_HOOKS, []):
+        await hook(app)
+    log.info("ready (llm=%s)", "offline" if services.llm.offline else ",".join(e.name for e in services.llm.endpoints))
+
+
+async def _shutdown(app: web.Application) -> None:
+    tasks = app[TASKS]
+    if tasks:
+        await asyncio.wait(tasks, timeout=10)
+    services = app[SERVICES]
+    await services.llm.close()
+    await services.db.dispose()
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    ok, why = await request.app[SERVICES].db.ready()
+    return web.json_response({"status": "ok" if ok else "not ready", "detail": why}, status=200 if ok else 503)
+
+
+def _bad(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def messages(request: web.Request) -> web.Response:
+    """POST /api/messages. Bad requests get 4xx (never 500); every authentication failure is 401."""
+    cid = new_correlation_id()
+    correlation_id.set(cid)
+    started = time.perf_counter()
+    if "application/json" not in request.headers.get("Content-Type", ""):
+        return _bad(415, "Content-Type must be application/json")
+    try:
+        body = await request.json(loads=json.loads)
+    except web.HTTPRequestEntityTooLarge:
+        return _bad(413, "request body too large")
+    except (ValueError, UnicodeDecodeError):
+        return _bad(400, "malformed JSON")
+    if not isinstance(body, dict):
+        return _bad(400, "an activity must be a JSON object")
+    try:
+        activity = Activity().deserialize(body)
+        # msrest keeps only an Entity's `type`: keep the whole entity (mention.mentioned, streaminfo …).
+        raw_entities = body.get("entities")
+        if isinstance(raw_entities, list):
+            activity.entities = [RawEntity(e) for e in raw_entities if isinstance(e, dict)]
+    except Exception:  # noqa: BLE001 - msrest raises several kinds on hostile input
+        return _bad(400, "not a valid activity")
+    if not activity.type or not isinstance(activity.type, str):
+        return _bad(400, "activity type missing")
+    if activity.type in (ActivityTypes.message, ActivityTypes.invoke) and (
+            not activity.conversation or not activity.service_url):
+        return _bad(400, "activity conversation or serviceUrl missing")
+
+    adapter = request.app[ADAPTER]
+    bot = request.app[BOT]
+    try:
+        auth = await adapter.bot_framework_authentication.authenticate_request(
+            activity, request.headers.get("Authorization", ""))
+    except Exception as e:  # noqa: BLE001 - malformed, expired, wrong audience/signature: all 401
+        log.info("authentication failed: %s", type(e).__name__)
+        return _bad(401, "unauthorized")
+
+    if activity.type == ActivityTypes.invoke:
+        resp = await adapter.process_activity(auth, activity, bot.on_turn)
+        _log_turn(activity, started)
+        if resp is None or resp.body is None:
+            return web.Response(status=resp.status if resp else 200)
+        return web.json_response(resp.body, status=resp.status, dumps=_dumps)
+
+    # Messages and other activities: acknowledge at once, work in the background (Teams waits ~15 s at most).
+    task = asyncio.create_task(_run_turn(adapter, auth, activity, bot, started))
+    tasks = request.app[TASKS]
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    return web.Response(status=202)
+
+
+async def _run_turn(adapter, auth, activity, bot, started) -> None:
+    try:
+        await adapter.process_activity(auth, activity, bot.on_turn)
+    except Exception:  # noqa: BLE001 - on_turn_error already answered the user where it could
+        log.exception("turn could not be completed")
+    finally:
+        _log_turn(activity, started)
+
+
+def _log_turn(activity: Activity, started: float) -> None:
+    log.info("turn done", extra={"activity_type": activity.type,
+                                 "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=lambda o: o.serialize() if hasattr(o, "serialize") else str(o))

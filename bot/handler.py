@@ -1,0 +1,258 @@
+"""The activity handler: tenant gate, conversation references, mention handling, card actions, feedback,
+and the hand-off to the router. Builds the SDK-independent SkillRequest; skills never see an Activity."""
+from __future__ import annotations
+
+import html
+import logging
+import re
+import uuid
+from typing import Any
+
+from botbuilder.core import Bot, InvokeResponse, TurnContext
+from botbuilder.schema import Activity, ActivityTypes
+from sqlalchemy import select
+
+from bot.logs import correlation_id
+from bot.reply import TurnReplyPort
+from core import router
+from core.services import Services
+from core.skills import FileAttachment, SkillRequest
+from core.store.models import ConversationRef, Feedback, UserProfile, utcnow
+
+log = logging.getLogger(__name__)
+
+INVOKE_RESPONSE_KEY = "BotFrameworkAdapter.InvokeResponse"
+APOLOGY = "申し訳ありません。処理中に問題が発生しました。時間をおいて、もう一度お試しください。（お問い合わせ番号: {cid}）"
+TENANT_REFUSAL = "このアシスタントは、尼崎市のテナントの職員のみご利用いただけます。"
+WELCOME = ("尼崎市AIアシスタントです。文書の素案づくり、庁内文書からの回答、ニュースの要約などをお手伝いします。"
+           "まずは /help で使い方をご覧ください。")
+_AT = re.compile(r"<at[^>]*>.*?</at>", re.S)
+FILE_INFO = "application/vnd.microsoft.teams.file.download.info"
+
+
+def scope_of(activity: Activity) -> str:
+    return (getattr(activity.conversation, "conversation_type", None) or "personal") if activity.conversation else \
+        "personal"
+
+
+def tenant_of(activity: Activity) -> str | None:
+    conv = activity.conversation
+    tid = getattr(conv, "tenant_id", None) if conv else None
+    if not tid and isinstance(activity.channel_data, dict):
+        tid = (activity.channel_data.get("tenant") or {}).get("id")
+    return tid
+
+
+def _entities(activity: Activity) -> list[dict]:
+    out = []
+    for e in activity.entities or []:
+        data = e.serialize() if hasattr(e, "serialize") else e
+        if isinstance(data, dict):
+            out.append(data)
+    return out
+
+
+def bot_mentioned(activity: Activity) -> bool:
+    rid = activity.recipient.id if activity.recipient else None
+    return any(d.get("type") == "mention" and isinstance(d.get("mentioned"), dict) and d["mentioned"].get("id") == rid
+               for d in _entities(activity))
+
+
+def strip_mentions(activity: Activity) -> str:
+    """Remove the bot's <at>…</at> mention (and any other <at> tags) and HTML entities Teams leaves around."""
+    text = activity.text or ""
+    rid = activity.recipient.id if activity.recipient else None
+    for data in _entities(activity):
+        if data.get("type") == "mention" and isinstance(data.get("mentioned"), dict) and \
+                data["mentioned"].get("id") == rid and isinstance(data.get("text"), str):
+            text = text.replace(data["text"], " ")
+    text = _AT.sub(" ", text)
+    text = html.unescape(text).replace("\u00a0", " ")
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def attachments_of(activity: Activity) -> list[FileAttachment]:
+    out = []
+    for a in activity.attachments or []:
+        ctype = a.content_type or ""
+        if ctype == FILE_INFO and isinstance(a.content, dict):
+            out.append(FileAttachment(name=a.name or "file", content_type=a.content.get("fileType") or ctype,
+                                      download_url=a.content.get("downloadUrl")))
+        elif ctype.startswith("application/vnd.microsoft.card") or ctype == "text/html":
+            continue   # cards quoted back and the HTML copy of the message are not files
+        elif a.content_url:
+            out.append(FileAttachment(name=a.name or "file", content_type=ctype, download_url=a.content_url))
+    return out
+
+
+class AssistantBot(Bot):
+    def __init__(self, services: Services, *, allowed_tenants: set[str] | None = None) -> None:
+        self.services = services
+        self.allowed_tenants = allowed_tenants or set()
+
+    # -- entry point --------------------------------------------------------------------------------------------
+    async def on_turn(self, turn: TurnContext) -> None:
+        act = turn.activity
+        cid = correlation_id.get()
+        tenant = tenant_of(act)
+        if self.allowed_tenants and tenant not in self.allowed_tenants:
+            log.warning("activity from a tenant that is not allowed", extra={"tenant": tenant or "-",
+                                                                           "activity_type": act.type})
+            if act.type == ActivityTypes.message:
+                await turn.send_activity(TENANT_REFUSAL)
+            elif act.type == ActivityTypes.invoke:
+                self._invoke_response(turn, 403, None)
+            return
+        if act.type in (ActivityTypes.message, ActivityTypes.installation_update, ActivityTypes.conversation_update):
+            await self._remember(turn)
+        if act.type == ActivityTypes.message:
+            await self._on_message(turn, cid)
+        elif act.type == ActivityTypes.invoke:
+            await self._on_invoke(turn, cid)
+        elif act.type == ActivityTypes.installation_update:
+            await self._on_installation(turn)
+        elif act.type == ActivityTypes.conversation_update:
+            await self._on_conversation_update(turn)
+
+    # -- messages -----------------------------------------------------------------------------------------------
+    def _request(self, turn: TurnContext, cid: str, *, text: str = "", verb: str | None = None,
+                 data: dict | None = None, is_invoke: bool = False) -> SkillRequest:
+        act = turn.activity
+        frm = act.from_property
+        return SkillRequest(
+            user_id=frm.id if frm else "unknown", aad_object_id=getattr(frm, "aad_object_id", None) if frm else None,
+            user_name=getattr(frm, "name", None) if frm else None, tenant_id=tenant_of(act),
+            conversation_id=act.conversation.id if act.conversation else "", conversation_type=scope_of(act),
+            text=text, verb=verb, data=data or {}, locale=act.locale or "ja-JP", activity_id=act.id,
+            reply_to_id=act.reply_to_id, attachments=attachments_of(act), correlation_id=cid, is_invoke=is_invoke)
+
+    async def _on_message(self, turn: TurnContext, cid: str) -> None:
+        act = turn.activity
+        scope = scope_of(act)
+        value = act.value if isinstance(act.value, dict) else None
+        if scope != "personal" and not value and not bot_mentioned(act):
+            return  # channels and group chats: only when @mentioned
+        if value and value.get("verb"):       # Action.Submit from one of our cards
+            data = {k: v for k, v in value.items() if k != "verb"}
+            req = self._request(turn, cid, verb=str(value["verb"]), data=data)
+        else:
+            req = self._request(turn, cid, text=strip_mentions(act))
+        await router.dispatch(req, TurnReplyPort(turn), self.services)
+
+    # -- invokes ------------------------------------------------------------------------------------------------
+    def _invoke_response(self, turn: TurnContext, status: int, body: Any) -> None:
+        turn.turn_state[INVOKE_RESPONSE_KEY] = Activity(type=ActivityTypes.invoke_response,
+                                                        value=InvokeResponse(status=status, body=body))
+
+    async def _on_invoke(self, turn: TurnContext, cid: str) -> None:
+        act = turn.activity
+        value = act.value if isinstance(act.value, dict) else {}
+        if act.name == "adaptiveCard/action":
+            action = value.get("action") or {}
+            verb = str(action.get("verb") or "")
+            data = {k: v for k, v in (action.get("data") or {}).items() if k != "verb"}
+            port = TurnReplyPort(turn, is_invoke=True)
+            if not verb:
+                self._invoke_response(turn, 200, _message_body("この操作は受け付けられませんでした。"))
+                return
+            await router.dispatch(self._request(turn, cid, verb=verb, data=data, is_invoke=True), port,
+                                  self.services)
+            if port.invoke_card is not None:
+                self._invoke_response(turn, 200, {"statusCode": 200,
+                                                  "type": "application/vnd.microsoft.card.adaptive",
+                                                  "value": port.invoke_card})
+            else:
+                self._invoke_response(turn, 200, _message_body("処理しました。"))
+        elif act.name == "message/submitAction":
+            await self._store_feedback(turn, value)
+            self._invoke_response(turn, 200, None)
+        else:
+            self._invoke_response(turn, 200, None)
+
+    async def _store_feedback(self, turn: TurnContext, value: dict) -> None:
+        if value.get("actionName") != "feedback":
+            return
+        av = value.get("actionValue") or {}
+        reaction = av.get("reaction") if av.get("reaction") in ("like", "dislike") else "unknown"
+        text = parse_feedback_text(av.get("feedback"))
+        act = turn.activity
+        async with self.services.db.session() as s:
+            s.add(Feedback(user_id=act.from_property.id if act.from_property else "unknown",
+                           aad_object_id=getattr(act.from_property, "aad_object_id", None),
+                           conversation_id=act.conversation.id if act.conversation else None,
+                           reply_to_id=act.reply_to_id, reaction=reaction, text=text))
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+    async def _on_installation(self, turn: TurnContext) -> None:
+        act = turn.activity
+        if act.action in ("add", "add-upgrade") and scope_of(act) == "personal":
+            await turn.send_activity(WELCOME)
+        elif act.action == "remove":
+            await self._mark_removed(act)
+
+    async def _on_conversation_update(self, turn: TurnContext) -> None:
+        act = turn.activity
+        rid = act.recipient.id if act.recipient else None
+        if any(m.id == rid for m in act.members_added or []) and scope_of(act) == "personal":
+            await turn.send_activity(WELCOME)
+
+    async def _remember(self, turn: TurnContext) -> None:
+        """Store the conversation reference (for proactive sends) and the user's profile row."""
+        act = turn.activity
+        if not act.conversation or not act.service_url:
+            return
+        ref = TurnContext.get_conversation_reference(act).serialize()
+        frm = act.from_property
+        async with self.services.db.session() as s:
+            row = await s.get(ConversationRef, act.conversation.id)
+            if row is None:
+                row = ConversationRef(conversation_id=act.conversation.id)
+                s.add(row)
+            row.user_id = frm.id if frm else None
+            row.aad_object_id = getattr(frm, "aad_object_id", None)
+            row.tenant_id = tenant_of(act)
+            row.conversation_type = scope_of(act)
+            row.service_url = act.service_url
+            row.reference = ref
+            row.installed = not (act.type == ActivityTypes.installation_update and act.action == "remove")
+            row.updated_at = utcnow()
+            if frm and frm.id and scope_of(act) == "personal":
+                prof = await s.get(UserProfile, frm.id)
+                if prof is None:
+                    s.add(UserProfile(user_id=frm.id, aad_object_id=getattr(frm, "aad_object_id", None),
+                                      tenant_id=tenant_of(act), display_name=frm.name, locale=act.locale, prefs={}))
+                elif frm.name and prof.display_name != frm.name:
+                    prof.display_name = frm.name
+
+    async def _mark_removed(self, act: Activity) -> None:
+        async with self.services.db.session() as s:
+            rows = (await s.execute(select(ConversationRef).where(
+                ConversationRef.conversation_id == act.conversation.id))).scalars().all()
+            for row in rows:
+                row.installed = False
+
+
+def parse_feedback_text(raw: Any) -> str | None:
+    """`actionValue.feedback` is either a JSON string {"feedbackText": …} or plain text (both documented)."""
+    import json
+
+    if raw is None:
+        return None
+    if isinstance(raw, dict):
+        return str(raw.get("feedbackText") or "") or None
+    s = str(raw)
+    try:
+        parsed = json.loads(s)
+        if isinstance(parsed, dict):
+            return str(parsed.get("feedbackText") or "") or None
+    except (json.JSONDecodeError, ValueError):
+        pass
+    return s[:4000] or None
+
+
+def _message_body(text: str) -> dict:
+    return {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": text}
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex[:12]

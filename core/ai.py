@@ -1,0 +1,226 @@
+"""Every AI use goes through here: guard (forbidden words, tier, masking) → endpoint → restore → audit.
+
+Skills call `services.ai.chat(...)` / `services.ai.stream(...)`, never an endpoint directly. An `AIRefused` exception
+carries a Japanese message for the user; nothing was sent when it is raised. With no LLM configured (`ai.offline`),
+skills take their offline path and may record the use with `ai.record_offline(...)`."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+
+from sqlalchemy import select
+
+from core.llm import ChatResult, LLMError, LLMGateway, Usage, elapsed_ms
+from core.skills import SkillRequest
+from core.store import Database
+from core.store.models import UsageEvent, UserProfile
+
+log = logging.getLogger(__name__)
+
+LLM_ERROR_JA = {
+    "timeout": "AIの応答が時間内に返りませんでした。少し時間をおいて、もう一度お試しください。",
+    "rate_limited": "AIの利用が混み合っています。少し時間をおいて、もう一度お試しください。",
+    "unavailable": "AIサービスに接続できませんでした。少し時間をおいて、もう一度お試しください。",
+    "bad_response": "AIから正しい応答が得られませんでした。もう一度お試しください。",
+}
+
+
+class AIRefused(Exception):
+    """The guard refused the request; `message_ja` says why. Nothing left the building."""
+
+    def __init__(self, message_ja: str, reason: str) -> None:
+        super().__init__(reason)
+        self.message_ja = message_ja
+        self.reason = reason
+
+
+class AIFailed(Exception):
+    """The endpoint failed after retries; `message_ja` is safe to show."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.message_ja = LLM_ERROR_JA.get(kind, LLM_ERROR_JA["unavailable"])
+
+
+@dataclass
+class AIAnswer:
+    text: str
+    tool_calls: list = field(default_factory=list)
+    tier: str = ""
+    endpoint: str = ""
+    model: str = ""
+    masked: dict[str, int] = field(default_factory=dict)
+    masked_note: str = ""          # 「氏名1件…を伏せて送信しました」, for the card
+    usage: Usage = field(default_factory=Usage)
+
+
+class AIStream:
+    """Async iterator of restored text deltas; `.answer` is filled once the stream is exhausted."""
+
+    def __init__(self, gen: AsyncIterator[str], answer: AIAnswer) -> None:
+        self._gen = gen
+        self.answer = answer
+
+    def __aiter__(self):
+        return self._gen.__aiter__()
+
+
+class AI:
+    def __init__(self, gateway: LLMGateway, guard: Any, db: Database, *, keep_prompts: bool = False) -> None:
+        self.gateway = gateway
+        self.guard = guard
+        self.db = db
+        self.keep_prompts = keep_prompts
+
+    @property
+    def offline(self) -> bool:
+        return self.gateway.offline
+
+    async def chat(self, req: SkillRequest, skill: str, messages: list[dict], *, tools: list[dict] | None = None,
+                   tool_choice: Any = None, tier: str | None = None, temperature: float | None = 0.2,
+                   max_tokens: int | None = None, timeout: float | None = None) -> AIAnswer:
+        decision, sent = await self._prepare(req, skill, messages, tier)
+        start = time.perf_counter()
+        try:
+            result: ChatResult = await decision.endpoint.chat(sent, tools=tools, tool_choice=tool_choice,
+                                                              temperature=temperature, max_tokens=max_tokens,
+                                                              timeout=timeout)
+        except LLMError as e:
+            await self._audit(req, skill, decision, outcome="error", reason=e.kind, latency=elapsed_ms(start),
+                              sent=sent)
+            raise AIFailed(e.kind) from e
+        answer = self._answer(decision, result.usage, result.model)
+        answer.text = decision.session.restore(result.text)
+        for call in result.tool_calls:
+            call.arguments = _restore_obj(call.arguments, decision.session)
+        answer.tool_calls = result.tool_calls
+        await self._audit(req, skill, decision, outcome="ok", latency=elapsed_ms(start), sent=sent,
+                          usage=result.usage, model=result.model)
+        return answer
+
+    async def stream(self, req: SkillRequest, skill: str, messages: list[dict], *, tier: str | None = None,
+                     tools: list[dict] | None = None, temperature: float | None = 0.2, max_tokens: int | None = None,
+                     timeout: float | None = None) -> AIStream:
+        decision, sent = await self._prepare(req, skill, messages, tier)
+        answer = self._answer(decision, Usage(), decision.endpoint.model)
+
+        async def gen() -> AsyncIterator[str]:
+            start = time.perf_counter()
+            pending = ""
+            outcome, reason = "ok", None
+            try:
+                async for delta in decision.endpoint.stream(sent, usage=answer.usage, tools=tools,
+                                                            calls=answer.tool_calls, temperature=temperature,
+                                                            max_tokens=max_tokens, timeout=timeout):
+                    pending += delta
+                    cut = _safe_cut(pending)
+                    if cut:
+                        out = decision.session.restore(pending[:cut])
+                        pending = pending[cut:]
+                        answer.text += out
+                        yield out
+                if pending:
+                    out = decision.session.restore(pending)
+                    answer.text += out
+                    yield out
+                for call in answer.tool_calls:
+                    call.arguments = _restore_obj(call.arguments, decision.session)
+            except LLMError as e:
+                outcome, reason = "error", e.kind
+                raise AIFailed(e.kind) from e
+            except BaseException:
+                outcome, reason = "stopped", "cancelled"
+                raise
+            finally:
+                await self._audit(req, skill, decision, outcome=outcome, reason=reason, latency=elapsed_ms(start),
+                                  sent=sent, usage=answer.usage, model=answer.model)
+
+        return AIStream(gen(), answer)
+
+    async def embed(self, texts: list[str], tier: str = "internet") -> list[list[float]] | None:
+        ep = self.gateway.embedder(tier)
+        if ep is None:
+            return None
+        try:
+            return await ep.embed(texts)
+        except LLMError as e:
+            raise AIFailed(e.kind) from e
+
+    async def record_offline(self, req: SkillRequest, skill: str, *, outcome: str = "offline") -> None:
+        """Count a use served without an LLM (template / extractive output)."""
+        await self._write(UsageEvent(user_id=req.user_id, aad_object_id=req.aad_object_id,
+                                     department=await self._department(req), conversation_id=req.conversation_id,
+                                     skill=skill, command=req.command, outcome=outcome,
+                                     correlation_id=req.correlation_id))
+
+    # -- internals ---------------------------------------------------------------------------------------------
+
+    async def _prepare(self, req: SkillRequest, skill: str, messages: list[dict], tier: str | None):
+        texts = [m["content"] for m in messages if isinstance(m.get("content"), str)]
+        decision = self.guard.decide(texts, tier or req.tier)
+        if decision.refusal or decision.endpoint is None:
+            reason = decision.reason or "no_endpoint"
+            await self._audit(req, skill, decision, outcome="refused", reason=reason, latency=0.0, sent=None)
+            raise AIRefused(decision.refusal or "AIの接続先が設定されていません。", reason)
+        sent = self.guard.mask_messages(messages, decision.session) if decision.masking else messages
+        return decision, sent
+
+    @staticmethod
+    def _answer(decision, usage: Usage, model: str) -> AIAnswer:
+        return AIAnswer(text="", tier=decision.tier, endpoint=decision.endpoint.name, model=model,
+                        masked=dict(decision.session.counts) if decision.masking else {},
+                        masked_note=decision.session.summary_ja() if decision.masking else "", usage=usage)
+
+    async def _department(self, req: SkillRequest) -> str | None:
+        try:
+            async with self.db.session() as s:
+                return (await s.execute(select(UserProfile.department)
+                                        .where(UserProfile.user_id == req.user_id))).scalar_one_or_none()
+        except Exception:  # noqa: BLE001 - the audit must not fail the turn
+            return None
+
+    async def _audit(self, req: SkillRequest, skill: str, decision, *, outcome: str, latency: float,
+                     sent: list[dict] | None, reason: str | None = None, usage: Usage | None = None,
+                     model: str | None = None) -> None:
+        endpoint = getattr(decision, "endpoint", None)
+        prompt_text = None
+        if self.keep_prompts and sent is not None and getattr(decision, "masking", True):
+            prompt_text = "\n".join(m["content"] for m in sent if isinstance(m.get("content"), str))[:20000]
+        masking = getattr(decision, "masking", False)
+        await self._write(UsageEvent(
+            user_id=req.user_id, aad_object_id=req.aad_object_id, department=await self._department(req),
+            conversation_id=req.conversation_id, skill=skill, command=req.command, tier=getattr(decision, "tier", None),
+            endpoint=endpoint.name if endpoint else None, model=model or (endpoint.model if endpoint else None),
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            masked=dict(decision.session.counts) if masking else {}, latency_ms=latency, outcome=outcome,
+            reason=reason, prompt_text=prompt_text, correlation_id=req.correlation_id))
+
+    async def _write(self, event: UsageEvent) -> None:
+        try:
+            async with self.db.session() as s:
+                s.add(event)
+        except Exception:  # noqa: BLE001 - never lose the user's answer because the audit write failed
+            log.exception("audit write failed (skill=%s outcome=%s)", event.skill, event.outcome)
+
+
+def _safe_cut(text: str) -> int:
+    """How much of a streamed buffer can be restored now: hold back an unclosed placeholder bracket."""
+    for open_ch, close_ch in (("［", "］"), ("[", "]")):
+        i = text.rfind(open_ch)
+        if i != -1 and close_ch not in text[i:] and len(text) - i < 16:
+            return i
+    return len(text)
+
+
+def _restore_obj(value: Any, session) -> Any:
+    if isinstance(value, str):
+        return session.restore(value)
+    if isinstance(value, list):
+        return [_restore_obj(v, session) for v in value]
+    if isinstance(value, dict):
+        return {k: _restore_obj(v, session) for k, v in value.items()}
+    return value

@@ -1,0 +1,11 @@
+"""庁内チャットボット: cited answers from registered documents, escalation to kintone."""
+from core.skills import Command, Skill
+
+SKILL = Skill(
+    name="qa", title="庁内Q&A",
+    description="登録された庁内文書（規程・マニュアル・FAQ）から、出典付きで回答します。",
+    commands=[Command("ask", "庁内Q&A", "登録された庁内文書から出典付きで回答します。", usage="/ask <質問>",
+                      aliases=("質問", "問い合わせ"))],
+    keywords=("規程", "マニュアル", "手続き", "申請", "どうすれば", "教えて", "とは"),
+    ready=False,
+)
