@@ -36,8 +36,22 @@ STARTUP_HOOKS = "startup_hooks"
 
 def auth_config(s: BotSettings) -> SimpleNamespace:
     """The configuration object botbuilder's ConfigurationBotFrameworkAuthentication reads."""
-    return SimpleNamespace(APP_ID=s.MicrosoftAppId or None, APP_PASSWORD=s.MicrosoftAppPassword or None,
-                           APP_TYPE=s.MicrosoftAppType or "MultiTenant", APP_TENANTID=s.MicrosoftAppTenantId or None)
+    cfg = SimpleNamespace(APP_ID=s.MicrosoftAppId or None, APP_PASSWORD=s.MicrosoftAppPassword or None,
+                          APP_TYPE=s.MicrosoftAppType or "MultiTenant", APP_TENANTID=s.MicrosoftAppTenantId or None)
+    if s.BOT_OPENID_METADATA_URL:
+        # botbuilder switches to its "parameterized" authentication when any endpoint is given: then every
+        # endpoint must be given. These are the public cloud's, with the metadata URL overridden.
+        from botbuilder.schema import CallerIdConstants
+        from botframework.connector.auth import AuthenticationConstants as K
+
+        cfg.TO_CHANNEL_FROM_BOT_LOGIN_URL = K.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX + K.DEFAULT_CHANNEL_AUTH_TENANT
+        cfg.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = K.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
+        cfg.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = K.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
+        cfg.OAUTH_URL = K.OAUTH_URL
+        cfg.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = s.BOT_OPENID_METADATA_URL
+        cfg.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = K.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
+        cfg.CALLER_ID = CallerIdConstants.public_azure_channel
+    return cfg
 
 
 def build_services(*, db: Database | None = None, llm_settings: LLMSettings | None = None,
@@ -165,7 +179,7 @@ async def messages(request: web.Request) -> web.Response:
         auth = await adapter.bot_framework_authentication.authenticate_request(
             activity, request.headers.get("Authorization", ""))
     except Exception as e:  # noqa: BLE001 - malformed, expired, wrong audience/signature: all 401
-        log.info("authentication failed: %s", type(e).__name__)
+        log.info("authentication failed: %s: %s", type(e).__name__, e)
         return _bad(401, "unauthorized")
 
     if activity.type == ActivityTypes.invoke:

@@ -22,6 +22,8 @@ class BotSettings(AppSettings):
     """MultiTenant | SingleTenant | UserAssignedMSI."""
     MicrosoftAppTenantId: str | None = Field(default=None, alias="MicrosoftAppTenantId")
     """Tenant of the bot's app registration (SingleTenant, UserAssignedMSI)."""
+    BOT_OPENID_METADATA_URL: str | None = None
+    """Override of the Bot Connector's OpenID metadata URL (sovereign clouds; tests). Empty = public cloud."""
     ALLOWED_TENANT_IDS: str = ""
     """Comma-separated Entra tenant ids allowed to use the bot; empty = any tenant (set this in production)."""
     LOG_LEVEL: str = "INFO"

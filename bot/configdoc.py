@@ -13,6 +13,7 @@ from core.settings import registered_settings
 
 def _import_all() -> None:
     import bot.config  # noqa: F401
+    import manifest.build  # noqa: F401
 
     for pkg in (core, skills):
         for mod in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):

@@ -17,6 +17,7 @@ from bot.reply import TurnReplyPort
 from core import router
 from core.services import Services
 from core.skills import FileAttachment, SkillRequest
+from core.store.db import upsert
 from core.store.models import ConversationRef, Feedback, UserProfile, utcnow
 
 log = logging.getLogger(__name__)
@@ -111,8 +112,6 @@ class AssistantBot(Bot):
             await self._on_invoke(turn, cid)
         elif act.type == ActivityTypes.installation_update:
             await self._on_installation(turn)
-        elif act.type == ActivityTypes.conversation_update:
-            await self._on_conversation_update(turn)
 
     # -- messages -----------------------------------------------------------------------------------------------
     def _request(self, turn: TurnContext, cid: str, *, text: str = "", verb: str | None = None,
@@ -190,11 +189,6 @@ class AssistantBot(Bot):
         elif act.action == "remove":
             await self._mark_removed(act)
 
-    async def _on_conversation_update(self, turn: TurnContext) -> None:
-        act = turn.activity
-        rid = act.recipient.id if act.recipient else None
-        if any(m.id == rid for m in act.members_added or []) and scope_of(act) == "personal":
-            await turn.send_activity(WELCOME)
 
     async def _remember(self, turn: TurnContext) -> None:
         """Store the conversation reference (for proactive sends) and the user's profile row."""
@@ -203,26 +197,19 @@ class AssistantBot(Bot):
             return
         ref = TurnContext.get_conversation_reference(act).serialize()
         frm = act.from_property
+        removed = act.type == ActivityTypes.installation_update and act.action == "remove"
         async with self.services.db.session() as s:
-            row = await s.get(ConversationRef, act.conversation.id)
-            if row is None:
-                row = ConversationRef(conversation_id=act.conversation.id)
-                s.add(row)
-            row.user_id = frm.id if frm else None
-            row.aad_object_id = getattr(frm, "aad_object_id", None)
-            row.tenant_id = tenant_of(act)
-            row.conversation_type = scope_of(act)
-            row.service_url = act.service_url
-            row.reference = ref
-            row.installed = not (act.type == ActivityTypes.installation_update and act.action == "remove")
-            row.updated_at = utcnow()
+            await upsert(s, ConversationRef, {
+                "conversation_id": act.conversation.id, "user_id": frm.id if frm else None,
+                "aad_object_id": getattr(frm, "aad_object_id", None), "tenant_id": tenant_of(act),
+                "conversation_type": scope_of(act), "service_url": act.service_url, "reference": ref,
+                "installed": not removed, "updated_at": utcnow()}, keys=["conversation_id"])
             if frm and frm.id and scope_of(act) == "personal":
-                prof = await s.get(UserProfile, frm.id)
-                if prof is None:
-                    s.add(UserProfile(user_id=frm.id, aad_object_id=getattr(frm, "aad_object_id", None),
-                                      tenant_id=tenant_of(act), display_name=frm.name, locale=act.locale, prefs={}))
-                elif frm.name and prof.display_name != frm.name:
-                    prof.display_name = frm.name
+                await upsert(s, UserProfile, {
+                    "user_id": frm.id, "aad_object_id": getattr(frm, "aad_object_id", None),
+                    "tenant_id": tenant_of(act), "display_name": frm.name, "locale": act.locale, "prefs": {},
+                    "created_at": utcnow(), "updated_at": utcnow()},
+                    keys=["user_id"], update=["aad_object_id", "display_name", "updated_at"])
 
     async def _mark_removed(self, act: Activity) -> None:
         async with self.services.db.session() as s:

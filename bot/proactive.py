@@ -39,11 +39,17 @@ class BotProactiveSender:
         sent: dict = {}
 
         async def callback(turn: TurnContext) -> None:
-            resp = await turn.send_activity(message_activity(text, card=card, ai_generated=ai_generated))
-            sent["id"] = getattr(resp, "id", None)
+            # Caught here: an exception escaping the callback would reach on_turn_error (an apology to nobody).
+            try:
+                resp = await turn.send_activity(message_activity(text, card=card, ai_generated=ai_generated))
+                sent["id"] = getattr(resp, "id", None)
+            except Exception as e:  # noqa: BLE001
+                sent["error"] = e
 
         try:
             await self.adapter.continue_conversation(reference, callback, self.app_id)
+            if "error" in sent:
+                raise sent["error"]
         except Exception as e:  # noqa: BLE001 - mapped to a result the caller can act on
             status = status_of(e) or 0
             if status in (403, 404):

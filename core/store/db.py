@@ -133,3 +133,20 @@ def run_sync(coro):  # small helper for CLI entry points
 
 def default_url() -> str:
     return os.environ.get("DATABASE_URL", StoreSettings().DATABASE_URL)
+
+
+async def upsert(session, model, values: dict, *, keys: list[str], update: list[str] | None = None) -> None:
+    """INSERT … ON CONFLICT (keys) DO UPDATE (or DO NOTHING when `update` is empty), on SQLite and PostgreSQL.
+    Safe when two turns (or two replicas) write the same row at once."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(model).values(**values)
+    cols = update if update is not None else [k for k in values if k not in keys]
+    if cols:
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    await session.execute(stmt)
