@@ -1,0 +1,37 @@
+# 尼崎市 AI アシスタント — developer entry points. `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+
+.PHONY: run test test-fast package bench config-table clean
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+## Start the bot on 127.0.0.1:3978 (SQLite under ./var, offline unless an LLM is configured) and the Agents Playground.
+run: $(STAMP)
+	@scripts/run.sh
+
+## Run the whole test suite (PostgreSQL tests run when 127.0.0.1:5432 answers; REQUIRE_POSTGRES=1 makes them mandatory).
+test: $(STAMP)
+	$(PY) -m pytest
+	@if [ -x infra/scan.sh ]; then infra/scan.sh; fi
+
+## Tests without the end-to-end Playground test and the IaC scan.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not e2e"
+
+## Build build/appPackage.zip for Teams (needs TEAMS_APP_ID and MicrosoftAppId).
+package: $(STAMP)
+	$(PY) -m manifest
+
+## Print the configuration table (generated from the settings classes).
+config-table: $(STAMP)
+	@$(PY) -m bot config-table
+
+clean:
+	rm -rf $(VENV) build var node_modules .venv-iac

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `make run`: the bot on HOST:PORT (default 127.0.0.1:3978) and the Agents Playground pointed at it.
+set -u
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 1
+export HOST="${HOST:-127.0.0.1}" PORT="${PORT:-3978}"
+mkdir -p var
+
+.venv/bin/python -m bot &
+BOT_PID=$!
+cleanup() { kill "$BOT_PID" 2>/dev/null; wait "$BOT_PID" 2>/dev/null; }
+trap cleanup EXIT INT TERM
+
+for _ in $(seq 1 60); do
+  if ! kill -0 "$BOT_PID" 2>/dev/null; then echo "[run] the bot exited; see the messages above." >&2; exit 1; fi
+  if .venv/bin/python - "$HOST" "$PORT" <<'PY' 2>/dev/null; then break; fi
+import sys, urllib.request
+urllib.request.urlopen(f"http://{sys.argv[1]}:{sys.argv[2]}/healthz", timeout=1)
+PY
+  sleep 0.5
+done
+echo "[run] bot ready: http://${HOST}:${PORT}/api/messages  (health: /healthz, readiness: /readyz)"
+
+PLAYGROUND_BOT_HOST="$HOST" scripts/playground.sh
+echo "[run] the bot keeps running; press Ctrl+C to stop it."
+wait "$BOT_PID"
