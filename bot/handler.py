@@ -90,6 +90,7 @@ class AssistantBot(Bot):
     def __init__(self, services: Services, *, allowed_tenants: set[str] | None = None) -> None:
         self.services = services
         self.allowed_tenants = allowed_tenants or set()
+        self._known_refs: dict[str, tuple] = {}     # conversation id -> what was last stored (skip rewrites)
 
     # -- entry point --------------------------------------------------------------------------------------------
     async def on_turn(self, turn: TurnContext) -> None:
@@ -198,6 +199,10 @@ class AssistantBot(Bot):
         ref = TurnContext.get_conversation_reference(act).serialize()
         frm = act.from_property
         removed = act.type == ActivityTypes.installation_update and act.action == "remove"
+        fingerprint = (act.service_url, frm.id if frm else None, frm.name if frm else None, removed,
+                       ref.get("bot", {}).get("id"), scope_of(act))
+        if act.type == ActivityTypes.message and self._known_refs.get(act.conversation.id) == fingerprint:
+            return      # unchanged since this process last stored it
         async with self.services.db.session() as s:
             await upsert(s, ConversationRef, {
                 "conversation_id": act.conversation.id, "user_id": frm.id if frm else None,
@@ -210,6 +215,9 @@ class AssistantBot(Bot):
                     "tenant_id": tenant_of(act), "display_name": frm.name, "locale": act.locale, "prefs": {},
                     "created_at": utcnow(), "updated_at": utcnow()},
                     keys=["user_id"], update=["aad_object_id", "display_name", "updated_at"])
+        if len(self._known_refs) > 50_000:
+            self._known_refs.clear()
+        self._known_refs[act.conversation.id] = fingerprint
 
     async def _mark_removed(self, act: Activity) -> None:
         async with self.services.db.session() as s:

@@ -166,7 +166,7 @@ class TurnReplyPort:
         text = ""
         stream_id = self._informative_stream
         seq = self._informative_seq
-        last = 0.0
+        last = time.monotonic()     # first update after a second: a quick answer arrives as one message
         stopped = False
         try:
             async for chunk in chunks:

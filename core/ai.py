@@ -74,6 +74,7 @@ class AI:
         self.guard = guard
         self.db = db
         self.keep_prompts = keep_prompts
+        self._departments: dict[str, tuple[float, str | None]] = {}   # user id -> (fetched at, department)
 
     @property
     def offline(self) -> bool:
@@ -175,12 +176,20 @@ class AI:
                         masked_note=decision.session.summary_ja() if decision.masking else "", usage=usage)
 
     async def _department(self, req: SkillRequest) -> str | None:
+        """The user's department for the audit record (cached for 10 minutes per process)."""
+        cached = self._departments.get(req.user_id)
+        if cached and time.monotonic() - cached[0] < 600:
+            return cached[1]
         try:
             async with self.db.session() as s:
-                return (await s.execute(select(UserProfile.department)
+                dept = (await s.execute(select(UserProfile.department)
                                         .where(UserProfile.user_id == req.user_id))).scalar_one_or_none()
         except Exception:  # noqa: BLE001 - the audit must not fail the turn
             return None
+        if len(self._departments) > 50_000:
+            self._departments.clear()
+        self._departments[req.user_id] = (time.monotonic(), dept)
+        return dept
 
     async def _audit(self, req: SkillRequest, skill: str, decision, *, outcome: str, latency: float,
                      sent: list[dict] | None, reason: str | None = None, usage: Usage | None = None,
