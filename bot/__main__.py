@@ -23,6 +23,9 @@ def serve() -> int:
               f"other addresses.", file=sys.stderr)
         return 2
     from bot.app import create_app
+    from core import telemetry
+
+    telemetry.setup()
 
     app = create_app(settings)
     print(f"尼崎市AIアシスタント: listening on http://{settings.HOST}:{settings.PORT}/api/messages", flush=True)

@@ -23,6 +23,7 @@ from core.guard.policy import Guard, GuardSettings
 from core.llm import LLMGateway, LLMSettings
 from core.services import Services
 from core.store import Database, StoreSettings
+from core.telemetry import ERRORS, TURN_DURATION, tracer
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ def create_app(settings: BotSettings | None = None, services: Services | None = 
 
     async def on_turn_error(turn: TurnContext, error: Exception) -> None:
         cid = correlation_id.get()
+        ERRORS.add(1, {"where": "turn"})
         log.error("turn failed: %s", type(error).__name__, exc_info=error)
         try:
             if turn.activity.type == ActivityTypes.invoke:
@@ -183,7 +185,9 @@ async def messages(request: web.Request) -> web.Response:
         return _bad(401, "unauthorized")
 
     if activity.type == ActivityTypes.invoke:
-        resp = await adapter.process_activity(auth, activity, bot.on_turn)
+        with tracer.start_as_current_span("turn", attributes={"activity.type": "invoke",
+                                                               "activity.name": str(activity.name)[:64]}):
+            resp = await adapter.process_activity(auth, activity, bot.on_turn)
         _log_turn(activity, started)
         if resp is None or resp.body is None:
             return web.Response(status=resp.status if resp else 200)
@@ -199,16 +203,20 @@ async def messages(request: web.Request) -> web.Response:
 
 async def _run_turn(adapter, auth, activity, bot, started) -> None:
     try:
-        await adapter.process_activity(auth, activity, bot.on_turn)
+        with tracer.start_as_current_span("turn", attributes={"activity.type": str(activity.type)[:32],
+                                                               "correlation_id": correlation_id.get()}):
+            await adapter.process_activity(auth, activity, bot.on_turn)
     except Exception:  # noqa: BLE001 - on_turn_error already answered the user where it could
+        ERRORS.add(1, {"where": "turn"})
         log.exception("turn could not be completed")
     finally:
         _log_turn(activity, started)
 
 
 def _log_turn(activity: Activity, started: float) -> None:
-    log.info("turn done", extra={"activity_type": activity.type,
-                                 "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+    ms = round((time.perf_counter() - started) * 1000, 1)
+    TURN_DURATION.record(ms, {"activity.type": str(activity.type)[:32]})
+    log.info("turn done", extra={"activity_type": activity.type, "duration_ms": ms})
 
 
 def _dumps(obj) -> str:

@@ -16,6 +16,7 @@ from core.llm import ChatResult, LLMError, LLMGateway, Usage, elapsed_ms
 from core.skills import SkillRequest
 from core.store import Database
 from core.store.models import UsageEvent, UserProfile
+from core.telemetry import AI_USES, ERRORS, LLM_DURATION, LLM_TOKENS, tracer
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,11 @@ class AI:
         decision, sent = await self._prepare(req, skill, messages, tier)
         start = time.perf_counter()
         try:
-            result: ChatResult = await decision.endpoint.chat(sent, tools=tools, tool_choice=tool_choice,
-                                                              temperature=temperature, max_tokens=max_tokens,
-                                                              timeout=timeout)
+            with tracer.start_as_current_span("llm.chat", attributes={"skill": skill, "tier": decision.tier,
+                                                                       "endpoint": decision.endpoint.name}):
+                result: ChatResult = await decision.endpoint.chat(sent, tools=tools, tool_choice=tool_choice,
+                                                                  temperature=temperature, max_tokens=max_tokens,
+                                                                  timeout=timeout)
         except LLMError as e:
             await self._audit(req, skill, decision, outcome="error", reason=e.kind, latency=elapsed_ms(start),
                               sent=sent)
@@ -195,6 +198,15 @@ class AI:
                      sent: list[dict] | None, reason: str | None = None, usage: Usage | None = None,
                      model: str | None = None) -> None:
         endpoint = getattr(decision, "endpoint", None)
+        attrs = {"skill": skill, "outcome": outcome, "tier": str(getattr(decision, "tier", "") or "")}
+        AI_USES.add(1, attrs)
+        if outcome == "error":
+            ERRORS.add(1, {"where": "llm", "reason": reason or ""})
+        if endpoint is not None and outcome != "refused":
+            LLM_DURATION.record(latency, {"skill": skill, "endpoint": endpoint.name})
+            if usage:
+                LLM_TOKENS.add(usage.prompt_tokens, {"kind": "prompt", "skill": skill})
+                LLM_TOKENS.add(usage.completion_tokens, {"kind": "completion", "skill": skill})
         prompt_text = None
         if self.keep_prompts and sent is not None and getattr(decision, "masking", True):
             prompt_text = "\n".join(m["content"] for m in sent if isinstance(m.get("content"), str))[:20000]
