@@ -17,6 +17,7 @@ from core.settings import AppSettings
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+MIGRATION_LOCK_KEY = 0x414D4741  # "AMGA": advisory lock taken while migrating PostgreSQL
 
 
 class StoreSettings(AppSettings):
@@ -70,6 +71,9 @@ class Database:
     async def migrate(self) -> None:
         """Apply every Alembic migration (all heads: each skill owns a branch off the foundation)."""
         async with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                # Several replicas may start at once on one database: one migrates, the others wait here.
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
             await conn.run_sync(_upgrade)
 
     async def ready(self) -> tuple[bool, str]:
