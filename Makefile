@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 
-.PHONY: run test test-fast package bench config-table clean
+.PHONY: run test test-fast package bench config-table readme clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ package: $(STAMP)
 ## Print the configuration table (generated from the settings classes).
 config-table: $(STAMP)
 	@$(PY) -m bot config-table
+
+## Regenerate the README's configuration table from the settings classes.
+readme: $(STAMP)
+	@$(PY) -m bot.readme
 
 clean:
 	rm -rf $(VENV) build var node_modules .venv-iac
