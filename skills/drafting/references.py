@@ -1,0 +1,44 @@
+"""Past 議会答弁 and plans for answer drafts, from the knowledge index (core.search) when it is configured.
+
+The seam: `find_references(...)` returns [] when no set is configured (DRAFT_REFERENCE_SETS), when the search package
+is missing, or when the search fails (the draft is then written without references and says so)."""
+from __future__ import annotations
+
+import logging
+
+from core.skills import SkillRequest
+from skills.drafting.compose import Reference, budget_references
+from skills.drafting.settings import DraftingSettings
+
+log = logging.getLogger(__name__)
+
+INDEX_KEY = "search.index"     # services.extra key of the per-process core.search Index (shared with the Q&A skill)
+
+
+class ReferencesUnavailable(Exception):
+    pass
+
+
+async def find_references(services, req: SkillRequest, query: str, settings: DraftingSettings) -> list[Reference]:
+    sets = settings.reference_sets
+    if not sets or not query.strip():
+        return []
+    try:
+        from core.search.index import Index, readable_sets
+    except ImportError as e:  # pragma: no cover - the search package is part of the tree
+        raise ReferencesUnavailable() from e
+    try:
+        index = services.extra(INDEX_KEY, lambda: Index(services.db))
+        allowed = set(await readable_sets(req.aad_object_id, (), services.db))
+        names = [n for n in sets if n in allowed]
+        if not names:
+            return []
+        hits = await index.search(query, names, k=max(1, settings.DRAFT_REFERENCE_K))
+    except Exception as e:  # noqa: BLE001 - a broken index must not stop the draft
+        log.warning("reference search failed: %s", type(e).__name__)
+        raise ReferencesUnavailable() from e
+    out = []
+    for i, h in enumerate(hits, 1):
+        name = h.title + (f"（{h.section}）" if h.section and h.section != h.title else "")
+        out.append(Reference(position=i, title=name[:80], text=h.text, url=h.url))
+    return budget_references(out, settings.DRAFT_REFERENCE_CHARS)

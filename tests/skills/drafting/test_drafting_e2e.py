@@ -1,0 +1,69 @@
+"""End to end: the real aiohttp app on loopback, a stand-in Bot Connector, and the loopback OpenAI server."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import aiohttp
+import pytest
+from docx import Document
+
+from drafting_samples import NOTICE_INTERNAL
+from tests.harness import make_services, running_bot
+from tests.standins.connector import ConnectorStandIn
+from tests.standins.openai_server import OpenAIStandIn
+
+
+@pytest.fixture
+async def connector():
+    c = await ConnectorStandIn().start()
+    yield c
+    await c.stop()
+
+
+@pytest.fixture
+async def llm():
+    s = await OpenAIStandIn().start()
+    yield s
+    await s.stop()
+
+
+async def post(url: str, activity: dict) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as s:
+        async with s.post(f"{url}/api/messages", data=json.dumps(activity).encode(),
+                          headers={"Content-Type": "application/json"}) as r:
+            return r.status, await r.text()
+
+
+async def test_draft_notice_over_the_wire_gets_an_ai_labelled_card_then_a_word_file(lite_db, connector, llm):
+    services = make_services(lite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url})
+    llm.script = [{"text": NOTICE_INTERNAL}]
+    async with running_bot(services) as url:
+        status, _ = await post(url, connector.activity(
+            "/draft 通知文 情報セキュリティ研修を実施します\n宛先：各局長\n件名：情報セキュリティ研修の実施"))
+        assert status == 202
+        await connector.wait_for(lambda acts: connector.cards(), timeout=15)
+        msg = next(m for m in connector.messages() if m.get("attachments"))
+        card = connector.cards()[-1]
+        data = next(a["data"] for a in card["actions"] if a["verb"] == "draft.docx")
+        invoke = connector.activity(None, type="invoke", name="adaptiveCard/action",
+                                    value={"action": {"type": "Action.Execute", "verb": "draft.docx", "data": data},
+                                           "trigger": "manual"})
+        n = len(connector.messages())
+        status, _ = await post(url, invoke)
+        assert status == 200
+        await connector.wait_for(lambda acts: len(connector.messages()) > n, timeout=15)
+    await services.llm.close()
+    label = next(e for e in msg["entities"] if e["type"] == "https://schema.org/Message")
+    assert label["additionalType"] == ["AIGeneratedContent"]
+    assert msg["channelData"]["feedbackLoop"] == {"type": "default"}
+    shown = json.dumps(card, ensure_ascii=False)
+    assert "情報セキュリティ研修の実施について（通知）" in shown and "AIの出力です" in shown
+    assert "情報セキュリティ研修を実施します" in json.dumps(llm.chat_requests()[0], ensure_ascii=False)
+    file_msg = connector.messages()[-1]
+    att = file_msg["attachments"][0]
+    assert att["name"] == "情報セキュリティ研修の実施_素案.docx"
+    b64 = att["contentUrl"].split("base64,", 1)[1]
+    doc = Document(io.BytesIO(base64.b64decode(b64)))
+    assert "情報セキュリティ研修の実施について（通知）" in [p.text for p in doc.paragraphs]
