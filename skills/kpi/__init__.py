@@ -1,5 +1,6 @@
 """効果測定と利用促進: the city's KPI card, skill check, examples library, help desk."""
 from core.skills import Command, Skill
+from skills.kpi.handler import handle
 
 SKILL = Skill(
     name="kpi", title="効果測定・利用促進",
@@ -14,5 +15,6 @@ SKILL = Skill(
                 aliases=("ヘルプデスク",)),
     ],
     keywords=("利用状況", "活用例", "使い方を相談"),
-    ready=False,
+    handler=handle,
+    ready=True,
 )

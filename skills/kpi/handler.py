@@ -1,0 +1,227 @@
+"""The kpi skill's handler: /kpi, /skillcheck, /examples, /helpdesk and their card verbs."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import unicodedata
+from datetime import date
+
+from sqlalchemy import func, select
+
+from cards.kpi import (examples_category_card, examples_index_card, kpi_card, quiz_card, quiz_result_card,
+                       roles_card)
+from core.skills import ReplyPort, SkillRequest
+from core.store.models import UserProfile
+from skills.kpi import helpdesk
+from skills.kpi import strings as S
+from skills.kpi.content import ContentError, load_library, load_quiz, score
+from skills.kpi.export import audit_csv, monthly_csv, monthly_detail_csv
+from skills.kpi.models import QuizResult
+from skills.kpi.report import JST, U, build_report, fiscal_year, fiscal_year_label, jst_midnight_utc
+from skills.kpi.settings import KpiSettings, settings_of
+
+log = logging.getLogger(__name__)
+
+EXPORT_WORDS = {"export", "csv", "エクスポート", "出力"}
+EXPORT_CHAT_MAX_ROWS = 100_000
+
+
+def is_admin(req: SkillRequest, settings: KpiSettings) -> bool:
+    """An administrator is listed in KPI_ADMIN_IDS by Entra ID object id. (Group ids would need Graph's
+    transitive membership check; core/graph.py does not exist yet, so only object ids count.)"""
+    return bool(req.aad_object_id) and req.aad_object_id.lower() in settings.admin_ids
+
+
+async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
+    try:
+        if req.verb:
+            await _on_verb(req, reply, services)
+        elif req.command == "kpi":
+            await _kpi_command(req, reply, services)
+        elif req.command == "skillcheck":
+            await _skillcheck(req, reply, services)
+        elif req.command == "examples":
+            await _examples(req, reply, services)
+        elif req.command == "helpdesk":
+            await helpdesk.ask(req, reply, services)
+        else:
+            await _free_text(req, reply, services)
+    except ContentError as e:
+        await reply.send_text(e.message_ja)
+
+
+async def _on_verb(req: SkillRequest, reply: ReplyPort, services) -> None:
+    verb = req.verb or ""
+    if verb in ("kpi.export", "kpi.refresh"):
+        if not is_admin(req, settings_of(services)):
+            await reply.send_text(S.NOT_ADMIN)
+        elif not req.personal:
+            await reply.send_text(S.PERSONAL_ONLY.format(command="/kpi"))
+        elif verb == "kpi.export":
+            await _export(req, reply, services, None)
+        else:
+            await reply.refresh_card(await _kpi_card(services))
+    elif verb.startswith("kpi.skillcheck.") and not req.personal:
+        await reply.send_text(S.PERSONAL_ONLY.format(command="/skillcheck"))
+    elif verb == "kpi.skillcheck.roles":
+        await reply.refresh_card(roles_card(_quiz(services).roles))
+    elif verb == "kpi.skillcheck.start":
+        quiz = _quiz(services)
+        role = quiz.role(str(req.data.get("role") or ""))
+        await reply.refresh_card(quiz_card(role) if role else roles_card(quiz.roles))
+    elif verb == "kpi.skillcheck.submit":
+        await _submit_quiz(req, reply, services)
+    elif verb == "kpi.examples.browse":
+        lib = _library(services)
+        cat = lib.category(str(req.data.get("category") or ""))
+        await reply.refresh_card(examples_category_card(cat) if cat else examples_index_card(lib.categories))
+    elif verb == "kpi.examples.run":
+        await _run_example(req, reply, services)
+    elif verb == "kpi.helpdesk.answer":
+        await helpdesk.answer(req, reply, services)
+    else:
+        await reply.send_text("このカードの操作は現在ご利用いただけません。もう一度コマンドからお試しください。")
+
+
+# -- /kpi -------------------------------------------------------------------------------------------------------
+
+async def _kpi_card(services) -> dict:
+    report = await build_report(services.db, settings_of(services), services.clock.now())
+    titles = {s.name: s.title for s in services.registry.skills}
+    return kpi_card(report, titles)
+
+
+async def _kpi_command(req: SkillRequest, reply: ReplyPort, services) -> None:
+    if not is_admin(req, settings_of(services)):
+        await reply.send_text(S.NOT_ADMIN)
+        return
+    if not req.personal:                  # department figures are for administrators' eyes only
+        await reply.send_text(S.PERSONAL_ONLY.format(command="/kpi"))
+        return
+    args = unicodedata.normalize("NFKC", req.text or "").split()
+    if args and args[0].lower() in EXPORT_WORDS:
+        year = None
+        if len(args) > 1:
+            m = re.fullmatch(r"(\d{4})(年度)?", args[1])
+            if not m:
+                await reply.send_text(S.EXPORT_BAD_YEAR)
+                return
+            year = int(m.group(1))
+        await _export(req, reply, services, year)
+        return
+    if args:
+        await reply.send_text(S.KPI_USAGE)
+        return
+    try:
+        card = await _kpi_card(services)
+    except Exception:  # noqa: BLE001 - the admin gets a clear message, the log the details
+        log.exception("kpi report failed")
+        await reply.send_text(S.KPI_FAILED)
+        return
+    await reply.send_card(card)
+
+
+async def _export(req: SkillRequest, reply: ReplyPort, services, year: int | None) -> None:
+    settings = settings_of(services)
+    now = services.clock.now()
+    fy = year or fiscal_year(now.astimezone(JST).date())
+    label = fiscal_year_label(fy)
+    start, end = jst_midnight_utc(date(fy, 4, 1)), jst_midnight_utc(date(fy + 1, 4, 1))
+    async with services.db.engine.connect() as conn:
+        rows = int((await conn.execute(select(func.count()).select_from(U)
+                                       .where(U.c.created_at >= start, U.c.created_at < end))).scalar_one())
+    await reply.send_file(f"ai_kpi_monthly_{fy}.csv", await monthly_csv(services.db, settings, fy, now), "text/csv",
+                          description=f"{label} 月別集計")
+    await reply.send_file(f"ai_kpi_monthly_detail_{fy}.csv", await monthly_detail_csv(services.db, settings, fy, now),
+                          "text/csv", description=f"{label} 月別・部署別・機能別の集計")
+    if rows > EXPORT_CHAT_MAX_ROWS:
+        await reply.send_text(S.EXPORT_TOO_LARGE.format(label=label, rows=rows, limit=EXPORT_CHAT_MAX_ROWS))
+        return
+    await reply.send_file(f"ai_audit_{fy}.csv", await audit_csv(services.db, start, end), "text/csv",
+                          description=f"{label} 監査記録（{rows:,}件）")
+    await reply.send_text(S.EXPORT_DONE.format(label=label))
+
+
+# -- /skillcheck ------------------------------------------------------------------------------------------------
+
+def _quiz(services):
+    return load_quiz(settings_of(services).skillcheck_path)
+
+
+def _library(services):
+    return load_library(settings_of(services).examples_path)
+
+
+async def _skillcheck(req: SkillRequest, reply: ReplyPort, services) -> None:
+    if not req.personal:                  # a result refreshed in a channel card would show to everyone
+        await reply.send_text(S.PERSONAL_ONLY.format(command="/skillcheck"))
+        return
+    quiz = _quiz(services)
+    word = (req.text or "").strip()
+    if not word:
+        await reply.send_card(roles_card(quiz.roles))
+        return
+    role = quiz.role(word)
+    if role is None:
+        await reply.send_text(S.QUIZ_UNKNOWN_ROLE.format(word=word, roles="、".join(r.title for r in quiz.roles)))
+        await reply.send_card(roles_card(quiz.roles))
+        return
+    await reply.send_card(quiz_card(role))
+
+
+async def _submit_quiz(req: SkillRequest, reply: ReplyPort, services) -> None:
+    quiz = _quiz(services)
+    role = quiz.role(str(req.data.get("role") or ""))
+    if role is None:
+        await reply.refresh_card(roles_card(quiz.roles))
+        return
+    result = score(role, req.data)
+    async with services.db.session() as s:
+        dept = (await s.execute(select(UserProfile.department).where(UserProfile.user_id == req.user_id))
+                ).scalar_one_or_none()
+        s.add(QuizResult(created_at=services.clock.now(), user_id=req.user_id, aad_object_id=req.aad_object_id,
+                         department=dept, role=role.id, score=result.correct, total=result.total,
+                         answers=result.answers()))
+    await reply.refresh_card(quiz_result_card(role, result, quiz.pass_percent))
+
+
+# -- /examples --------------------------------------------------------------------------------------------------
+
+async def _examples(req: SkillRequest, reply: ReplyPort, services) -> None:
+    lib = _library(services)
+    word = (req.text or "").strip()
+    if not word:
+        await reply.send_card(examples_index_card(lib.categories))
+        return
+    cat = lib.category(word)
+    if cat is None:
+        await reply.send_text(S.EXAMPLES_UNKNOWN.format(word=word, cats="、".join(c.title for c in lib.categories)))
+        await reply.send_card(examples_index_card(lib.categories))
+        return
+    await reply.send_card(examples_category_card(cat))
+
+
+async def _run_example(req: SkillRequest, reply: ReplyPort, services) -> None:
+    """Run an example's text in the right skill, exactly as if the user had typed it."""
+    from core import router
+
+    text = str(req.data.get("text") or "").strip()
+    if not text:
+        await reply.send_text(S.EXAMPLES_EMPTY_RUN)
+        return
+    typed = dataclasses.replace(req, text=text, verb=None, command=None, data={}, is_invoke=False)
+    await router.dispatch(typed, reply, services)
+
+
+# -- free text (offline keyword routing) --------------------------------------------------------------------------
+
+async def _free_text(req: SkillRequest, reply: ReplyPort, services) -> None:
+    t = unicodedata.normalize("NFKC", req.text or "")
+    if "利用状況" in t:
+        req.text = ""
+        await _kpi_command(req, reply, services)
+    elif "使い方を相談" in t:
+        await reply.send_text(S.HELPDESK_USAGE)
+    else:
+        await reply.send_card(examples_index_card(_library(services).categories))
