@@ -1,5 +1,6 @@
 """法令検索: Japanese law through the e-Gov 法令API v2."""
 from core.skills import Command, Skill
+from skills.law.handler import handle
 
 SKILL = Skill(
     name="law", title="法令検索",
@@ -7,5 +8,6 @@ SKILL = Skill(
     commands=[Command("law", "法令検索", "キーワードで法令の条文を検索します。", usage="/law <キーワード>",
                       aliases=("法令",))],
     keywords=("法令", "条文", "法律", "条例", "第何条"),
-    ready=False,
+    handler=handle,
+    ready=True,
 )

@@ -1,5 +1,6 @@
 """企画サポートAI: research, outline, report and slides per section."""
 from core.skills import Command, Skill
+from skills.planning.handler import handle
 
 SKILL = Skill(
     name="planning", title="企画サポート", verb_prefix="plan",
@@ -7,5 +8,6 @@ SKILL = Skill(
     commands=[Command("plan", "企画サポート", "企画の調査と構成案・資料の素案を作成します。", usage="/plan <テーマ>",
                       aliases=("企画",))],
     keywords=("企画", "構成案", "プレゼン", "スライド", "報告書"),
-    ready=False,
+    handler=handle,
+    ready=True,
 )

@@ -1,0 +1,360 @@
+"""/plan: clarification card → staged job (research → outline) persisted in the database → report / slides,
+revision of one section, retry from the failed stage.
+
+Progress is shown with `reply.inform` (Teams informative streaming updates); the final message (the outline card or
+the failure card) closes the stream. Every LLM call goes through `services.ai` (guard, masking, audit); without an
+LLM the outline is the profile's skeleton with the retrieved passages quoted, labelled as such."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+
+from cards import planning as plan_cards
+from core.ai import AIFailed, AIRefused
+from core.skills import Citation, ReplyPort, SkillRequest
+from core.store.models import UserProfile
+from skills import prompts
+from skills.planning import jobs, research, strings
+from skills.planning.outline import (SECTIONS, OutlineUnreadable, cited, offline_outline, outline_brief,
+                                     parse_outline, parse_revision, section_key)
+from skills.planning.output import (DOCX_CONTENT_TYPE, PPTX_CONTENT_TYPE, build_report, build_slides, file_name)
+from skills.planning.profiles import Profile, load_profiles
+from skills.planning.settings import PlanningSettings
+
+log = logging.getLogger(__name__)
+
+SKILL = "planning"
+MAX_THEME = 200
+MAX_INPUT = 1000
+
+
+class StageError(Exception):
+    """A stage failed with a message that can be shown as is."""
+
+    def __init__(self, message_ja: str) -> None:
+        super().__init__(message_ja)
+        self.message_ja = message_ja
+
+
+# --------------------------------------------------------------------------------------------------- entry point
+
+async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
+    settings = PlanningSettings()
+    verb = req.verb or ""
+    try:
+        if not verb:
+            await _form(req, reply, services, settings)
+        elif verb == "plan.start":
+            await _start(req, reply, services, settings)
+        elif verb in ("plan.retry", "plan.show", "plan.revise", "plan.report", "plan.slides"):
+            job = await _own_job(req, reply, services)
+            if job is None:
+                return
+            if verb == "plan.retry":
+                await _retry(job, req, reply, services, settings)
+            elif verb == "plan.show":
+                await _show(job, reply, settings)
+            elif verb == "plan.revise":
+                await _revise(job, req, reply, services, settings)
+            else:
+                await _file(job, verb, reply, services, settings)
+        else:
+            await reply.send_text(strings.BAD_ACTION)
+    except AIRefused as e:          # revision refused by the guard (stages handle their own)
+        await reply.send_text(e.message_ja)
+    except AIFailed as e:
+        await reply.send_text(e.message_ja)
+
+
+def _profiles(settings: PlanningSettings):
+    return load_profiles(settings.profiles_path())
+
+
+async def _department(services, req: SkillRequest) -> str | None:
+    try:
+        async with services.db.session() as s:
+            return await s.scalar(select(UserProfile.department).where(UserProfile.user_id == req.user_id))
+    except Exception:  # noqa: BLE001 - the default profile is fine
+        return None
+
+
+def _clip(value, limit: int) -> str:
+    return " ".join(str(value or "").split())[:limit]
+
+
+# ------------------------------------------------------------------------------------------------ form and start
+
+async def _form(req: SkillRequest, reply: ReplyPort, services, settings: PlanningSettings) -> None:
+    theme = _clip(req.text, 10_000)
+    if not theme:
+        recent = await jobs.recent(services.db, req.user_id)
+        if not recent:
+            await reply.send_text(strings.USAGE)
+            return
+        now = services.clock.now()
+        await reply.send_card(plan_cards.jobs_card([{
+            "id": j.id, "theme": j.theme, "status": j.status, "stage": j.stage,
+            "updated": _jst(services, j.updated_at).strftime("%m/%d %H:%M"),
+            "resumable": jobs.resumable(j, now, settings.PLANNING_STALE_SECONDS)} for j in recent]),
+            text=strings.USAGE)
+        return
+    if len(theme) > MAX_THEME:
+        await reply.send_text(strings.THEME_TOO_LONG)
+        return
+    profiles = _profiles(settings)
+    chosen = profiles.for_department(await _department(services, req))
+    await reply.send_card(plan_cards.clarify_card(
+        theme, [(p.id, p.name, p.method_text()) for p in profiles.items], chosen.id))
+
+
+async def _start(req: SkillRequest, reply: ReplyPort, services, settings: PlanningSettings) -> None:
+    theme = _clip(req.data.get("theme"), 10_000)
+    if not theme:
+        await reply.send_text(strings.THEME_MISSING)
+        return
+    if len(theme) > MAX_THEME:
+        await reply.send_text(strings.THEME_TOO_LONG)
+        return
+    profile = _profiles(settings).get(str(req.data.get("profile") or ""))
+    budget = str(req.data.get("budget") or "")
+    inputs = {"purpose": _clip(req.data.get("purpose"), MAX_INPUT), "target": _clip(req.data.get("target"), MAX_INPUT),
+              "period": _clip(req.data.get("period"), MAX_INPUT),
+              "budget": budget if budget in plan_cards.BUDGETS else plan_cards.BUDGETS[0]}
+    if req.reply_to_id:
+        # the same form pressed twice (double click, or again while the first run is going): one job only
+        inputs["card"] = req.reply_to_id[:200]
+        for earlier in await jobs.recent(services.db, req.user_id, limit=10):
+            if (earlier.inputs or {}).get("card") == inputs["card"]:
+                if req.is_invoke:
+                    await reply.refresh_card(plan_cards.accepted_card(earlier.theme, profile.name))
+                if earlier.stage == "done":
+                    await _show(earlier, reply, settings, prefix=strings.ALREADY_DONE)
+                else:
+                    await reply.send_text(strings.ALREADY_RUNNING)
+                return
+    job = await jobs.create(services.db, now=services.clock.now(), user_id=req.user_id,
+                            aad_object_id=req.aad_object_id, conversation_id=req.conversation_id, theme=theme,
+                            profile=profile.id, inputs=inputs)
+    log.info("plan job %s started (profile=%s)", job.id, profile.id)
+    if req.is_invoke:
+        await reply.refresh_card(plan_cards.accepted_card(theme, profile.name))
+    await run_job(job.id, req, reply, services, settings)
+
+
+async def _retry(job, req: SkillRequest, reply: ReplyPort, services, settings: PlanningSettings) -> None:
+    if job.stage == "done":
+        await _show(job, reply, settings, prefix=strings.ALREADY_DONE)
+        return
+    if not await jobs.claim(services.db, job.id, now=services.clock.now(),
+                            stale_seconds=settings.PLANNING_STALE_SECONDS):
+        await reply.send_text(strings.ALREADY_RUNNING)
+        return
+    log.info("plan job %s resumed at stage %s", job.id, job.stage)
+    if req.is_invoke:
+        profile = _profiles(settings).get(job.profile)
+        await reply.refresh_card(plan_cards.accepted_card(job.theme, profile.name))
+    await run_job(job.id, req, reply, services, settings)
+
+
+# ------------------------------------------------------------------------------------------------------ the stages
+
+async def run_job(job_id: int, req: SkillRequest, reply: ReplyPort, services, settings: PlanningSettings) -> None:
+    """Run the job from its current stage to the end. A failure is stored with its stage and offered for retry."""
+    job = await jobs.get(services.db, job_id)
+    profile = _profiles(settings).get(job.profile)
+    stage = job.stage
+    try:
+        if job.stage == "research":
+            stage = "research"
+            job = await _research(job, profile, req, reply, services, settings)
+        if job.stage == "outline":
+            stage = "outline"
+            job = await _outline(job, profile, req, reply, services, settings)
+    except (AIFailed, AIRefused, StageError, OutlineUnreadable) as e:
+        message = getattr(e, "message_ja", None) or str(e)
+        await _fail(job_id, stage, message, job.theme, reply, services)
+        return
+    except Exception:  # noqa: BLE001 - a failure is recorded and can be resumed; never a stack trace to the user
+        log.exception("plan job %s failed at stage %s", job_id, stage)
+        await _fail(job_id, stage, strings.RESEARCH_FAILED_INTERNAL if stage == "research"
+                    else "処理中に問題が発生しました。", job.theme, reply, services)
+        return
+    await _send_outline(job, profile, reply, settings)
+
+
+async def _fail(job_id: int, stage: str, message: str, theme: str, reply: ReplyPort, services) -> None:
+    await jobs.save(services.db, job_id, now=services.clock.now(), status=jobs.FAILED, error=message)
+    label = strings.STAGE_NAMES.get(stage, stage)
+    log.info("plan job %s failed at stage %s", job_id, stage)
+    await reply.send_card(plan_cards.failed_card(job_id, theme, label, message),
+                          text=strings.STAGE_FAILED.format(stage=label))
+
+
+def _messages(system: str, user: str) -> list[dict]:
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+async def _research(job, profile: Profile, req, reply, services, settings: PlanningSettings):
+    await reply.inform(strings.INFORM_RESEARCH)
+    materials = await research.gather(services, req, profile, job.theme, job.inputs, settings)
+    notes, masked = "", ""
+    if not services.ai.offline:
+        await reply.inform(strings.INFORM_NOTES)
+        prompt = prompts.render(SKILL, "research", theme=job.theme, inputs=research.inputs_text(job.inputs),
+                                method=research.method_text(profile), materials=research.materials_text(materials))
+        answer = await services.ai.chat(req, SKILL, _messages(prompts.load(SKILL, "system"), prompt),
+                                        timeout=settings.PLANNING_LLM_TIMEOUT_SECONDS)
+        notes, masked = answer.text.strip(), answer.masked_note
+    return await jobs.save(services.db, job.id, now=services.clock.now(), sources=materials,
+                           research={"notes": notes, "masked_note": masked}, stage="outline")
+
+
+async def _outline(job, profile: Profile, req, reply, services, settings: PlanningSettings):
+    await reply.inform(strings.INFORM_OUTLINE)
+    materials = list(job.sources or [])
+    valid = {m["n"] for m in materials}
+    if services.ai.offline:
+        outline = offline_outline(job.theme, profile, materials)
+        await services.ai.record_offline(req, SKILL)
+    else:
+        notes = (job.research or {}).get("notes") or "（調査メモなし）"
+        prompt = prompts.render(SKILL, "outline", theme=job.theme, inputs=research.inputs_text(job.inputs),
+                                tone=profile.tone or "公用文の敬体で簡潔に", notes=notes,
+                                materials=research.materials_text(materials), sections="、".join(SECTIONS))
+        answer = await services.ai.chat(req, SKILL, _messages(prompts.load(SKILL, "system"), prompt),
+                                        timeout=settings.PLANNING_LLM_TIMEOUT_SECONDS)
+        outline = parse_outline(answer.text, job.theme, valid)
+        notes_masked = (job.research or {}).get("masked_note") or ""
+        outline["masked_note"] = answer.masked_note or notes_masked
+    return await jobs.save(services.db, job.id, now=services.clock.now(), outline=outline, stage="done",
+                           status=jobs.DONE, error=None)
+
+
+# ------------------------------------------------------------------------------------------------------- results
+
+def _citations(job) -> list[Citation]:
+    out = []
+    for m in (job.sources or [])[:20]:
+        name = m["title"] + (f"／{m['section']}" if m.get("section") else "")
+        out.append(Citation(position=int(m["n"]), name=name[:80], url=m.get("url") or None,
+                            abstract=m["text"][:160]))
+    return out
+
+
+def _outline_card(job, profile: Profile, *, revised: str = "") -> dict:
+    outline = job.outline or {}
+    offline = outline.get("mode") == "offline"
+    return plan_cards.outline_card(job.id, job.theme, profile.name, job.inputs or {}, outline, job.sources or [],
+                                   formats=profile.outputs, label=strings.OFFLINE_LABEL if offline else "",
+                                   masked_note=outline.get("masked_note") or "", revised=revised)
+
+
+async def _send_outline(job, profile: Profile, reply: ReplyPort, settings: PlanningSettings, *,
+                        prefix: str = "", revised: str = "") -> None:
+    ai = (job.outline or {}).get("mode") == "ai"
+    await reply.send_card(_outline_card(job, profile, revised=revised), ai_generated=ai, citations=_citations(job),
+                          feedback=ai, text=prefix or None)
+
+
+async def _own_job(req: SkillRequest, reply: ReplyPort, services):
+    try:
+        job_id = int(req.data.get("job_id"))
+    except (TypeError, ValueError):
+        await reply.send_text(strings.BAD_ACTION)
+        return None
+    job = await jobs.get(services.db, job_id)
+    if job is None:
+        await reply.send_text(strings.JOB_NOT_FOUND)
+        return None
+    if job.user_id != req.user_id:
+        await reply.send_text(strings.NOT_YOURS)
+        return None
+    return job
+
+
+async def _show(job, reply: ReplyPort, settings: PlanningSettings, *, prefix: str = "") -> None:
+    if job.stage != "done":
+        await reply.send_text(strings.NOT_READY)
+        return
+    await _send_outline(job, _profiles(settings).get(job.profile), reply, settings, prefix=prefix)
+
+
+async def _revise(job, req: SkillRequest, reply: ReplyPort, services, settings: PlanningSettings) -> None:
+    if job.stage != "done":
+        await reply.send_text(strings.NOT_READY)
+        return
+    outline = dict(job.outline or {})
+    if outline.get("mode") != "ai" or services.ai.offline:
+        await reply.send_text(strings.OFFLINE_REVISE)
+        return
+    raw_section = _clip(req.data.get("section"), 50)
+    instruction = _clip(req.data.get("instruction"), MAX_INPUT)
+    if not raw_section or not instruction:
+        await reply.send_text(strings.REVISE_MISSING)
+        return
+    key = section_key(raw_section)
+    sections = [dict(s) for s in outline.get("sections", [])]
+    target = next((s for s in sections if s["name"] == key), None)
+    if target is None:
+        await reply.send_text(strings.REVISE_UNKNOWN_SECTION.format(section=raw_section))
+        return
+    await reply.inform(strings.INFORM_REVISE.format(section=key))
+    materials = list(job.sources or [])
+    prompt = prompts.render(SKILL, "revise", section=key, theme=job.theme,
+                            current="\n".join(f"- {p}" for p in target["points"]), instruction=instruction,
+                            others=outline_brief(outline, skip=key), materials=research.materials_text(materials))
+    answer = await services.ai.chat(req, SKILL, _messages(prompts.load(SKILL, "system"), prompt),
+                                    timeout=settings.PLANNING_LLM_TIMEOUT_SECONDS)
+    try:
+        points = parse_revision(answer.text, {m["n"] for m in materials})
+    except OutlineUnreadable as e:
+        await reply.send_text(str(e))
+        return
+    target["points"] = points
+    target["sources"] = cited(points, {m["n"] for m in materials})
+    outline["sections"] = sections
+    outline["revisions"] = int(outline.get("revisions") or 0) + 1
+    if answer.masked_note:
+        outline["masked_note"] = answer.masked_note
+    job = await jobs.save(services.db, job.id, now=services.clock.now(), outline=outline)
+    await _send_outline(job, _profiles(settings).get(job.profile), reply, settings,
+                        revised=strings.REVISED.format(section=key))
+
+
+async def _file(job, verb: str, reply: ReplyPort, services, settings: PlanningSettings) -> None:
+    if job.stage != "done":
+        await reply.send_text(strings.NOT_READY)
+        return
+    profile = _profiles(settings).get(job.profile)
+    date_text = reiwa(services.clock.now_jst())
+    if verb == "plan.report":
+        await reply.inform(strings.INFORM_REPORT)
+        data = build_report(job.theme, profile.name, job.inputs or {}, job.outline, job.sources or [],
+                            date_text=date_text)
+        await reply.send_file(file_name(job.theme, "docx"), data, DOCX_CONTENT_TYPE,
+                              description=strings.REPORT_READY)
+    else:
+        await reply.inform(strings.INFORM_SLIDES)
+        data = build_slides(job.theme, profile.name, job.outline, job.sources or [], date_text=date_text)
+        await reply.send_file(file_name(job.theme, "pptx"), data, PPTX_CONTENT_TYPE,
+                              description=strings.SLIDES_READY)
+
+
+# ---------------------------------------------------------------------------------------------------------- dates
+
+def _jst(services, dt: datetime) -> datetime:
+    from datetime import timezone
+
+    from core.services import JST
+
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(JST)
+
+
+def reiwa(d: datetime) -> str:
+    """2025-05-01 → 令和7年5月1日 (令和元年 for 2019)."""
+    year = d.year - 2018
+    return f"令和{'元' if year == 1 else year}年{d.month}月{d.day}日" if year >= 1 else f"{d.year}年{d.month}月{d.day}日"

@@ -1,0 +1,27 @@
+"""Settings of 企画サポート (/plan)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.settings import AppSettings
+
+BUNDLED_PROFILES = Path(__file__).with_name("profiles.yaml")
+
+
+class PlanningSettings(AppSettings):
+    section = "planning"
+    PLANNING_PROFILES_FILE: str = ""
+    """YAML file of the section profiles (課ごとの調査手法・参照ナレッジ・事例・出力); empty = skills/planning/profiles.yaml."""
+    PLANNING_LLM_TIMEOUT_SECONDS: float = 120.0
+    """Timeout of one LLM call of a planning stage (research notes, outline, revision), in seconds."""
+    PLANNING_SEARCH_K: int = 4
+    """Passages taken per search (per query) from the profile's knowledge sets and case sets."""
+    PLANNING_LAW_RESULTS: int = 3
+    """Law passages (e-Gov) gathered for the legal basis of a plan."""
+    PLANNING_MAX_SOURCES: int = 12
+    """Most sources one plan cites (Teams shows at most 20 citations)."""
+    PLANNING_STALE_SECONDS: int = 900
+    """A job still 'running' after this many seconds without progress may be resumed (its process is presumed gone)."""
+
+    def profiles_path(self) -> Path:
+        return Path(self.PLANNING_PROFILES_FILE) if self.PLANNING_PROFILES_FILE.strip() else BUNDLED_PROFILES

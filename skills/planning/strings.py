@@ -1,0 +1,33 @@
+"""Japanese strings of 企画サポート (/plan)."""
+
+USAGE = ("企画のテーマを入力してください。例：/plan 子育て支援アプリの導入\n"
+         "調査（庁内資料・法令・他都市事例）から構成案・報告書・スライドの素案までを作成します。")
+THEME_TOO_LONG = "テーマは200文字以内で入力してください。"
+THEME_MISSING = "企画のテーマを入力してください。"
+INFORM_RESEARCH = "調査中…（庁内資料・法令・他都市事例を検索しています）"
+INFORM_NOTES = "調査中…（調査メモを作成しています）"
+INFORM_OUTLINE = "構成案を作成中…"
+INFORM_REVISE = "「{section}」を修正中…"
+INFORM_REPORT = "報告書を作成中…"
+INFORM_SLIDES = "スライドを作成中…"
+STAGE_NAMES = {"research": "調査", "outline": "構成案の作成"}
+STAGE_FAILED = "{stage}で失敗しました。"
+JOB_NOT_FOUND = "指定された企画が見つかりませんでした。/plan から改めてお試しください。"
+NOT_YOURS = "この企画は、作成した職員のみ操作できます。"
+ALREADY_RUNNING = "この企画は現在処理中です。完了までしばらくお待ちください。"
+ALREADY_DONE = "この企画の構成案は作成済みです。"
+NOT_READY = "構成案がまだできていません。完了してからお試しください。"
+OFFLINE_REVISE = ("オフラインモード（AI未接続）のため、AIによる修正はできません。"
+                  "報告書（.docx）をダウンロードして直接編集してください。")
+REVISE_MISSING = "修正する項目と、修正の指示を入力してください。"
+REVISE_UNKNOWN_SECTION = "「{section}」という項目は構成案にありません。"
+REVISED = "「{section}」を修正しました。"
+UNREADABLE_OUTLINE = "AIの応答から構成案を読み取れませんでした。"
+UNREADABLE_REVISION = "AIの応答から修正後の内容を読み取れませんでした。もう一度お試しください。"
+RESEARCH_FAILED_INTERNAL = "資料の検索中に問題が発生しました。"
+REPORT_READY = "報告書（Word）の素案です。内容を確認のうえご利用ください。"
+SLIDES_READY = "スライド（PowerPoint）の素案です。内容を確認のうえご利用ください。"
+OFFLINE_LABEL = ("【構成案のひな形】AIは使用していません（オフラインモード）。調査手法に沿った見出しの下に、"
+                 "検索で見つかった資料の該当箇所をそのまま引用しています。")
+NO_MATERIAL = "（該当する資料は見つかりませんでした。要確認）"
+BAD_ACTION = "この操作に必要な情報が不足しています。/plan から改めてお試しください。"
