@@ -13,7 +13,7 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 from botbuilder.schema import Activity, ActivityTypes
 
 from bot.config import BotSettings
-from bot.handler import APOLOGY, AssistantBot, new_correlation_id
+from bot.handler import APOLOGY, AssistantBot, drain_background, new_correlation_id
 from bot.logs import correlation_id
 from bot.proactive import BotProactiveSender
 from bot.reply import RawEntity
@@ -128,7 +128,17 @@ async def _shutdown(app: web.Application) -> None:
     tasks = app[TASKS]
     if tasks:
         await asyncio.wait(tasks, timeout=10)
+    await drain_background()
     services = app[SERVICES]
+    for name, extra in list(services.extras.items()):     # per-skill clients (HTTP sessions …)
+        closer = getattr(extra, "close", None) or getattr(extra, "aclose", None)
+        if closer:
+            try:
+                result = closer()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:  # noqa: BLE001 - shutting down: log and go on
+                log.warning("could not close %s", name)
     await services.llm.close()
     await services.db.dispose()
 

@@ -2,6 +2,7 @@
 and the hand-off to the router. Builds the SDK-independent SkillRequest; skills never see an Activity."""
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
@@ -155,14 +156,26 @@ class AssistantBot(Bot):
             if not verb:
                 self._invoke_response(turn, 200, _message_body("この操作は受け付けられませんでした。"))
                 return
-            await router.dispatch(self._request(turn, cid, verb=verb, data=data, is_invoke=True), port,
-                                  self.services)
+            work = asyncio.create_task(router.dispatch(
+                self._request(turn, cid, verb=verb, data=data, is_invoke=True), port, self.services))
+            card_ready = asyncio.create_task(port.card_ready.wait())
+            await asyncio.wait({work, card_ready}, timeout=INVOKE_WAIT_SECONDS,
+                               return_when=asyncio.FIRST_COMPLETED)
+            card_ready.cancel()
+            port.is_invoke = False          # from here on, refresh_card updates the message in place
+            if work.done():
+                work.result()               # an exception goes to on_turn_error like any turn
+            else:
+                _BACKGROUND.add(work)
+                work.add_done_callback(lambda t: _finish_background(t, turn, cid))
             if port.invoke_card is not None:
                 self._invoke_response(turn, 200, {"statusCode": 200,
                                                   "type": "application/vnd.microsoft.card.adaptive",
                                                   "value": port.invoke_card})
-            else:
+            elif work.done():
                 self._invoke_response(turn, 200, _message_body("処理しました。"))
+            else:
+                self._invoke_response(turn, 200, _message_body("処理を受け付けました。結果はこのチャットでお知らせします。"))
         elif act.name == "message/submitAction":
             await self._store_feedback(turn, value)
             self._invoke_response(turn, 200, None)
@@ -225,6 +238,34 @@ class AssistantBot(Bot):
                 ConversationRef.conversation_id == act.conversation.id))).scalars().all()
             for row in rows:
                 row.installed = False
+
+
+INVOKE_WAIT_SECONDS = 4.0      # Teams waits a few seconds for an invoke response; longer work continues after it
+_BACKGROUND: set[asyncio.Task] = set()
+
+
+def _finish_background(task: asyncio.Task, turn: TurnContext, cid: str) -> None:
+    """Card-action work that outlived its invoke response: surface a failure to the user like on_turn_error."""
+    _BACKGROUND.discard(task)
+    if task.cancelled() or task.exception() is None:
+        return
+    log.error("card action failed after the invoke response", exc_info=task.exception())
+
+    async def apologise() -> None:
+        try:
+            await turn.send_activity(APOLOGY.format(cid=cid))
+        except Exception:  # noqa: BLE001
+            log.warning("could not deliver the apology")
+
+    t = asyncio.get_event_loop().create_task(apologise())
+    _BACKGROUND.add(t)
+    t.add_done_callback(_BACKGROUND.discard)
+
+
+async def drain_background(timeout: float = 10.0) -> None:
+    """Wait for card-action work still running (graceful shutdown)."""
+    if _BACKGROUND:
+        await asyncio.wait(set(_BACKGROUND), timeout=timeout)
 
 
 def parse_feedback_text(raw: Any) -> str | None:

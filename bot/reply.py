@@ -91,8 +91,9 @@ class TurnReplyPort:
 
     def __init__(self, turn: TurnContext, *, is_invoke: bool = False) -> None:
         self.turn = turn
-        self.is_invoke = is_invoke
+        self.is_invoke = is_invoke          # an Action.Execute invoke whose HTTP response is still open
         self.invoke_card: dict | None = None
+        self.card_ready = asyncio.Event()
         self.sent: list[str] = []
         self._informative_stream: str | None = None
         self._informative_seq = 0
@@ -125,8 +126,17 @@ class TurnReplyPort:
         await self.turn.update_activity(act)
 
     async def refresh_card(self, card: dict) -> None:
+        """In an open invoke: the card goes back in the invoke response. Once the response has gone (long work
+        continuing in the background), the actioned message is updated in place instead."""
         if self.is_invoke:
             self.invoke_card = card
+            self.card_ready.set()
+        elif self.turn.activity.reply_to_id:
+            try:
+                await self.update_card(self.turn.activity.reply_to_id, card)
+            except Exception as e:  # noqa: BLE001 - the original message may be gone: send a new one
+                log.info("card update failed (status %s); sending a new card", status_of(e))
+                await self.send_card(card)
         else:
             await self.send_card(card)
 

@@ -315,3 +315,45 @@ async def test_simultaneous_install_events_do_not_collide(db, connector):
     async with db.session() as s:
         rows = (await s.execute(select(ConversationRef))).scalars().all()
     assert len(rows) == 1 and rows[0].installed
+
+
+async def test_long_card_actions_answer_the_invoke_early_and_finish_in_the_background(db, connector, monkeypatch):
+    import asyncio
+    import time
+
+    import bot.handler
+
+    monkeypatch.setattr(bot.handler, "INVOKE_WAIT_SECONDS", 0.5)
+    services = make_services(db)
+
+    async def slow(req, reply, _services):
+        if req.verb == "slow.card":
+            await reply.refresh_card({"type": "AdaptiveCard", "version": "1.5",
+                                      "body": [{"type": "TextBlock", "text": "受付済み"}]})
+        await asyncio.sleep(1.5)
+        await reply.send_text(f"完了:{req.verb}")
+        if req.verb == "slow.card":
+            await reply.refresh_card({"type": "AdaptiveCard", "version": "1.5",
+                                      "body": [{"type": "TextBlock", "text": "完了後"}]})
+
+    services.registry.add(Skill(name="slow", title="遅い処理", description="時間のかかる処理です。",
+                                commands=[Command("slow", "遅い処理", "時間がかかります。")], handler=slow))
+
+    def invoke(verb):
+        return connector.activity(None, type="invoke", name="adaptiveCard/action", replyToId="card-msg-1",
+                                  value={"action": {"type": "Action.Execute", "verb": verb, "data": {}}})
+
+    async with running_bot(services) as url:
+        t0 = time.perf_counter()
+        status, body = await post(url, invoke("slow.card"))
+        first = time.perf_counter() - t0
+        status2, body2 = await post(url, invoke("slow.plain"))
+        await connector.wait_for(lambda acts: sum(1 for p in connector.posts if p["method"] == "POST") >= 2
+                                 and any(p["method"] == "PUT" for p in connector.posts), timeout=10)
+    assert status == 200 and json.loads(body)["value"]["body"][0]["text"] == "受付済み"
+    assert first < 1.4                      # answered before the work finished
+    assert json.loads(body2)["value"] == "処理を受け付けました。結果はこのチャットでお知らせします。"
+    texts = sorted(p["body"]["text"] for p in connector.posts if p["method"] == "POST" and p["body"].get("text"))
+    assert texts == ["完了:slow.card", "完了:slow.plain"]
+    put = next(p for p in connector.posts if p["method"] == "PUT")
+    assert put["path"].endswith("/activities/card-msg-1") and "完了後" in json.dumps(put["body"], ensure_ascii=False)

@@ -1,0 +1,108 @@
+"""Administrator tasks run from the command line (`python -m bot ingest …`)."""
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+INGEST_USAGE = """使い方: python -m bot ingest <ナレッジセット名> <フォルダ> [--title <表示名>] [--owner <AADオブジェクトID>]
+                                [--members <ID,ID,…>] [--url-prefix <URL>]
+
+  フォルダ内の文書（PDF、Word、Excel、PowerPoint、HTML、テキスト、Markdown）をナレッジセットに登録します。
+  変更のないファイルは読み飛ばし、フォルダから消えたファイルは索引からも削除します。
+  セットがなければ作成します（--members を省略すると全職員が検索できます）。
+  --url-prefix を指定すると、出典のリンクを <URL>/<相対パス> にします（既定は file:// のパス）。"""
+
+_OPTIONS = ("--title", "--owner", "--members", "--url-prefix")
+
+
+def _parse(argv: list[str]) -> tuple[dict, str | None]:
+    positional: list[str] = []
+    opts: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("-h", "--help"):
+            return {}, "help"
+        if a.startswith("--"):
+            key, eq, value = a.partition("=")
+            if key not in _OPTIONS:
+                return {}, f"不明なオプションです: {key}"
+            if not eq:
+                if i + 1 >= len(argv):
+                    return {}, f"{key} の値を指定してください。"
+                value = argv[i + 1]
+                i += 1
+            opts[key[2:].replace("-", "_")] = value
+        else:
+            positional.append(a)
+        i += 1
+    if len(positional) != 2:
+        return {}, "ナレッジセット名とフォルダを1つずつ指定してください。"
+    opts["set"], opts["path"] = positional
+    return opts, None
+
+
+def ingest_command(argv: list[str]) -> int:
+    """`python -m bot ingest <set> <path>`: returns the process exit code (0 ok, 1 some files failed, 2 bad input)."""
+    opts, error = _parse(argv)
+    if error == "help":
+        print(INGEST_USAGE)
+        return 0
+    if error:
+        print(f"エラー: {error}\n\n{INGEST_USAGE}", file=sys.stderr)
+        return 2
+    folder = Path(opts["path"]).expanduser()
+    if not folder.exists():
+        print(f"エラー: フォルダ「{folder}」が見つかりません。", file=sys.stderr)
+        return 2
+    if not folder.is_dir():
+        print(f"エラー: 「{folder}」はフォルダではありません。フォルダを指定してください。", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_ingest(opts, folder))
+    except KeyboardInterrupt:
+        print("中断しました。", file=sys.stderr)
+        return 130
+
+
+async def _ingest(opts: dict, folder: Path) -> int:
+    import time
+
+    from core.search.index import Index, SearchError
+    from core.search.ingest import IngestError, ingest_folder
+    from core.store import Database, StoreSettings
+
+    db = Database.from_settings(StoreSettings())
+    try:
+        try:
+            await db.migrate()
+        except Exception as e:  # noqa: BLE001 - a clear line instead of a trace
+            print(f"エラー: データベースに接続できませんでした（{type(e).__name__}）。DATABASE_URL をご確認ください。",
+                  file=sys.stderr)
+            return 2
+        index = Index(db)
+        name = opts["set"].strip()
+        members = [m.strip() for m in opts.get("members", "").split(",") if m.strip()]
+        try:
+            existing = await index.get_set(name)
+            if existing is None:
+                await index.create_set(name, title=opts.get("title") or name, owner=opts.get("owner"),
+                                       members=members)
+                print(f"ナレッジセット「{name}」を作成しました（"
+                      f"{'メンバー限定' if members else '全職員が検索できます'}）。")
+            elif any(k in opts for k in ("title", "owner", "members")):
+                await index.update_set(name, title=opts.get("title"), owner=opts.get("owner"),
+                                       members=members if "members" in opts else None)
+            started = time.perf_counter()
+            report = await ingest_folder(index, name, folder, url_prefix=opts.get("url_prefix"), create_set=False)
+        except (IngestError, SearchError) as e:
+            print(f"エラー: {e.message}", file=sys.stderr)
+            return 2
+        elapsed = time.perf_counter() - started
+        print(f"ナレッジセット「{name}」: {report.summary()}（{elapsed:.1f}秒）")
+        for rel, reason in report.failed:
+            print(f"  失敗: {rel}: {reason}", file=sys.stderr)
+        return 1 if report.failed else 0
+    finally:
+        await db.dispose()
