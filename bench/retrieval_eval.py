@@ -1,0 +1,268 @@
+"""Retrieval quality and speed of core.search, against a character-bigram BM25 baseline, in one run.
+
+    .venv/bin/python bench/retrieval_eval.py [--jsquad 500] [--min-chunks 10000]
+
+Corpora (../shared/testdata): the Kyoto vaccination FAQ (question as title, answer as body), the Kanazawa and
+Kyotango garbage-sorting entries (one document per entry), each its own knowledge set; JSQuAD v1.3 validation
+paragraphs (one document each). Queries: bench/data/municipal_questions.jsonl (our own rewording of what a resident
+would ask; each names its set and the FAQ id or item it is about) and a fixed sample of JSQuAD questions.
+
+Configurations: (a) Sudachi BM25 (production analyser, offline mode), (b) hybrid: (a) fused by RRF with a loopback
+OpenAI-compatible /v1/embeddings stand-in called through the real openai client — its vectors are hashed character
+bigrams, so (b) is a plumbing check, not a measure of a real embedding model, (c) character-bigram BM25 baseline.
+Then: query latency p50/p95 over an index of at least --min-chunks chunks (JSQuAD paragraphs repeated in extra
+sets to reach the size), and ingest speed (documents and PDF pages per second)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aiohttp.test_utils import TestServer  # noqa: E402
+
+from core.search.index import Index  # noqa: E402
+from core.search.ingest import to_markdown  # noqa: E402
+from core.search.text import BigramAnalyzer, sudachi  # noqa: E402
+from core.store import Database  # noqa: E402
+from tests.core.search.embed_stub import make_app, openai_embedder  # noqa: E402
+from tests.core.search.pdfgen import make_pdf  # noqa: E402
+
+TESTDATA = Path(os.environ.get("TESTDATA_DIR", ROOT.parent / "shared" / "testdata"))
+
+
+# ------------------------------------------------------------------ corpora
+def municipal_docs() -> list[tuple[str, str, str, str]]:
+    """(set, source_key, title, markdown)"""
+    docs = []
+    faq = TESTDATA / "municipal" / "kyoto-vaccine-faq" / "kyoto_vaccine_faq_2021.jsonl"
+    for line in faq.read_text(encoding="utf-8").splitlines():
+        d = json.loads(line)
+        docs.append(("kyoto-vaccine", d["id"], d["question"], f"# {d['question']}\n\n{d['answer']}"))
+    with open(TESTDATA / "municipal" / "kanazawa-5374" / "H27_gomi_jiten.tsv", encoding="utf-8") as f:
+        for i, row in enumerate(csv.DictReader(f, delimiter="\t")):
+            name, size, kind, note = (row["品名"] or "").strip(), (row["大きさ・材質等"] or "").strip(), \
+                (row["ごみの種類"] or "").strip(), (row["諸注意"] or "").strip()
+            if not name:
+                continue
+            body = f"{name}{'（' + size + '）' if size else ''}は「{kind}」に分別します。" + (f"{note}。" if note else "")
+            docs.append(("kanazawa-gomi", f"kz-{i}|{name}", f"{name} の分別", f"# {name} の分別\n\n{body}"))
+    with open(TESTDATA / "municipal" / "kyotango-5374" / "target.csv", encoding="utf-8") as f:
+        for i, row in enumerate(csv.DictReader(f)):
+            name, kind, note = row["name"].strip(), row["type"].strip(), (row["notice"] or "").strip()
+            if not name:
+                continue
+            body = f"{name}は「{kind}」に分別します。{note}"
+            docs.append(("kyotango-gomi", f"kt-{i}|{name}", f"{name} の分別", f"# {name} の分別\n\n{body}"))
+    return docs
+
+
+def municipal_questions(docs) -> list[tuple[str, str, set[str]]]:
+    """(set, question, relevant source keys)"""
+    by_item: dict[tuple[str, str], set[str]] = {}
+    for set_name, key, _, _ in docs:
+        if "|" in key:
+            by_item.setdefault((set_name, key.split("|", 1)[1]), set()).add(key)
+    out = []
+    for line in (ROOT / "bench" / "data" / "municipal_questions.jsonl").read_text(encoding="utf-8").splitlines():
+        q = json.loads(line)
+        # "items": every entry that gives the same answer (the data has near-duplicates such as ライター/百円ライター)
+        rel = {q["faq"]} if "faq" in q else set().union(*(by_item.get((q["set"], i), set()) for i in q["items"]))
+        if not rel:
+            raise SystemExit(f"question {q['id']}: target not found in the corpus")
+        out.append((q["set"], q["question"], rel))
+    return out
+
+
+def jsquad(split: str) -> tuple[list[tuple[str, str, str, str]], list[tuple[str, str, set[str]]]]:
+    data = json.loads((TESTDATA / "benchmarks" / "jsquad" / f"{split}-v1.3.json").read_text(encoding="utf-8"))
+    docs, qs = [], []
+    for art in data["data"]:
+        for pi, p in enumerate(art["paragraphs"]):
+            ctx = p["context"]
+            title, _, body = ctx.partition(" [SEP] ")
+            key = p["qas"][0]["id"].rsplit("q", 1)[0] if p["qas"] else f"{art['title']}-{pi}"
+            docs.append((f"jsquad-{split}", key, title.strip() or art["title"], body or ctx))
+            for qa in p["qas"]:
+                qs.append((f"jsquad-{split}", qa["question"], {key}))
+    return docs, qs
+
+
+# ------------------------------------------------------------------ evaluation
+async def build(db_path: str, docs, *, embed=None, analyzer=None) -> tuple[Index, Database, float]:
+    db = Database(f"sqlite+aiosqlite:///{db_path}")
+    await db.migrate()
+    ix = Index(db, embed=embed, analyzer=analyzer)
+    for s in sorted({d[0] for d in docs}):
+        await ix.create_set(s)
+    t0 = time.perf_counter()
+    for set_name, key, title, md in docs:
+        await ix.upsert(set_name, "folder", key, title, None, md)
+    return ix, db, time.perf_counter() - t0
+
+
+async def evaluate(ix: Index, docs, questions, k: int = 10, misses: list | None = None) -> dict:
+    key_of: dict[int, str] = {}
+    ids = {}
+    for set_name in sorted({d[0] for d in docs}):
+        for key, info in (await ix.list_documents(set_name)).items():
+            key_of[info.id] = key
+            ids[key] = info.id
+    r1 = r5 = rr = 0.0
+    lat = []
+    for set_name, q, rel in questions:
+        t0 = time.perf_counter()
+        hits = await ix.search(q, [set_name], k=k)
+        lat.append((time.perf_counter() - t0) * 1000)
+        seen: list[str] = []
+        for h in hits:  # rank by document (a long document may have several chunks)
+            key = key_of.get(h.document_id)
+            if key not in seen:
+                seen.append(key)
+        rank = next((i + 1 for i, key in enumerate(seen) if key in rel), None)
+        if misses is not None and rank != 1:
+            misses.append((rank, q, sorted(rel)[0], seen[:3]))
+        r1 += rank == 1
+        r5 += rank is not None and rank <= 5
+        rr += 1.0 / rank if rank else 0.0
+    n = len(questions)
+    return {"n": n, "recall@1": r1 / n, "recall@5": r5 / n, "mrr": rr / n, "p50_ms": statistics.median(lat)}
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--jsquad", type=int, default=500, help="JSQuAD questions sampled (seed 42)")
+    ap.add_argument("--min-chunks", type=int, default=10_000)
+    ap.add_argument("--misses", action="store_true", help="list the municipal questions not ranked first")
+    ap.add_argument("--only", choices=["a", "b", "c"], help="one configuration only (for analysis)")
+    args = ap.parse_args()
+
+    mdocs = municipal_docs()
+    mqs = municipal_questions(mdocs)
+    jdocs, jqs_all = jsquad("valid")
+    jqs = random.Random(42).sample(jqs_all, min(args.jsquad, len(jqs_all)))
+    docs = mdocs + jdocs
+    print(f"corpus: {len(mdocs)} municipal documents, {len(jdocs)} JSQuAD paragraphs; "
+          f"queries: {len(mqs)} municipal (own wording), {len(jqs)} JSQuAD")
+    sudachi()  # load the dictionary before timing anything
+
+    server = TestServer(make_app(), host="127.0.0.1")
+    await server.start_server()
+    embed = openai_embedder(str(server.make_url("/v1")))
+    tmp = tempfile.mkdtemp(prefix="retrieval-eval-")
+    results = {}
+    try:
+        configs = [("(a) Sudachi BM25", None, None), ("(b) hybrid, loopback embeddings", embed, None),
+                   ("(c) bigram BM25 baseline", None, BigramAnalyzer())]
+        keep = None
+        for i, (name, emb, analyzer) in enumerate(configs):
+            if args.only and not name.startswith(f"({args.only})"):
+                continue
+            ix, db, secs = await build(f"{tmp}/eval{i}.db", docs, embed=emb, analyzer=analyzer)
+            misses: list = []
+            results[name] = {"municipal": await evaluate(ix, docs, mqs, misses=misses),
+                             "jsquad": await evaluate(ix, docs, jqs),
+                             "ingest_docs_per_s": len(docs) / secs}
+            if args.misses:
+                print(f"{name}: municipal questions not ranked first")
+                for rank, q, want, got in misses:
+                    print(f"  rank {rank}: {q} → want {want}, got {got}")
+            if i == 0:
+                keep = (ix, db)
+            else:
+                await db.dispose()
+    finally:
+        await embed.client.close()
+        await server.close()
+
+    print()
+    print(f"{'configuration':34} {'set':10} {'n':>4} {'R@1':>6} {'R@5':>6} {'MRR':>6} {'p50 ms':>7}  ingest docs/s")
+    for name, r in results.items():
+        for set_name in ("municipal", "jsquad"):
+            m = r[set_name]
+            print(f"{name:34} {set_name:10} {m['n']:>4} {m['recall@1']:6.3f} {m['recall@5']:6.3f} {m['mrr']:6.3f} "
+                  f"{m['p50_ms']:7.2f}  {r['ingest_docs_per_s']:.0f}")
+
+    # ---------------------------------------------------------------- latency at size
+    ix, db = keep
+    extra, _ = jsquad("test")
+    await ix.create_set("jsquad-test")
+    for set_name, key, title, md in extra:
+        await ix.upsert(set_name, "folder", key, title, None, md)
+    n_chunks = len(ix._meta)
+    copy = 0
+    pad_sets = []
+    while n_chunks < args.min_chunks:  # repeat the JSQuAD paragraphs in further sets until the index is big enough
+        copy += 1
+        set_name = f"pad-{copy}"
+        pad_sets.append(set_name)
+        await ix.create_set(set_name)
+        for _, key, title, md in jdocs + extra:
+            await ix.upsert(set_name, "folder", key, title, None, md)
+            n_chunks = len(ix._meta)
+    all_sets = [s.name for s in await ix.list_sets()]
+    fresh = Index(db)  # a new process's view: loads lazily from the database
+    t1 = time.perf_counter()
+    await fresh.refresh()
+    load_s = time.perf_counter() - t1
+    lat = []
+    queries = [q for _, q, _ in mqs] + [q for _, q, _ in jqs]
+    for q in queries:
+        t1 = time.perf_counter()
+        await fresh.search(q, all_sets, k=5)
+        lat.append((time.perf_counter() - t1) * 1000)
+    print()
+    print(f"latency: {len(fresh._meta)} chunks in {len(all_sets)} sets (JSQuAD repeated {copy}x to reach the size); "
+          f"all sets searched; {len(queries)} queries; cold load {load_s:.2f} s")
+    print(f"  Sudachi BM25 query: p50 {pct(lat, 50):.2f} ms, p95 {pct(lat, 95):.2f} ms, max {max(lat):.2f} ms")
+    await db.dispose()
+
+    # ---------------------------------------------------------------- ingest pages per second
+    db = Database(f"sqlite+aiosqlite:///{tmp}/pdf.db")
+    await db.migrate()
+    ix = Index(db)
+    await ix.create_set("pdf")
+    pages = []
+    for _, _, title, md in jdocs[:200]:
+        text = md.replace("\n", "")
+        pages.append([title] + [text[i:i + 40] for i in range(0, min(len(text), 1600), 40)])
+    pdfs = [make_pdf(pages[i:i + 20]) for i in range(0, len(pages), 20)]
+    t0 = time.perf_counter()
+    conv_s = 0.0
+    for n, data in enumerate(pdfs):
+        t1 = time.perf_counter()
+        conv = to_markdown(data, f"doc{n}.pdf")
+        conv_s += time.perf_counter() - t1
+        await ix.upsert("pdf", "folder", f"doc{n}.pdf", conv.title, None, conv.markdown)
+    total = time.perf_counter() - t0
+    print(f"ingest: {len(pages)} PDF pages in {len(pdfs)} files: {len(pages) / total:.1f} pages/s end to end "
+          f"(markitdown conversion {len(pages) / conv_s:.1f} pages/s; chunk+analyse+store "
+          f"{len(pages) / (total - conv_s):.1f} pages/s); Markdown documents: "
+          f"{results['(a) Sudachi BM25']['ingest_docs_per_s']:.0f} docs/s (Sudachi), "
+          f"{results['(c) bigram BM25 baseline']['ingest_docs_per_s']:.0f} docs/s (bigram)")
+    await db.dispose()
+
+    m = results["(a) Sudachi BM25"]["municipal"]
+    print()
+    print(f"targets: municipal recall@5 {m['recall@5']:.3f} (≥0.95: {'met' if m['recall@5'] >= 0.95 else 'NOT met'}), "
+          f"MRR {m['mrr']:.3f} (≥0.8: {'met' if m['mrr'] >= 0.8 else 'NOT met'}), query p50 {pct(lat, 50):.2f} ms "
+          f"(≤20: {'met' if pct(lat, 50) <= 20 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

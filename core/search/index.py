@@ -1,0 +1,574 @@
+"""The search index: knowledge sets, documents and chunks in the database; BM25 (and vectors) in memory.
+
+The database is the truth (SQLite by default, PostgreSQL for several replicas). Each process keeps an inverted
+index per knowledge set, loaded lazily on first use and refreshed incrementally from the `search_changes` log, so a
+write made by another replica is visible to the next query here. Scoring is Okapi BM25 (k1=1.2, b=0.75) over the
+analysed terms of title + section + text. When an embedder is given, chunk embeddings are stored at ingest and the
+query's cosine ranking is fused with BM25 by reciprocal rank fusion (k=60); without one (offline), BM25 alone."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import heapq
+import inspect
+import logging
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Awaitable, Callable, Iterable, Sequence, Union
+
+import numpy as np
+from sqlalchemy import delete, func, select
+
+from core.search.chunking import chunk_markdown
+from core.search.models import Chunk, Document, IndexChange, KnowledgeSet
+from core.search.text import Analyzer, query_terms, sudachi
+from core.store.models import utcnow
+
+log = logging.getLogger(__name__)
+
+K1 = 1.2
+B = 0.75
+RRF_K = 60
+SOURCES = ("chat", "sharepoint", "folder", "staff")
+_CHANGE_WINDOW = 500  # change ids re-checked behind the newest seen (transactions may commit out of id order)
+
+Embedder = Callable[[list[str]], Union[list[list[float]], Awaitable[list[list[float]]]]]
+
+
+class SearchError(Exception):
+    """A request the index cannot serve; `message` is Japanese and safe to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownSet(SearchError):
+    pass
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved passage. `score`: BM25, or the fused RRF score in hybrid mode. `coverage`: the share of the
+    query's term weight (idf) found in the passage, 0–1 — a plain signal for "retrieval is weak"."""
+
+    chunk_id: int
+    score: float
+    title: str
+    section: str
+    page: str | None
+    url: str | None
+    text: str
+    document_id: int
+    set_name: str
+    staff_written: bool = False
+    coverage: float = 0.0
+
+
+@dataclass(frozen=True)
+class SetInfo:
+    id: int
+    name: str
+    title: str
+    owner: str | None
+    members: list[str]
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: int
+    source: str
+    source_key: str
+    title: str
+    url: str | None
+    etag: str | None
+    content_hash: str
+    updated_at: datetime | None
+    staff_written: bool
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    document_id: int
+    status: str            # "added" | "updated" | "unchanged"
+    chunks: int
+
+
+@dataclass
+class _Meta:
+    document_id: int
+    set_id: int
+    title: str
+    section: str
+    page: str | None
+    text: str
+    terms: frozenset[str]
+
+
+@dataclass
+class _SetIdx:
+    postings: dict[str, dict[int, int]] = field(default_factory=dict)
+    lengths: dict[int, int] = field(default_factory=dict)
+    total_len: int = 0
+    vectors: dict[int, np.ndarray] = field(default_factory=dict)
+    _matrix: tuple[np.ndarray, np.ndarray] | None = None
+
+    def add(self, cid: int, counts: Counter, vector: np.ndarray | None) -> None:
+        for t, tf in counts.items():
+            p = self.postings.get(t)
+            if p is None:
+                self.postings[t] = p = {}
+            p[cid] = tf
+        n = sum(counts.values())
+        self.lengths[cid] = n
+        self.total_len += n
+        if vector is not None:
+            self.vectors[cid] = vector
+            self._matrix = None
+
+    def remove(self, cid: int, terms: Iterable[str]) -> None:
+        for t in terms:
+            p = self.postings.get(t)
+            if p is not None:
+                p.pop(cid, None)
+                if not p:
+                    del self.postings[t]
+        self.total_len -= self.lengths.pop(cid, 0)
+        if self.vectors.pop(cid, None) is not None:
+            self._matrix = None
+
+    def matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._matrix is None:
+            ids = np.fromiter(self.vectors.keys(), dtype=np.int64, count=len(self.vectors))
+            mat = np.vstack(list(self.vectors.values())) if self.vectors else np.zeros((0, 1), dtype=np.float32)
+            self._matrix = (ids, mat)
+        return self._matrix
+
+
+def content_hash(title: str, markdown: str) -> str:
+    return hashlib.sha256(f"{title}\x00{markdown}".encode("utf-8")).hexdigest()
+
+
+def _unit(vec: Sequence[float] | None) -> np.ndarray | None:
+    if not vec:
+        return None
+    v = np.asarray(vec, dtype=np.float32)
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else None
+
+
+class Index:
+    """Knowledge sets and hybrid retrieval over `core.store.Database`. One instance per process (it caches)."""
+
+    def __init__(self, db, *, embed: Embedder | None = None, analyzer: Analyzer | None = None,
+                 refresh_interval: float = 1.0, embed_batch: int = 64) -> None:
+        self.db = db
+        self.embed = embed
+        self.analyzer = analyzer or sudachi()
+        # Seconds between checks for other replicas' writes (0 = before every query). This process's own writes are
+        # applied to memory at once; another replica's become visible within this interval.
+        self.refresh_interval = refresh_interval
+        self.embed_batch = embed_batch
+        self._lock = asyncio.Lock()
+        self._loaded = False
+        self._last_check = 0.0
+        self._sets: dict[int, _SetIdx] = {}
+        self._set_names: dict[str, int] = {}
+        self._set_by_id: dict[int, str] = {}
+        self._meta: dict[int, _Meta] = {}
+        self._doc_chunks: dict[int, list[int]] = {}
+        self._docs: dict[int, tuple[str | None, bool]] = {}    # document id → (url, staff_written)
+        self._seen_max = 0
+        self._seen_count = -1
+        self._applied: set[int] = set()
+
+    # ---------------------------------------------------------------- knowledge sets
+    async def create_set(self, name: str, *, title: str = "", owner: str | None = None,
+                         members: Iterable[str] = ()) -> SetInfo:
+        """Create a knowledge set. No members = readable by all staff."""
+        name = (name or "").strip()
+        if not name or len(name) > 100:
+            raise SearchError("ナレッジセットの名前は1文字以上100文字以内で指定してください。")
+        async with self.db.session() as s:
+            if await s.scalar(select(KnowledgeSet.id).where(KnowledgeSet.name == name)) is not None:
+                raise SearchError(f"ナレッジセット「{name}」は既に登録されています。")
+            ks = KnowledgeSet(name=name, title=title or name, owner=owner, members=list(members),
+                              created_at=utcnow())
+            s.add(ks)
+            await s.flush()
+            info = _set_info(ks)
+        self._set_names[name] = info.id
+        self._set_by_id[info.id] = name
+        return info
+
+    async def update_set(self, name: str, *, title: str | None = None, owner: str | None = None,
+                         members: Iterable[str] | None = None) -> SetInfo:
+        async with self.db.session() as s:
+            ks = await s.scalar(select(KnowledgeSet).where(KnowledgeSet.name == name))
+            if ks is None:
+                raise UnknownSet(f"ナレッジセット「{name}」は登録されていません。")
+            if title is not None:
+                ks.title = title
+            if owner is not None:
+                ks.owner = owner
+            if members is not None:
+                ks.members = list(members)
+            return _set_info(ks)
+
+    async def get_set(self, name: str) -> SetInfo | None:
+        async with self.db.session() as s:
+            ks = await s.scalar(select(KnowledgeSet).where(KnowledgeSet.name == name))
+            return _set_info(ks) if ks else None
+
+    async def list_sets(self) -> list[SetInfo]:
+        async with self.db.session() as s:
+            return [_set_info(k) for k in await s.scalars(select(KnowledgeSet).order_by(KnowledgeSet.name))]
+
+    async def delete_set(self, name: str) -> bool:
+        """Remove a set with all its documents."""
+        async with self.db.session() as s:
+            set_id = await s.scalar(select(KnowledgeSet.id).where(KnowledgeSet.name == name))
+            if set_id is None:
+                return False
+            doc_ids = list(await s.scalars(select(Document.id).where(Document.set_id == set_id)))
+            if doc_ids:
+                await s.execute(delete(Chunk).where(Chunk.document_id.in_(doc_ids)))
+                await s.execute(delete(Document).where(Document.id.in_(doc_ids)))
+                s.add_all([IndexChange(set_id=set_id, document_id=d, op="delete") for d in doc_ids])
+            await s.execute(delete(KnowledgeSet).where(KnowledgeSet.id == set_id))
+        for d in doc_ids:
+            self._drop_doc(d)
+        self._set_names.pop(name, None)
+        self._set_by_id.pop(set_id, None)
+        self._sets.pop(set_id, None)
+        return True
+
+    # ---------------------------------------------------------------- documents
+    async def upsert_document(self, set_name: str, source: str, source_key: str, title: str, url: str | None,
+                              markdown: str, *, staff_written: bool = False, etag: str | None = None) -> int:
+        """Add or replace a document; returns its id. Re-indexes only when title or content changed."""
+        return (await self.upsert(set_name, source, source_key, title, url, markdown,
+                                  staff_written=staff_written, etag=etag)).document_id
+
+    async def upsert(self, set_name: str, source: str, source_key: str, title: str, url: str | None,
+                     markdown: str, *, staff_written: bool = False, etag: str | None = None) -> UpsertResult:
+        """Like `upsert_document`, telling whether the document was added, updated or unchanged."""
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r}")
+        title = (title or source_key)[:500]
+        digest = content_hash(title, markdown)
+        set_id = await self._set_id(set_name)
+        async with self.db.session() as s:
+            doc = await s.scalar(select(Document).where(Document.set_id == set_id,
+                                                        Document.source_key == source_key))
+            if doc is not None and doc.content_hash == digest:
+                changed_meta = (doc.url, doc.staff_written, doc.etag, doc.source) != (url, staff_written, etag, source)
+                if changed_meta:
+                    doc.url, doc.staff_written, doc.etag, doc.source = url, staff_written, etag, source
+                    s.add(IndexChange(set_id=set_id, document_id=doc.id, op="upsert"))
+                    self._docs[doc.id] = (url, staff_written)
+                return UpsertResult(doc.id, "unchanged", len(self._doc_chunks.get(doc.id, ())))
+        # Work outside the transaction: chunking, analysis and embeddings can take a while.
+        pieces = chunk_markdown(markdown, title=title)
+        index_texts = [_index_text(c.title, c.section, c.text) for c in pieces]
+        term_lists = [self.analyzer.terms(t) for t in index_texts]
+        vectors = await self._embed_many(index_texts) if self.embed and pieces else [None] * len(pieces)
+        async with self.db.session() as s:
+            doc = await s.scalar(select(Document).where(Document.set_id == set_id,
+                                                        Document.source_key == source_key))
+            status = "updated" if doc is not None else "added"
+            if doc is None:
+                doc = Document(set_id=set_id, source=source, source_key=source_key)
+                s.add(doc)
+            else:
+                await s.execute(delete(Chunk).where(Chunk.document_id == doc.id))
+            doc.source, doc.title, doc.url, doc.etag = source, title, url, etag
+            doc.content_hash, doc.staff_written, doc.updated_at = digest, staff_written, utcnow()
+            await s.flush()
+            rows = [Chunk(document_id=doc.id, ordinal=c.ordinal, title=c.title, section=c.section[:1000],
+                          page=c.page, text=c.text, tokens=" ".join(terms), embedding=vec)
+                    for c, terms, vec in zip(pieces, term_lists, vectors)]
+            s.add_all(rows)
+            change = IndexChange(set_id=set_id, document_id=doc.id, op="upsert")
+            s.add(change)
+            await s.flush()
+            doc_id = doc.id
+            loaded = [(r.id, r.title, r.section, r.page, r.text, terms, vec)
+                      for r, terms, vec in zip(rows, term_lists, vectors)]
+        if self._loaded:
+            self._drop_doc(doc_id)
+            self._docs[doc_id] = (url, staff_written)
+            for cid, ctitle, section, page, text, terms, vec in loaded:
+                self._add_chunk(cid, doc_id, set_id, ctitle, section, page, text, terms, vec)
+            self._applied.add(change.id)
+        return UpsertResult(doc_id, status, len(rows))
+
+    async def delete_document(self, set_name: str, source_key: str) -> bool:
+        """Remove a document and its chunks. False when there was no such document."""
+        set_id = await self._set_id(set_name)
+        async with self.db.session() as s:
+            doc_id = await s.scalar(select(Document.id).where(Document.set_id == set_id,
+                                                              Document.source_key == source_key))
+            if doc_id is None:
+                return False
+            await s.execute(delete(Chunk).where(Chunk.document_id == doc_id))
+            await s.execute(delete(Document).where(Document.id == doc_id))
+            change = IndexChange(set_id=set_id, document_id=doc_id, op="delete")
+            s.add(change)
+            await s.flush()
+        self._drop_doc(doc_id)
+        self._applied.add(change.id)
+        return True
+
+    async def list_documents(self, set_name: str) -> dict[str, DocumentInfo]:
+        """The set's documents by source key (for sync: compare etags, find what disappeared)."""
+        set_id = await self._set_id(set_name)
+        async with self.db.session() as s:
+            docs = await s.scalars(select(Document).where(Document.set_id == set_id))
+            return {d.source_key: DocumentInfo(d.id, d.source, d.source_key, d.title, d.url, d.etag,
+                                               d.content_hash, d.updated_at, d.staff_written) for d in docs}
+
+    # ---------------------------------------------------------------- search
+    async def search(self, query: str, set_names: Iterable[str], k: int = 5) -> list[Hit]:
+        """The best `k` passages for `query` within the named sets (unknown names are ignored)."""
+        await self._ensure_current()
+        names = list(dict.fromkeys(set_names))
+        for n in names:
+            if n not in self._set_names:
+                await self._reload_set_names()
+                break
+        set_ids = [self._set_names[n] for n in names if n in self._set_names]
+        idxs = [self._sets[i] for i in set_ids if i in self._sets]
+        if not idxs or k <= 0:
+            return []
+        terms = list(dict.fromkeys(
+            query_terms(query) if self.analyzer is sudachi() else self.analyzer.terms(query)))
+        depth = max(50, k * 10)
+        idf, bm25 = self._bm25(terms, idxs)
+        ranked = heapq.nlargest(depth if self.embed else k, bm25.items(), key=lambda kv: kv[1])
+        if self.embed:
+            qvec = None
+            try:
+                qvec = _unit((await self._embed_call([query]))[0])
+            except Exception as e:  # noqa: BLE001 - the embeddings endpoint failing must not break search
+                log.warning("query embedding failed, BM25 only: %s", e)
+            if qvec is not None:
+                vec_ranked = self._cosine(qvec, idxs, depth)
+                fused: dict[int, float] = {}
+                for rank, (cid, _) in enumerate(ranked):
+                    fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+                for rank, (cid, _) in enumerate(vec_ranked):
+                    fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+                ranked = heapq.nlargest(k, fused.items(), key=lambda kv: kv[1])
+        # terms the sets never use weigh like the rarest term: a query about something absent is weakly covered
+        n_docs = sum(len(ix.lengths) for ix in idxs)
+        unseen = math.log(1.0 + (n_docs + 0.5) / 0.5) * sum(1 for t in terms if t not in idf)
+        total_idf = (sum(idf.values()) + unseen) or 1.0
+        hits = []
+        for cid, score in ranked[:k]:
+            m = self._meta[cid]
+            url, staff = self._docs.get(m.document_id, (None, False))
+            coverage = sum(w for t, w in idf.items() if t in m.terms) / total_idf
+            hits.append(Hit(cid, float(score), m.title, m.section, m.page, url, m.text, m.document_id,
+                            self._set_by_id.get(m.set_id, ""), staff, round(coverage, 4)))
+        return hits
+
+    def _bm25(self, terms: list[str], idxs: list[_SetIdx]) -> tuple[dict[str, float], dict[int, float]]:
+        n_docs = sum(len(ix.lengths) for ix in idxs)
+        total = sum(ix.total_len for ix in idxs)
+        scores: dict[int, float] = {}
+        idfs: dict[str, float] = {}
+        if not n_docs:
+            return idfs, scores
+        avgdl = total / n_docs or 1.0
+        c1 = K1 * (1 - B)
+        c2 = K1 * B / avgdl
+        for t in terms:
+            plists = [(ix.postings[t], ix.lengths) for ix in idxs if t in ix.postings]
+            if not plists:
+                continue
+            df = sum(len(p) for p, _ in plists)
+            idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+            idfs[t] = idf
+            w = idf * (K1 + 1)
+            get = scores.get
+            for p, lengths in plists:
+                for cid, tf in p.items():
+                    scores[cid] = get(cid, 0.0) + w * tf / (tf + c1 + c2 * lengths[cid])
+        return idfs, scores
+
+    def _cosine(self, qvec: np.ndarray, idxs: list[_SetIdx], depth: int) -> list[tuple[int, float]]:
+        out: list[tuple[int, float]] = []
+        for ix in idxs:
+            ids, mat = ix.matrix()
+            if not len(ids) or mat.shape[1] != qvec.shape[0]:
+                continue
+            sims = mat @ qvec
+            top = np.argpartition(-sims, min(depth, len(sims) - 1))[:depth] if len(sims) > depth else \
+                np.arange(len(sims))
+            out.extend((int(ids[i]), float(sims[i])) for i in top)
+        return heapq.nlargest(depth, out, key=lambda kv: kv[1])
+
+    # ---------------------------------------------------------------- embeddings
+    async def _embed_call(self, texts: list[str]) -> list[list[float]]:
+        res = self.embed(texts)
+        if inspect.isawaitable(res):
+            res = await res
+        return list(res)
+
+    async def _embed_many(self, texts: list[str]) -> list[list[float] | None]:
+        out: list[list[float] | None] = []
+        for i in range(0, len(texts), self.embed_batch):
+            batch = texts[i:i + self.embed_batch]
+            try:
+                vecs = await self._embed_call(batch)
+                if len(vecs) != len(batch):
+                    raise ValueError(f"{len(vecs)} embeddings for {len(batch)} texts")
+                out.extend([list(map(float, v)) for v in vecs])
+            except Exception as e:  # noqa: BLE001 - ingest goes on with BM25 only for these chunks
+                log.warning("embedding failed for %d chunks, indexed for BM25 only: %s", len(batch), e)
+                out.extend([None] * len(batch))
+        return out
+
+    # ---------------------------------------------------------------- in-memory index upkeep
+    async def refresh(self) -> None:
+        """Load the index (first call) or replay changes made since (by this or another process)."""
+        await self._ensure_current(force=True)
+
+    async def _ensure_current(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and self._loaded and self.refresh_interval and now - self._last_check < self.refresh_interval:
+            return
+        async with self._lock:
+            if not self._loaded:
+                await self._load_all()
+            else:
+                await self._catch_up()
+            self._last_check = time.monotonic()
+
+    async def _load_all(self) -> None:
+        async with self.db.session() as s:
+            low = await s.scalar(select(func.max(IndexChange.id))) or 0
+            low = max(0, low - _CHANGE_WINDOW)
+            changes = list(await s.scalars(select(IndexChange.id).where(IndexChange.id > low)))
+            await self._reload_set_names(s)
+            rows = await s.execute(
+                select(Chunk.id, Chunk.document_id, Document.set_id, Chunk.title, Chunk.section, Chunk.page,
+                       Chunk.text, Chunk.tokens, Chunk.embedding, Document.url, Document.staff_written)
+                .join(Document, Document.id == Chunk.document_id).order_by(Chunk.id))
+            self._reset()
+            for r in rows:
+                self._docs[r.document_id] = (r.url, r.staff_written)
+                self._add_chunk(r.id, r.document_id, r.set_id, r.title, r.section, r.page, r.text,
+                                r.tokens.split(), r.embedding)
+        self._applied = set(changes)
+        self._seen_max = max(changes, default=low)
+        self._seen_count = len(changes)
+        self._loaded = True
+
+    async def _catch_up(self) -> None:
+        """Replay changes not applied yet. The log is re-read a window behind the newest id seen, because with
+        several writers a smaller id can commit after a larger one; a cheap count/max probe skips the read when
+        nothing in that window changed."""
+        low = max(0, self._seen_max - _CHANGE_WINDOW)
+        async with self.db.session() as s:
+            count, top = (await s.execute(select(func.count(IndexChange.id), func.max(IndexChange.id))
+                                          .where(IndexChange.id > low))).one()
+            if (count, top or self._seen_max) == (self._seen_count, self._seen_max):
+                return
+            rows = (await s.execute(select(IndexChange.id, IndexChange.document_id)
+                                    .where(IndexChange.id > low))).all()
+            doc_ids = sorted({r.document_id for r in rows if r.id not in self._applied})
+            if doc_ids:
+                await self._reload_set_names(s)
+                docs = {d.id: d for d in await s.scalars(select(Document).where(Document.id.in_(doc_ids)))}
+                chunks = (await s.execute(
+                    select(Chunk.id, Chunk.document_id, Chunk.title, Chunk.section, Chunk.page, Chunk.text,
+                           Chunk.tokens, Chunk.embedding).where(Chunk.document_id.in_(doc_ids))
+                    .order_by(Chunk.id))).all()
+                for d in doc_ids:
+                    self._drop_doc(d)
+                for d in docs.values():
+                    self._docs[d.id] = (d.url, d.staff_written)
+                for r in chunks:
+                    d = docs.get(r.document_id)
+                    if d is not None:
+                        self._add_chunk(r.id, r.document_id, d.set_id, r.title, r.section, r.page, r.text,
+                                        r.tokens.split(), r.embedding)
+        ids = [r.id for r in rows]
+        self._seen_max = max([self._seen_max, *ids])
+        new_low = max(0, self._seen_max - _CHANGE_WINDOW)
+        self._applied = {i for i in self._applied.union(ids) if i > new_low}
+        self._seen_count = sum(1 for i in ids if i > new_low)
+
+    async def _reload_set_names(self, s=None) -> None:
+        if s is None:
+            async with self.db.session() as s2:
+                rows = (await s2.execute(select(KnowledgeSet.id, KnowledgeSet.name))).all()
+        else:
+            rows = (await s.execute(select(KnowledgeSet.id, KnowledgeSet.name))).all()
+        self._set_names = {r.name: r.id for r in rows}
+        self._set_by_id = {r.id: r.name for r in rows}
+
+    async def _set_id(self, name: str) -> int:
+        sid = self._set_names.get(name)
+        if sid is None:
+            await self._reload_set_names()
+            sid = self._set_names.get(name)
+        if sid is None:
+            raise UnknownSet(f"ナレッジセット「{name}」は登録されていません。")
+        return sid
+
+    def _reset(self) -> None:
+        self._sets.clear()
+        self._meta.clear()
+        self._doc_chunks.clear()
+        self._docs.clear()
+
+    def _add_chunk(self, cid, doc_id, set_id, title, section, page, text, terms, embedding) -> None:
+        counts = Counter(terms)
+        self._meta[cid] = _Meta(doc_id, set_id, title, section, page, text, frozenset(counts))
+        self._doc_chunks.setdefault(doc_id, []).append(cid)
+        ix = self._sets.get(set_id)
+        if ix is None:
+            self._sets[set_id] = ix = _SetIdx()
+        ix.add(cid, counts, _unit(embedding))
+
+    def _drop_doc(self, doc_id: int) -> None:
+        for cid in self._doc_chunks.pop(doc_id, []):
+            m = self._meta.pop(cid, None)
+            if m is not None and m.set_id in self._sets:
+                self._sets[m.set_id].remove(cid, m.terms)
+        self._docs.pop(doc_id, None)
+
+
+def _index_text(title: str, section: str, text: str) -> str:
+    return "\n".join(p for p in (title, section, text) if p)
+
+
+def _set_info(ks: KnowledgeSet) -> SetInfo:
+    return SetInfo(ks.id, ks.name, ks.title, ks.owner, list(ks.members or []), ks.created_at)
+
+
+async def readable_sets(user_aad_id: str | None, group_ids: Iterable[str], db) -> list[str]:
+    """Names of the knowledge sets this person may search: sets without members (everyone), sets listing the
+    user's AAD object id or one of their groups, and sets they own. Ids compare case-insensitively."""
+    me = (user_aad_id or "").strip().lower()
+    groups = {g.strip().lower() for g in group_ids if g and g.strip()}
+    async with db.session() as s:
+        rows = (await s.execute(select(KnowledgeSet.name, KnowledgeSet.owner, KnowledgeSet.members)
+                                .order_by(KnowledgeSet.name))).all()
+    out = []
+    for name, owner, members in rows:
+        ids = {str(m).strip().lower() for m in (members or []) if str(m).strip()}
+        if not ids or (me and (me in ids or me == (owner or "").strip().lower())) or (ids & groups):
+            out.append(name)
+    return out
+
+
+__all__ = ["Index", "Hit", "SetInfo", "DocumentInfo", "UpsertResult", "SearchError", "UnknownSet",
+           "readable_sets", "Embedder", "content_hash", "K1", "B", "RRF_K", "SOURCES"]

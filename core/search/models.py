@@ -1,0 +1,70 @@
+"""Knowledge sets, their documents and chunks, and the change log other replicas follow to refresh their index."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.store.models import Base, utcnow
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class KnowledgeSet(Base):
+    """A named collection of documents (per 課 or theme). `members`: AAD user/group object ids; empty = all staff."""
+
+    __tablename__ = "search_sets"
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    owner: Mapped[str | None] = mapped_column(String(200))
+    members: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Document(Base):
+    """One source document of a set. `source_key` is unique within the set (drive item id, relative path, …)."""
+
+    __tablename__ = "search_documents"
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    set_id: Mapped[int] = mapped_column(_ID, ForeignKey("search_sets.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(20))               # chat | sharepoint | folder | staff
+    source_key: Mapped[str] = mapped_column(String(500))
+    title: Mapped[str] = mapped_column(String(500), default="")
+    url: Mapped[str | None] = mapped_column(String(2000))
+    etag: Mapped[str | None] = mapped_column(String(200))         # the source's version tag (Graph eTag/cTag)
+    content_hash: Mapped[str] = mapped_column(String(64))         # sha256 of title + markdown
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    staff_written: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (UniqueConstraint("set_id", "source_key", name="uq_search_documents_set_key"),)
+
+
+class Chunk(Base):
+    """A passage of a document; `tokens` holds the analysed terms joined by spaces (what BM25 counts)."""
+
+    __tablename__ = "search_chunks"
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    document_id: Mapped[int] = mapped_column(_ID, ForeignKey("search_documents.id", ondelete="CASCADE"), index=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(500), default="")
+    section: Mapped[str] = mapped_column(String(1000), default="")
+    page: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    tokens: Mapped[str] = mapped_column(Text)
+    embedding: Mapped[list | None] = mapped_column(JSON, nullable=True)
+
+
+class IndexChange(Base):
+    """Append-only log of document changes; each process replays entries it has not seen to stay current."""
+
+    __tablename__ = "search_changes"
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    set_id: Mapped[int] = mapped_column(_ID)
+    document_id: Mapped[int] = mapped_column(_ID)
+    op: Mapped[str] = mapped_column(String(10))                   # upsert | delete
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_search_changes_doc", "document_id"),)

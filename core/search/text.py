@@ -1,0 +1,171 @@
+"""Japanese text analysis for retrieval.
+
+`SudachiAnalyzer` is the production analyser: NFKC, SudachiPy (SudachiDict-core) split mode C for whole compounds
+plus mode A sub-tokens for recall ("粗大ごみ" also yields "粗大" and "ごみ"), each reduced to its normalized form
+(ゴミ/ごみ/塵 → 塵, ＰＥＴボトル → ペットボトル), with particles, auxiliaries, symbols and a few function words dropped.
+`BigramAnalyzer` is the plain character-bigram baseline the benchmark compares against."""
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+from typing import Protocol
+
+# Part-of-speech heads that carry no topical meaning.
+_DROP_POS = {"助詞", "助動詞", "補助記号", "記号", "空白"}
+# Function words and question words (normalized forms) that only add noise to BM25.
+_STOP = {
+    "為る", "有る", "居る", "成る", "出来る", "下さる", "遣る", "思う", "言う", "致す", "頂く", "頂ける", "れる", "られる",
+    "せる", "させる", "ます", "です", "こと", "もの", "物", "事", "よう", "様", "ため", "為", "所", "ところ", "方",
+    "これ", "それ", "あれ", "此れ", "其れ", "彼れ", "どれ", "何れ", "この", "その", "あの", "どの", "此の", "其の", "彼の",
+    "何", "なに", "なん", "どこ", "何処", "いつ", "何時", "どう", "如何", "どんな", "どうして", "どうやって", "どなた",
+    "誰", "だれ", "いくら", "幾ら", "ない", "無い", "良い", "いい", "可い", "欲しい", "教える", "知る", "分かる", "分る",
+}
+_MAX_SUDACHI_BYTES = 40_000  # Sudachi refuses inputs above ~49 KB; analyse longer text piecewise.
+_SPACE = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """NFKC, unify whitespace. Case is folded by the analysers (Sudachi needs the original case for proper nouns)."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text or "")).strip()
+
+
+class Analyzer(Protocol):
+    name: str
+
+    def terms(self, text: str) -> list[str]: ...
+
+
+class SudachiAnalyzer:
+    """SudachiPy mode C tokens plus mode A sub-tokens, normalized forms, content words only."""
+
+    name = "sudachi"
+
+    def __init__(self, *, sub_tokens: bool = True) -> None:
+        self.sub_tokens = sub_tokens
+        self._local = threading.local()  # Sudachi tokenizers are not thread-safe: one per thread.
+        self._forms: dict[str, str] = {}
+
+    def _tokenizer(self):
+        tok = getattr(self._local, "tok", None)
+        if tok is None:
+            from sudachipy import SplitMode
+
+            tok = _dictionary().tokenizer(mode=SplitMode.C)
+            self._local.tok = tok
+        return tok
+
+    def _word_form(self, surface: str, fallback: str) -> str:
+        """Normalized form of a sub-token analysed as a word on its own: the dictionary's mode A entries keep
+        the surface (粗大ゴミ → ゴミ), while the standalone word normalizes (ゴミ → 塵) like the mode C tokens do."""
+        cache = self._forms
+        form = cache.get(surface)
+        if form is None:
+            ms = self._tokenizer().tokenize(surface)
+            form = ms[0].normalized_form() if len(ms) == 1 else fallback
+            if len(cache) < 200_000:
+                cache[surface] = form
+        return form
+
+    def terms(self, text: str) -> list[str]:
+        from sudachipy import SplitMode
+
+        text = normalize(text)
+        if not text:
+            return []
+        out: list[str] = []
+        tok = self._tokenizer()
+        for piece in _pieces(text):
+            for m in tok.tokenize(piece):
+                if m.part_of_speech()[0] in _DROP_POS:
+                    continue
+                term = _term(m.normalized_form())
+                if term is None:
+                    continue
+                out.append(term)
+                if self.sub_tokens:
+                    subs = m.split(SplitMode.A)
+                    if len(subs) > 1:
+                        for s in subs:
+                            if s.part_of_speech()[0] in _DROP_POS:
+                                continue
+                            st = _term(self._word_form(s.surface(), s.normalized_form()))
+                            if st is not None and st != term:
+                                out.append(st)
+        return out
+
+
+# Katakana → hiragana, so that standalone ゴミ and ごみ (which the dictionary keeps apart) meet; "塵" is the normalized
+# form Sudachi gives ごみ inside compounds (粗大ごみ → 粗大塵), written back the way people write it.
+_KANA_FOLD = {c: c - 0x60 for c in range(0x30A1, 0x30F7)}
+
+
+def fold(term: str) -> str:
+    return term.translate(_KANA_FOLD).replace("塵", "ごみ")
+
+
+def _term(form: str) -> str | None:
+    form = fold(form.strip().lower())
+    if not form or form in _STOP:
+        return None
+    if len(form) == 1 and ("\u3040" <= form <= "\u309f"):  # a lone hiragana is noise
+        return None
+    return form
+
+
+def _pieces(text: str) -> list[str]:
+    if len(text.encode("utf-8")) <= _MAX_SUDACHI_BYTES:
+        return [text]
+    out, buf, size = [], [], 0
+    for sent in re.split(r"(?<=[。！？!?\n])", text):
+        n = len(sent.encode("utf-8"))
+        if size + n > _MAX_SUDACHI_BYTES and buf:
+            out.append("".join(buf))
+            buf, size = [], 0
+        while n > _MAX_SUDACHI_BYTES:  # one huge "sentence": cut by characters
+            out.append(sent[:10_000])
+            sent = sent[10_000:]
+            n = len(sent.encode("utf-8"))
+        buf.append(sent)
+        size += n
+    if buf:
+        out.append("".join(buf))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _dictionary():
+    from sudachipy import Dictionary
+
+    return Dictionary(dict="core")
+
+
+_WORDCHARS = re.compile(r"[^\W_]+")
+
+
+class BigramAnalyzer:
+    """Baseline: overlapping character bigrams of each run of letters/digits (a lone character stays a unigram)."""
+
+    name = "bigram"
+
+    def terms(self, text: str) -> list[str]:
+        out: list[str] = []
+        for run in _WORDCHARS.findall(normalize(text).lower()):
+            if len(run) == 1:
+                out.append(run)
+            else:
+                out.extend(run[i:i + 2] for i in range(len(run) - 1))
+        return out
+
+
+@lru_cache(maxsize=1)
+def sudachi() -> SudachiAnalyzer:
+    """The process-wide Sudachi analyser (the dictionary loads once, ~1 s)."""
+    return SudachiAnalyzer()
+
+
+@lru_cache(maxsize=4096)
+def query_terms(text: str) -> tuple[str, ...]:
+    """Analysed terms of a query, cached (users repeat questions)."""
+    return tuple(sudachi().terms(text))
