@@ -12,6 +12,7 @@ from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes
 
+from bot import background
 from bot.config import BotSettings
 from bot.handler import APOLOGY, AssistantBot, drain_background, new_correlation_id
 from bot.logs import correlation_id
@@ -33,6 +34,8 @@ BOT = web.AppKey("bot", AssistantBot)
 SETTINGS = web.AppKey("settings", BotSettings)
 TASKS = web.AppKey("tasks", set)
 STARTUP_HOOKS = "startup_hooks"
+BACKGROUND = web.AppKey("background", list)
+BACKGROUND_ON = web.AppKey("background_on", bool)   # tests set False to drive scheduled work themselves
 
 
 def auth_config(s: BotSettings) -> SimpleNamespace:
@@ -100,6 +103,11 @@ def create_app(settings: BotSettings | None = None, services: Services | None = 
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    from skills.kpi.http import mount as mount_kpi_admin
+    from skills.qa.http import kintone_webhook_handler
+
+    mount_kpi_admin(app)                                      # GET /admin/audit.csv (bearer AUDIT_EXPORT_TOKEN)
+    app.router.add_post("/api/kintone/webhook", kintone_webhook_handler(services))
     app.on_startup.append(_startup)
     app.on_shutdown.append(_shutdown)
     return app
@@ -121,10 +129,13 @@ async def _startup(app: web.Application) -> None:
     await services.db.migrate()
     for hook in app.get(STARTUP_HOOKS, []):
         await hook(app)
+    if app.get(BACKGROUND_ON, True):
+        app[BACKGROUND] = background.start(services)
     log.info("ready (llm=%s)", "offline" if services.llm.offline else ",".join(e.name for e in services.llm.endpoints))
 
 
 async def _shutdown(app: web.Application) -> None:
+    await background.stop(app.get(BACKGROUND, []))
     tasks = app[TASKS]
     if tasks:
         await asyncio.wait(tasks, timeout=10)

@@ -88,13 +88,15 @@ def make_services(db, *, llm_env: dict[str, str] | None = None, guard_env: dict[
 
 
 @contextlib.asynccontextmanager
-async def running_bot(services, **settings_kw):
-    """The real aiohttp app (create_app) on 127.0.0.1:<free port>. Yields its /api/messages URL."""
-    from bot.app import create_app
+async def running_bot(services, *, background: bool = False, **settings_kw):
+    """The real aiohttp app (create_app) on 127.0.0.1:<free port>. Yields its base URL. Scheduled background work
+    (digests, pollers) is off unless `background=True`: tests drive it themselves with a controlled clock."""
+    from bot.app import BACKGROUND_ON, create_app
     from bot.config import BotSettings
 
     settings = BotSettings(_env_file=None, **{"HOST": "127.0.0.1", "PORT": 0, **settings_kw})
     app = create_app(settings, services)
+    app[BACKGROUND_ON] = background
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
