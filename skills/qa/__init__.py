@@ -1,11 +1,14 @@
 """庁内チャットボット: cited answers from registered documents, escalation to kintone."""
 from core.skills import Command, Skill
+from skills.qa.handler import handle
 
 SKILL = Skill(
     name="qa", title="庁内Q&A",
     description="登録された庁内文書（規程・マニュアル・FAQ）から、出典付きで回答します。",
-    commands=[Command("ask", "庁内Q&A", "登録された庁内文書から出典付きで回答します。", usage="/ask <質問>",
+    commands=[Command("ask", "庁内Q&A", "登録された庁内文書から出典付きで回答します。", usage="/ask <質問> | sets | 登録 <セット名> | 作成 <セット名>",
                       aliases=("質問", "問い合わせ"))],
     keywords=("規程", "マニュアル", "手続き", "申請", "どうすれば", "教えて", "とは"),
-    ready=False,
+    examples=("年次休暇の申請方法を教えて", "出張旅費の精算の期限は？"),
+    handler=handle,
+    ready=True,
 )

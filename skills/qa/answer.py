@@ -1,0 +1,181 @@
+"""Answering a question from the registered documents: retrieve, decide whether retrieval is strong enough, ask
+the model for a cited answer, check the citations, and reply (or decline and offer the hand-off to staff)."""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from cards import qa as qa_cards
+from cards.common import OFFLINE_SEARCH
+from core.ai import AIFailed, AIRefused
+from core.search.index import Hit
+from core.skills import Citation, ReplyPort, SkillRequest
+from core.store.models import utcnow
+from skills.prompts import load, render
+from skills.qa import strings as S
+from skills.qa.models import QAQuestion
+from skills.qa.service import index_of, kintone_of, search_scope, settings_of
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 1000
+PASSAGE_CHARS = 1200          # per passage given to the model
+STORED_PASSAGE_CHARS = 800    # per candidate passage kept for the hand-off
+OFFLINE_PASSAGES = 3
+
+_MARKER = re.compile(r"[\[［]\s*([0-9０-９]{1,2}(?:\s*[,，、]\s*[0-9０-９]{1,2})*)\s*[\]］]")
+_FW_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+@dataclass(frozen=True)
+class Grounded:
+    text: str                 # the answer with markers renumbered to the passages actually cited
+    used: list[int]           # original passage numbers (1-based) in their new order
+    declined: bool            # the model said it cannot answer from the documents
+
+
+def md_safe(value: str) -> str:
+    """Document titles in Markdown text: no brackets that could pose as citation markers or links."""
+    return re.sub(r"[\\`*_<>#|]", "", value).replace("[", "［").replace("]", "］")
+
+
+def passages_from_hits(hits: list[Hit], limit: int = PASSAGE_CHARS) -> list[dict]:
+    return [{"n": i, "title": h.title, "section": h.section, "page": h.page, "url": h.url,
+             "text": h.text[:limit], "staff_written": h.staff_written, "set": h.set_name}
+            for i, h in enumerate(hits, start=1)]
+
+
+def build_messages(question: str, passages: list[dict]) -> list[dict]:
+    blocks = []
+    for p in passages:
+        head = f"[{p['n']}] {qa_cards.passage_label(p)}" + ("（職員が回答した内容）" if p.get("staff_written") else "")
+        blocks.append(f"{head}\n{p['text']}")
+    user = render("qa", "answer_user", passages="\n\n".join(blocks), question=question)
+    return [{"role": "system", "content": load("qa", "answer_system")}, {"role": "user", "content": user}]
+
+
+def ground(answer: str, n_passages: int) -> Grounded:
+    """Keep only citations of passages that exist, renumber them 1..k in order of first use, drop the others."""
+    order: list[int] = []
+
+    def repl(m: re.Match) -> str:
+        nums = [int(x) for x in re.split(r"\s*[,，、]\s*", m.group(1).translate(_FW_DIGITS))]
+        valid = [n for n in dict.fromkeys(nums) if 1 <= n <= n_passages]
+        out = ""
+        for n in valid:
+            if n not in order:
+                order.append(n)
+            out += f"[{order.index(n) + 1}]"
+        return out
+
+    text = _MARKER.sub(repl, answer or "").strip()
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    declined = S.DECLINE in re.sub(r"\s+", "", answer or "")
+    return Grounded(text=text, used=order, declined=declined)
+
+
+def citation_for(position: int, p: dict) -> Citation:
+    name = ("【職員回答】" if p.get("staff_written") else "") + qa_cards.passage_label(p)
+    excerpt = " ".join((p.get("text") or "").split())
+    url = p.get("url") if str(p.get("url") or "").startswith(("https://", "http://")) else None
+    return Citation(position=position, name=name[:80], url=url, abstract=excerpt[:160])
+
+
+def can_escalate(services, target_set: str | None) -> bool:
+    if kintone_of(services).configured:
+        return True
+    return settings_of(services).fallback_channel([target_set] if target_set else []) is not None
+
+
+def is_weak(hits: list[Hit], services) -> bool:
+    s = settings_of(services)
+    if not hits:
+        return True
+    top = hits[0]
+    if top.coverage < s.QA_MIN_COVERAGE:
+        return True
+    bm25_only = index_of(services).embed is None
+    return bm25_only and top.score < s.QA_MIN_SCORE
+
+
+async def _save(services, row: QAQuestion) -> QAQuestion:
+    async with services.db.session() as s:
+        s.add(row)
+        await s.flush()
+    return row
+
+
+async def _update(services, qid: int, **values) -> None:
+    async with services.db.session() as s:
+        row = await s.get(QAQuestion, qid)
+        if row is not None:
+            for k, v in values.items():
+                setattr(row, k, v)
+
+
+async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> None:
+    question = " ".join(question.split())[:MAX_QUESTION_CHARS]
+    scope = await search_scope(services, req.aad_object_id, req.conversation_id)
+    if not scope.sets:
+        await reply.send_text(S.NO_SETS)
+        return
+    settings = settings_of(services)
+    hits = await index_of(services).search(question, scope.sets, k=settings.QA_TOP_K)
+    passages = passages_from_hits(hits)
+    target = hits[0].set_name if hits else (scope.sets[0] if len(scope.sets) == 1 else None)
+    row = await _save(services, QAQuestion(
+        user_id=req.user_id, aad_object_id=req.aad_object_id, user_name=req.user_name,
+        conversation_id=req.conversation_id, question=question, set_names=list(scope.sets), target_set=target,
+        passages=[{**p, "text": p["text"][:STORED_PASSAGE_CHARS]} for p in passages], status="unanswered",
+        created_at=services.clock.now()))
+    escalate = can_escalate(services, target)
+
+    if is_weak(hits, services):
+        await reply.send_card(qa_cards.declined_card(
+            S.NOT_FOUND, row.id, offer=S.ESCALATE_OFFER if escalate else S.ESCALATE_NONE, can_escalate=escalate,
+            show_message=False),
+            text=S.NOT_FOUND)
+        return
+
+    if services.ai.offline:
+        await services.ai.record_offline(req, "qa")
+        await _search_results(reply, services, row.id, passages, escalate)
+        return
+
+    await reply.inform("登録文書を確認して回答を作成しています…")
+    try:
+        answer = await services.ai.chat(req, "qa", build_messages(question, passages), temperature=0.1)
+    except (AIRefused, AIFailed) as e:
+        await reply.send_text(e.message_ja + "\n" + S.AI_BUSY_FALLBACK)
+        await _search_results(reply, services, row.id, passages, escalate)
+        return
+
+    g = ground(answer.text, len(passages))
+    if g.declined or not g.used:
+        log.info("qa answer declined (model said so: %s, citations: %s)", g.declined, len(g.used))
+        message = S.NOT_FOUND if g.declined else S.UNGROUNDED
+        await reply.send_card(qa_cards.declined_card(
+            message, row.id, offer=S.ESCALATE_OFFER if escalate else S.ESCALATE_NONE, can_escalate=escalate,
+            show_message=False),
+            text=message)
+        return
+    cited = [passages[n - 1] for n in g.used]
+    citations = [citation_for(i, p) for i, p in enumerate(cited, start=1)]
+    staff = any(p.get("staff_written") for p in cited)
+    activity_id = await reply.send_card(
+        qa_cards.answer_card(row.id, staff_written=staff, masked_note=answer.masked_note, can_escalate=escalate),
+        text=g.text, ai_generated=True, citations=citations, feedback=True)
+    await _update(services, row.id, status="answered", answer=g.text, answer_activity_id=activity_id,
+                  answered_at=utcnow(), target_set=cited[0].get("set") or target)
+
+
+async def _search_results(reply: ReplyPort, services, qid: int, passages: list[dict], escalate: bool) -> None:
+    shown = passages[:OFFLINE_PASSAGES]
+    lines = [OFFLINE_SEARCH, "", S.OFFLINE_LEAD] + [
+        f"- [{p['n']}] {md_safe(qa_cards.passage_label(p))}" + (f"（{S.STAFF_WRITTEN}）" if p.get("staff_written") else "")
+        for p in shown]
+    activity_id = await reply.send_card(
+        qa_cards.search_results_card(shown, qid, can_escalate=escalate), text="\n".join(lines),
+        ai_generated=False, citations=[citation_for(p["n"], p) for p in shown], feedback=False)
+    await _update(services, qid, status="offline", answer_activity_id=activity_id)

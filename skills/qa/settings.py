@@ -1,0 +1,65 @@
+"""Settings of the 庁内Q&A skill (/ask)."""
+from __future__ import annotations
+
+from pydantic import field_validator
+
+from core.settings import AppSettings, csv_list
+
+
+class QASettings(AppSettings):
+    section = "qa"
+
+    QA_TOP_K: int = 5
+    """How many passages are retrieved for a question (and given to the model)."""
+    QA_MIN_SCORE: float = 0.5
+    """Minimum BM25 score of the best passage for an answer to be attempted (BM25-only mode; hybrid scores are ranks)."""
+    QA_MIN_COVERAGE: float = 0.25
+    """Minimum share (0–1) of the question's term weight found in the best passage; below it retrieval is weak."""
+    QA_CHANNEL_SETS: dict[str, list[str] | str] = {}
+    """JSON {"<Teams conversation id>": "<set>" or ["<set>", …]}: default knowledge sets searched in that channel/chat."""
+    QA_FALLBACK_CHANNELS: dict[str, str] = {}
+    """JSON {"<set>": "<Teams channel conversation id>", "*": "<default>"}: where questions go when kintone is not configured."""
+    QA_ADMIN_IDS: str = ""
+    """Entra ID (AAD) object ids, comma separated, who may register documents in any knowledge set."""
+    QA_ALLOW_SET_CREATION: bool = True
+    """Whether staff may create their own knowledge set from chat (/ask 作成 <名前>); the creator becomes its owner."""
+    QA_MAX_FILE_MB: int = 20
+    """Largest file (MB) accepted when a document is sent to the bot in chat."""
+    QA_DOWNLOAD_TIMEOUT_SECONDS: float = 30.0
+    """Timeout for downloading a file sent in chat (seconds)."""
+    QA_SHAREPOINT_DRIVES: dict[str, list[str] | str] = {}
+    """JSON {"<set>": "<drive id>" or ["<drive id>", …]}: SharePoint document libraries kept in sync with a set (needs Graph)."""
+    QA_SHAREPOINT_SYNC_MINUTES: int = 30
+    """How often the SharePoint libraries are synced (minutes); 0 = never automatically."""
+
+    @field_validator("QA_CHANNEL_SETS", mode="after")
+    @classmethod
+    def _sets_as_lists(cls, value: dict) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for conv, sets in (value or {}).items():
+            names = [sets] if isinstance(sets, str) else list(sets)
+            out[_base_conversation(conv)] = [n.strip() for n in names if n and n.strip()]
+        return out
+
+    @field_validator("QA_SHAREPOINT_DRIVES", mode="after")
+    @classmethod
+    def _drives_as_lists(cls, value: dict) -> dict[str, list[str]]:
+        return {k: [v] if isinstance(v, str) else [d for d in v if d] for k, v in (value or {}).items()}
+
+    @property
+    def admin_ids(self) -> set[str]:
+        return {x.lower() for x in csv_list(self.QA_ADMIN_IDS)}
+
+    def channel_sets(self, conversation_id: str) -> list[str]:
+        return list(self.QA_CHANNEL_SETS.get(_base_conversation(conversation_id), []))
+
+    def fallback_channel(self, set_names: list[str]) -> str | None:
+        for name in set_names:
+            if self.QA_FALLBACK_CHANNELS.get(name):
+                return self.QA_FALLBACK_CHANNELS[name]
+        return self.QA_FALLBACK_CHANNELS.get("*") or None
+
+
+def _base_conversation(conversation_id: str) -> str:
+    """A channel thread's id carries ";messageid=…"; the channel itself is the part before it."""
+    return (conversation_id or "").split(";", 1)[0].strip()

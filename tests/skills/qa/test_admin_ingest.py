@@ -1,0 +1,66 @@
+"""`python -m bot ingest <set> <path>` (bot.admin.ingest_command) against a real database."""
+from __future__ import annotations
+
+import asyncio
+
+from core.search.index import Index
+from tests.skills.qa.conftest import make_docx
+
+
+async def run(monkeypatch, db_url, argv):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    from bot.admin import ingest_command
+    return await asyncio.to_thread(ingest_command, argv)
+
+
+async def test_folder_ingestion_counts_updates_and_removals(db_url, db, monkeypatch, tmp_path, capsys):
+    folder = tmp_path / "規程"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "休暇.md").write_text("# 休暇\n\n年次休暇は20日です。\n", encoding="utf-8")
+    (folder / "sub" / "テレワーク.docx").write_bytes(make_docx())
+    (folder / "壊れた.pdf").write_bytes(b"not a pdf")
+    (folder / "画像.png").write_bytes(b"\x89PNG")
+    rc = await run(monkeypatch, db_url, ["soumu", str(folder), "--title", "総務課", "--url-prefix",
+                                         "https://sp.example/規程"])
+    out, err = capsys.readouterr()
+    assert rc == 1                                           # one file failed
+    assert "ナレッジセット「soumu」を作成しました（全職員が検索できます）。" in out
+    assert "追加 2 件、更新 0 件、変更なし 0 件、削除 0 件、対象外 1 件、失敗 1 件" in out
+    assert "失敗: 壊れた.pdf: 「壊れた.pdf」を読み取れませんでした" in err
+
+    (folder / "壊れた.pdf").unlink()
+    (folder / "休暇.md").write_text("# 休暇\n\n年次休暇は20日、夏季休暇は5日です。\n", encoding="utf-8")
+    (folder / "sub" / "テレワーク.docx").unlink()
+    rc = await run(monkeypatch, db_url, ["soumu", str(folder), "--url-prefix=https://sp.example/規程"])
+    out, _ = capsys.readouterr()
+    assert rc == 0 and "追加 0 件、更新 1 件、変更なし 0 件、削除 1 件" in out
+
+    index = Index(db)
+    info = await index.get_set("soumu")
+    assert info.title == "総務課" and info.members == []
+    docs = await index.list_documents("soumu")
+    assert list(docs) == ["休暇.md"] and docs["休暇.md"].url == "https://sp.example/規程/休暇.md"
+    hits = await index.search("夏季休暇は何日", ["soumu"])
+    assert hits and "夏季休暇は5日" in hits[0].text
+
+
+async def test_bad_input_gets_clear_messages(db_url, db, monkeypatch, tmp_path, capsys):
+    assert await run(monkeypatch, db_url, ["soumu"]) == 2
+    assert "ナレッジセット名とフォルダを1つずつ指定してください" in capsys.readouterr().err
+    assert await run(monkeypatch, db_url, ["soumu", str(tmp_path / "none")]) == 2
+    assert f"フォルダ「{tmp_path / 'none'}」が見つかりません" in capsys.readouterr().err
+    (tmp_path / "a.txt").write_text("x", encoding="utf-8")
+    assert await run(monkeypatch, db_url, ["soumu", str(tmp_path / "a.txt")]) == 2
+    assert "フォルダではありません" in capsys.readouterr().err
+    assert await run(monkeypatch, db_url, ["soumu", str(tmp_path), "--owner"]) == 2
+    assert "--owner の値を指定してください" in capsys.readouterr().err
+    assert await run(monkeypatch, db_url, ["soumu", str(tmp_path), "--colour", "x"]) == 2
+    assert "不明なオプションです: --colour" in capsys.readouterr().err
+    assert await run(monkeypatch, db_url, ["--help"]) == 0
+    assert "使い方: python -m bot ingest" in capsys.readouterr().out
+    # members given: the set is members-only
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.md").write_text("# 内示\n\n内示は3月です。", encoding="utf-8")
+    assert await run(monkeypatch, db_url, ["jinji", str(tmp_path / "d"), "--members", "g-1, g-2"]) == 0
+    assert "メンバー限定" in capsys.readouterr().out
+    assert (await Index(db).get_set("jinji")).members == ["g-1", "g-2"]

@@ -1,0 +1,185 @@
+"""/ask answers: grounded and cited, declined when retrieval is weak or the model cites nothing, offline results."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from cards.common import AI_REMINDER, OFFLINE_SEARCH
+from core.store.models import UsageEvent
+from skills.qa import strings as S
+from skills.qa.answer import ground
+from skills.qa.handler import handle
+from skills.qa.models import QAQuestion
+from tests.harness import RecorderPort, make_request
+from tests.skills.qa.conftest import assert_valid_card, build, seed
+
+
+def test_ground_keeps_valid_citations_renumbered_and_drops_invalid_ones():
+    g = ground("年次休暇は20日です［３］。申請は前日まで[3, 1]。根拠なし[7]。", 5)
+    assert g.used == [3, 1]
+    assert g.text == "年次休暇は20日です[1]。申請は前日まで[1][2]。根拠なし。"
+    assert not g.declined
+    assert ground("登録文書からは回答 できません。", 5).declined
+    assert ground("市の規程では20日です。", 5).used == []
+    assert ground("[0] と [6] は存在しません", 5).used == []
+
+
+async def ask(services, text, **kw):
+    port = RecorderPort()
+    await handle(make_request(text, command="ask", **kw), port, services)
+    return port
+
+
+async def test_answer_carries_citations_and_ai_label(db, llm, card_validator):
+    services = build(db, llm=llm)
+    await seed(services)
+    llm.script.append({"text": "年次休暇は1年につき20日です[1]。請求は原則として前日までに所属長に行います[1]。"})
+    port = await ask(services, "年次休暇は何日ありますか")
+    sent = port.last()
+    assert sent.kind == "card" and sent.ai_generated and sent.feedback
+    assert sent.text == "年次休暇は1年につき20日です[1]。請求は原則として前日までに所属長に行います[1]。"
+    assert len(sent.citations) == 1
+    c = sent.citations[0]
+    assert c.position == 1 and c.name == "職員の休暇に関する規程 — 年次休暇"
+    assert c.url == "https://city.example/kyuka.docx" and "20日" in c.abstract
+    card = json.dumps(sent.card, ensure_ascii=False)
+    assert AI_REMINDER in card and "qa.escalate" not in card      # no hand-off backend configured
+    assert_valid_card(card_validator, sent.card)
+    # the model got the numbered passages and the grounding rules; the members-only set was never searched
+    body = llm.chat_requests()[-1]
+    system, user = body["messages"][0]["content"], body["messages"][1]["content"]
+    assert "登録文書からは回答できません" in system and "[1]" in system
+    assert "[1] 職員の休暇に関する規程 — 年次休暇" in user and "年次休暇は何日ありますか" in user
+    assert "人事異動" not in llm.seen()
+    async with services.db.session() as s:
+        row = (await s.scalars(select(QAQuestion))).one()
+    assert row.status == "answered" and row.answer_activity_id == "id-2" and row.target_set == "soumu"
+    assert row.set_names == ["kankyo", "soumu"]
+
+
+async def test_citations_are_renumbered_to_the_passages_used(db, llm):
+    services = build(db, llm=llm)
+    await seed(services)
+
+    def reply(body):
+        user = body["messages"][1]["content"]
+        n = next(line[1] for line in user.splitlines() if line.startswith("[") and "精算" in line)
+        return {"text": f"出張後5日以内に精算します[{n}]。申請は事前です[9]。"}
+    llm.script.append(reply)
+    port = await ask(services, "出張の精算の期限は")
+    sent = port.last()
+    assert sent.text == "出張後5日以内に精算します[1]。申請は事前です。"
+    assert [c.name for c in sent.citations] == ["旅費の手引き — 精算"]
+
+
+async def test_weak_retrieval_is_declined_without_calling_the_model(db, llm, card_validator):
+    services = build(db, llm=llm, QA_FALLBACK_CHANNELS={"*": "19:staff@thread.tacv2"})
+    await seed(services)
+    port = await ask(services, "庁舎の駐車場は使えますか")
+    sent = port.last()
+    assert sent.text == S.NOT_FOUND and not sent.ai_generated and not sent.citations
+    card = json.dumps(sent.card, ensure_ascii=False)
+    assert "担当課に問い合わせる" in card and '"verb": "qa.escalate"' in card
+    assert_valid_card(card_validator, sent.card)
+    # a question that shares only a minor word with the documents is weak too
+    await ask(services, "議会の日程と休暇の関係は")
+    assert llm.chat_requests() == []
+    async with services.db.session() as s:
+        assert {r.status for r in await s.scalars(select(QAQuestion))} == {"unanswered"}
+
+
+async def test_model_answer_without_valid_citations_is_declined(db, llm):
+    services = build(db, llm=llm)
+    await seed(services)
+    llm.script.append({"text": "年次休暇は一般に20日程度です。"})
+    port = await ask(services, "年次休暇は何日ありますか")
+    sent = port.last()
+    assert len(llm.chat_requests()) == 1
+    assert sent.text == S.UNGROUNDED and not sent.ai_generated and not sent.citations
+    assert "20日程度" not in json.dumps(sent.card, ensure_ascii=False)
+    # the model's own refusal phrase is honoured even if it cites something
+    llm.script.append({"text": "登録文書からは回答できません[1]"})
+    port = await ask(services, "年次休暇は何日ありますか")
+    assert port.last().text == S.NOT_FOUND and not port.last().citations
+
+
+async def test_offline_quotes_passages_labelled_as_search_results(db, card_validator):
+    services = build(db)
+    await seed(services)
+    port = await ask(services, "年次休暇は何日ありますか")
+    sent = port.last()
+    assert not sent.ai_generated and not sent.feedback
+    assert sent.text.startswith(OFFLINE_SEARCH) and "[1] 職員の休暇に関する規程 — 年次休暇" in sent.text
+    assert sent.citations[0].position == 1 and sent.citations[0].name == "職員の休暇に関する規程 — 年次休暇"
+    card = json.dumps(sent.card, ensure_ascii=False)
+    assert OFFLINE_SEARCH in card and "年次休暇は1年につき20日とする" in card and AI_REMINDER not in card
+    assert_valid_card(card_validator, sent.card)
+    async with services.db.session() as s:
+        ev = (await s.scalars(select(UsageEvent))).one()
+    assert (ev.skill, ev.outcome) == ("qa", "offline")
+
+
+async def test_model_failure_falls_back_to_search_results(db, llm):
+    services = build(db, llm=llm)
+    await seed(services)
+    llm.default = {"status": 500}
+    port = await ask(services, "年次休暇は何日ありますか")
+    assert "AI" in port.sent[-2].text and S.AI_BUSY_FALLBACK in port.sent[-2].text
+    assert port.last().text.startswith(OFFLINE_SEARCH) and not port.last().ai_generated
+
+
+async def test_channel_default_set_narrows_the_search(db):
+    services = build(db, QA_CHANNEL_SETS={"19:kankyo@thread.tacv2": "kankyo"})
+    await seed(services)
+    port = await ask(services, "年次休暇は何日ありますか", conversation_id="19:kankyo@thread.tacv2;messageid=5",
+                     conversation_type="channel")
+    assert port.last().text == S.NOT_FOUND      # 休暇 lives in soumu, not in the channel's set
+    port = await ask(services, "粗大ごみの申込み方法", conversation_id="19:kankyo@thread.tacv2;messageid=6",
+                     conversation_type="channel")
+    assert "ごみの出し方 — 粗大ごみ" in port.last().text
+
+
+async def test_members_only_set_is_searched_by_its_members_only(db):
+    services = build(db)
+    await seed(services)
+    port = await ask(services, "人事異動の内示はいつですか")
+    assert port.last().text == S.NOT_FOUND
+    port = await ask(services, "人事異動の内示はいつですか", aad_object_id="00000000-0000-0000-0000-0000000000BB")
+    assert "人事異動の内示" in port.last().text
+
+
+async def test_no_sets_usage_and_free_text(db):
+    services = build(db)
+    port = await ask(services, "年次休暇は何日")
+    assert port.last().text == S.NO_SETS
+    port = await ask(services, "")
+    assert port.last().text == S.USAGE
+    await seed(services)
+    port = RecorderPort()
+    await handle(make_request("年次休暇は何日ありますか"), port, services)     # free text routed to qa
+    assert "年次休暇" in port.last().text
+
+
+async def test_sets_listing_register_and_create(db, card_validator):
+    services = build(db)
+    await seed(services)
+    port = await ask(services, "sets")
+    card = port.last().card
+    assert_valid_card(card_validator, card)
+    listed = json.dumps(card, ensure_ascii=False)
+    assert "総務課（soumu）" in listed and "2件の文書" in listed and "人事課限定" not in listed
+    assert "登録できます" not in listed
+    port = await ask(services, "登録 soumu")
+    assert port.last().text == S.UPLOAD_NOT_WRITABLE.format(set="soumu")
+    port = await ask(services, "登録 nothing")
+    assert port.last().text == S.REGISTER_UNKNOWN.format(set="nothing")
+    port = await ask(services, "作成 jinji-faq 人事FAQ")
+    assert port.last().text == S.CREATED.format(set="jinji-faq")
+    port = await ask(services, "作成 jinji-faq")
+    assert "既に登録されています" in port.last().text
+    port = await ask(services, "sets")
+    assert "人事FAQ（jinji-faq）" in json.dumps(port.last().card, ensure_ascii=False)
+    assert "登録できます" in json.dumps(port.last().card, ensure_ascii=False)
+    port = await ask(services, "登録 jinji-faq")
+    assert port.last().text == S.REGISTER_HINT.format(set="jinji-faq")
