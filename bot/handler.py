@@ -177,14 +177,19 @@ class AssistantBot(Bot):
             else:
                 self._invoke_response(turn, 200, _message_body("処理を受け付けました。結果はこのチャットでお知らせします。"))
         elif act.name == "message/submitAction":
-            await self._store_feedback(turn, value)
             self._invoke_response(turn, 200, None)
+            feedback = await self._store_feedback(turn, value)
+            if feedback:
+                req = self._request(turn, cid, data=feedback)
+                for skill in self.services.registry.skills:
+                    if skill.on_feedback:
+                        await skill.on_feedback(req, TurnReplyPort(turn), self.services)
         else:
             self._invoke_response(turn, 200, None)
 
-    async def _store_feedback(self, turn: TurnContext, value: dict) -> None:
+    async def _store_feedback(self, turn: TurnContext, value: dict) -> dict | None:
         if value.get("actionName") != "feedback":
-            return
+            return None
         av = value.get("actionValue") or {}
         reaction = av.get("reaction") if av.get("reaction") in ("like", "dislike") else "unknown"
         text = parse_feedback_text(av.get("feedback"))
@@ -194,6 +199,7 @@ class AssistantBot(Bot):
                            aad_object_id=getattr(act.from_property, "aad_object_id", None),
                            conversation_id=act.conversation.id if act.conversation else None,
                            reply_to_id=act.reply_to_id, reaction=reaction, text=text))
+        return {"reaction": reaction, "text": text, "reply_to_id": act.reply_to_id}
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
     async def _on_installation(self, turn: TurnContext) -> None:

@@ -126,6 +126,7 @@ class Skill:
     free_text: bool = True                     # may the LLM / keyword router send free text here?
     ready: bool = True
     examples: tuple[str, ...] = ()             # example utterances for /help and the tool description
+    on_feedback: Handler | None = None         # 👍/👎 on any answer: req.data = {reaction, text, reply_to_id}
 
     def __post_init__(self):
         if self.verb_prefix is None:

@@ -1,6 +1,16 @@
 """庁内チャットボット: cited answers from registered documents, escalation to kintone."""
-from core.skills import Command, Skill
+from core.skills import Command, ReplyPort, Skill, SkillRequest
 from skills.qa.handler import handle
+
+
+async def on_feedback(req: SkillRequest, reply: ReplyPort, services) -> None:
+    """A 👎 on one of this user's /ask answers offers to hand the question to the responsible section."""
+    from skills.qa.feedback import escalation_offer
+
+    card = await escalation_offer(services, req.data.get("reply_to_id"), req.user_id, req.data.get("reaction", ""))
+    if card:
+        await reply.send_card(card)
+
 
 SKILL = Skill(
     name="qa", title="庁内Q&A",
@@ -10,5 +20,6 @@ SKILL = Skill(
     keywords=("規程", "マニュアル", "手続き", "申請", "どうすれば", "教えて", "とは"),
     examples=("年次休暇の申請方法を教えて", "出張旅費の精算の期限は？"),
     handler=handle,
+    on_feedback=on_feedback,
     ready=True,
 )

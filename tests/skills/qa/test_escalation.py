@@ -300,3 +300,38 @@ async def test_a_dislike_on_an_answer_offers_the_hand_off(db):
     assert action["verb"] == "qa.escalate" and S.DISLIKE_OFFER in json.dumps(card, ensure_ascii=False)
     await escalate(services, action["data"]["q"])
     assert await escalation_offer(services, activity_id, "29:user-1", "dislike") is None   # already handed over
+
+
+async def test_a_dislike_through_the_teams_feedback_invoke_brings_the_offer(db):
+    """On the wire: /ask → answer → the feedback invoke (👎) → 200 with an empty body, then the offer card."""
+    import aiohttp
+
+    from tests.harness import running_bot
+    from tests.standins.connector import ConnectorStandIn
+
+    services = build(db, QA_FALLBACK_CHANNELS={"*": STAFF_CHANNEL})
+    await seed(services)
+    connector = await ConnectorStandIn().start()
+    try:
+        async with running_bot(services) as url, aiohttp.ClientSession() as s:
+            await s.post(f"{url}/api/messages", json=connector.activity("/ask 年次休暇は何日ありますか"))
+            answer_activity = None
+            for _ in range(150):                      # the answer's activity id, once it has been sent
+                async with services.db.session() as db_s:
+                    answer_activity = await db_s.scalar(select(QAQuestion.answer_activity_id))
+                if answer_activity:
+                    break
+                await asyncio.sleep(0.1)
+            assert answer_activity
+            n = len(connector.posts)
+            fb = connector.activity(None, type="invoke", name="message/submitAction", replyToId=answer_activity,
+                                    value={"actionName": "feedback", "actionValue": {"reaction": "dislike",
+                                                                                     "feedback": "違います"}})
+            async with s.post(f"{url}/api/messages", json=fb) as r:
+                status, body = r.status, await r.text()
+            await connector.wait_for(lambda acts: len(connector.posts) > n, timeout=10)
+    finally:
+        await connector.stop()
+    assert (status, body) == (200, "")
+    offer = connector.posts[-1]["body"]
+    assert S.DISLIKE_OFFER in json.dumps(offer, ensure_ascii=False)
