@@ -1,0 +1,135 @@
+"""Microsoft Graph (app-only) through msgraph-sdk with azure-identity credentials.
+
+`GraphService` exposes the few calls the skills need (a user's profile, sending a mail from a shared mailbox).
+The credential is a client secret when GRAPH_CLIENT_SECRET is set, otherwise DefaultAzureCredential (managed
+identity on App Service). GRAPH_BASE_URL lets tests point the real SDK at a loopback stand-in."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from core.settings import AppSettings
+
+log = logging.getLogger(__name__)
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+
+
+class GraphSettings(AppSettings):
+    section = "graph"
+    GRAPH_TENANT_ID: str | None = None
+    """Entra ID tenant id for app-only Microsoft Graph access; empty = Graph not configured."""
+    GRAPH_CLIENT_ID: str | None = None
+    """App registration (client) id used for Microsoft Graph."""
+    GRAPH_CLIENT_SECRET: str | None = None
+    """Client secret (secret; from the environment / Key Vault). Empty = managed identity (DefaultAzureCredential)."""
+    GRAPH_BASE_URL: str = "https://graph.microsoft.com/v1.0"
+    """Microsoft Graph base URL (tests point it at a loopback stand-in)."""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.GRAPH_TENANT_ID and self.GRAPH_CLIENT_ID)
+
+
+@dataclass
+class GraphUser:
+    id: str
+    display_name: str | None = None
+    department: str | None = None
+    job_title: str | None = None
+    mail: str | None = None
+
+
+class GraphError(Exception):
+    """A Graph call failed; `status` is the HTTP status when known."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _status_of(exc: BaseException) -> int | None:
+    for attr in ("response_status_code", "status_code", "status"):
+        v = getattr(exc, attr, None)
+        if isinstance(v, int):
+            return v
+    return None
+
+
+class GraphService:
+    """Small async facade over GraphServiceClient. Build with `GraphService.from_settings(...)` or pass a
+    credential (any azure.core async TokenCredential) directly."""
+
+    def __init__(self, credential: Any, base_url: str = "https://graph.microsoft.com/v1.0") -> None:
+        from kiota_authentication_azure.azure_identity_authentication_provider import \
+            AzureIdentityAuthenticationProvider
+        from msgraph import GraphServiceClient
+        from msgraph.graph_request_adapter import GraphRequestAdapter
+
+        host = urlsplit(base_url).hostname or "graph.microsoft.com"
+        self.credential = credential
+        auth = AzureIdentityAuthenticationProvider(credential, scopes=[GRAPH_SCOPE], allowed_hosts=[host])
+        adapter = GraphRequestAdapter(auth)
+        adapter.base_url = base_url.rstrip("/")
+        self.client = GraphServiceClient(request_adapter=adapter)
+        self.base_url = base_url
+
+    @classmethod
+    def from_settings(cls, s: GraphSettings) -> "GraphService | None":
+        """None when Graph is not configured."""
+        if not s.configured:
+            return None
+        if s.GRAPH_CLIENT_SECRET:
+            from azure.identity.aio import ClientSecretCredential
+
+            cred = ClientSecretCredential(s.GRAPH_TENANT_ID, s.GRAPH_CLIENT_ID, s.GRAPH_CLIENT_SECRET)
+        else:
+            from azure.identity.aio import DefaultAzureCredential
+
+            cred = DefaultAzureCredential(managed_identity_client_id=s.GRAPH_CLIENT_ID)
+        return cls(cred, s.GRAPH_BASE_URL)
+
+    async def get_user(self, user_id: str) -> GraphUser:
+        """GET /users/{id}?$select=id,displayName,department,jobTitle,mail."""
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+        from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+            select=["id", "displayName", "department", "jobTitle", "mail"])
+        try:
+            u = await self.client.users.by_user_id(user_id).get(request_configuration=RequestConfiguration(
+                query_parameters=query))
+        except Exception as e:  # noqa: BLE001 - mapped for callers
+            raise GraphError(f"get_user failed: {type(e).__name__}", _status_of(e)) from e
+        if u is None:
+            raise GraphError("user not found", 404)
+        return GraphUser(id=u.id or user_id, display_name=u.display_name, department=u.department,
+                         job_title=u.job_title, mail=u.mail)
+
+    async def send_mail(self, sender: str, to: list[str], subject: str, html: str, *,
+                        save_to_sent_items: bool = False) -> None:
+        """POST /users/{sender}/sendMail with an HTML body (app-only: Mail.Send application permission)."""
+        from msgraph.generated.models.body_type import BodyType
+        from msgraph.generated.models.email_address import EmailAddress
+        from msgraph.generated.models.item_body import ItemBody
+        from msgraph.generated.models.message import Message
+        from msgraph.generated.models.recipient import Recipient
+        from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
+
+        msg = Message(subject=subject, body=ItemBody(content_type=BodyType.Html, content=html),
+                      to_recipients=[Recipient(email_address=EmailAddress(address=a)) for a in to])
+        body = SendMailPostRequestBody(message=msg, save_to_sent_items=save_to_sent_items)
+        try:
+            await self.client.users.by_user_id(sender).send_mail.post(body)
+        except Exception as e:  # noqa: BLE001
+            raise GraphError(f"send_mail failed: {type(e).__name__}", _status_of(e)) from e
+
+    async def close(self) -> None:
+        close = getattr(self.credential, "close", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception:  # noqa: BLE001
+                pass
