@@ -14,6 +14,7 @@ from botbuilder.schema import Activity, ActivityTypes
 
 from bot import background
 from bot.config import BotSettings
+from bot.connectors import CachingAuthentication
 from bot.handler import APOLOGY, AssistantBot, drain_background, new_correlation_id
 from bot.logs import correlation_id
 from bot.proactive import BotProactiveSender
@@ -73,6 +74,7 @@ def create_app(settings: BotSettings | None = None, services: Services | None = 
     settings = settings or BotSettings()
     services = services or build_services()
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(auth_config(settings)))
+    adapter.bot_framework_authentication = CachingAuthentication(adapter.bot_framework_authentication)
     bot = AssistantBot(services, allowed_tenants=settings.allowed_tenants)
 
     async def on_turn_error(turn: TurnContext, error: Exception) -> None:
