@@ -21,6 +21,7 @@ from bot.proactive import BotProactiveSender
 from bot.reply import RawEntity
 from bot.registry import build_registry
 from core.ai import AI
+from core.graph import GraphService, GraphSettings
 from core.guard.policy import Guard, GuardSettings
 from core.llm import LLMGateway, LLMSettings
 from core.services import Services
@@ -67,7 +68,7 @@ def build_services(*, db: Database | None = None, llm_settings: LLMSettings | No
     gs = guard_settings or GuardSettings()
     guard = Guard(gs, gateway)
     ai = AI(gateway, guard, db, keep_prompts=gs.AUDIT_KEEP_PROMPTS)
-    return Services(registry=registry, db=db, llm=gateway, ai=ai)
+    return Services(registry=registry, db=db, llm=gateway, ai=ai, graph=GraphService.from_settings(GraphSettings()))
 
 
 def create_app(settings: BotSettings | None = None, services: Services | None = None) -> web.Application:
@@ -152,6 +153,8 @@ async def _shutdown(app: web.Application) -> None:
                     await result
             except Exception:  # noqa: BLE001 - shutting down: log and go on
                 log.warning("could not close %s", name)
+    if services.graph is not None:
+        await services.graph.close()
     await services.llm.close()
     await services.db.dispose()
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from bot.logs import correlation_id
 from bot.reply import TurnReplyPort
 from core import router
+from core.profiles import enrich_from_graph
 from core.services import Services
 from core.skills import FileAttachment, SkillRequest
 from core.store.db import upsert
@@ -236,7 +237,12 @@ class AssistantBot(Bot):
                     keys=["user_id"], update=["aad_object_id", "display_name", "updated_at"])
         if len(self._known_refs) > 50_000:
             self._known_refs.clear()
+        first_seen = act.conversation.id not in self._known_refs
         self._known_refs[act.conversation.id] = fingerprint
+        if first_seen and self.services.graph is not None and frm and frm.id and scope_of(act) == "personal":
+            task = asyncio.get_running_loop().create_task(enrich_from_graph(self.services, frm.id))
+            _BACKGROUND.add(task)                 # department and job title for the audit, off the turn's path
+            task.add_done_callback(_BACKGROUND.discard)
 
     async def _mark_removed(self, act: Activity) -> None:
         async with self.services.db.session() as s:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from core.graph import GraphError, GraphService, GraphSettings
-from tests.skills.news.graph_standin import FixedCredential, GraphStandIn
+from tests.standins.graph import FixedCredential, GraphStandIn
 
 
 @pytest.fixture

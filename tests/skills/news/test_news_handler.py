@@ -13,7 +13,7 @@ from skills.news.digest import Corpus, CorpusItem, ProfileView, learn, rank
 from skills.news.models import NewsItem, NewsProfile
 from tests.harness import RecorderPort, make_request, make_services
 from tests.skills.news.helpers import FixedClock, Route, install, jst, news_settings, rss
-from tests.skills.news.graph_standin import FixedCredential, GraphStandIn
+from tests.standins.graph import FixedCredential, GraphStandIn
 
 ITEMS = [
     {"title": "大雨に備えた防災情報の確認について", "link": "https://www.bousai.go.jp/a", "guid": "1",
