@@ -42,11 +42,22 @@ def _field_docs(cls) -> dict[str, str]:
     return docs
 
 
+SECTION_ORDER = ("bot", "storage", "llm", "guard", "graph", "observability", "news", "drafting", "qa", "kintone",
+                 "planning", "law", "kpi", "manifest")
+
+
+def _order(cls) -> tuple:
+    sec = getattr(cls, "section", "general")
+    return (SECTION_ORDER.index(sec) if sec in SECTION_ORDER else len(SECTION_ORDER), sec, cls.__module__,
+            cls.__qualname__)
+
+
 def rows() -> list[tuple[str, str, str, str]]:
+    """Every setting, in a fixed order (whatever order the modules happened to be imported in)."""
     _import_all()
     out = []
     seen = set()
-    for cls in registered_settings():
+    for cls in sorted(registered_settings(), key=_order):
         docs = _field_docs(cls)
         for name, field in cls.model_fields.items():
             env = field.alias or name

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from drafting_samples import BROKEN, GOOD, GIKAI, OSHIRASE
+from tests.skills.drafting.drafting_samples import BROKEN, GOOD, GIKAI, OSHIRASE
 from skills.drafting import checks, compose
 from skills.drafting.doctypes import COMMITMENTS, DOC_TYPES
 

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from docx import Document
 
-from drafting_samples import NOTICE_INTERNAL
+from tests.skills.drafting.drafting_samples import NOTICE_INTERNAL
 from tests.harness import make_services, running_bot
 from tests.standins.connector import ConnectorStandIn
 from tests.standins.openai_server import OpenAIStandIn

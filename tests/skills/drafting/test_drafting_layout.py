@@ -7,7 +7,7 @@ import pytest
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 
-from drafting_samples import GOOD
+from tests.skills.drafting.drafting_samples import GOOD
 from skills.drafting.doctypes import DOC_TYPES
 from skills.drafting.layout import file_name, render_docx
 

@@ -18,7 +18,7 @@ from cards import drafting as dcards
 from cards.common import AI_REMINDER, OFFLINE_TEMPLATE
 from core import router
 from core.store.models import UsageEvent
-from drafting_samples import CITIZEN, GIKAI, GOOD, NOTICE_INTERNAL, OSHIRASE
+from tests.skills.drafting.drafting_samples import CITIZEN, GIKAI, GOOD, NOTICE_INTERNAL, OSHIRASE
 from skills import prompts
 from skills.drafting import compose, strings
 from skills.drafting.doctypes import COMMITMENTS, DOC_TYPES
