@@ -14,7 +14,6 @@ right-aligned, and the contact block right-aligned at the end.
 """
 from __future__ import annotations
 
-import io
 from typing import Iterable
 
 from docx import Document
@@ -22,6 +21,8 @@ from docx.enum.section import WD_ORIENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
+
+from core.office import set_core_properties, to_bytes
 
 DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 DEFAULT_FONT = "ＭＳ 明朝"
@@ -155,16 +156,8 @@ class OfficialDocument:
         return self
 
     def core_properties(self, *, title: str = "", author: str = "", comments: str = "") -> "OfficialDocument":
-        cp = self.doc.core_properties
-        if title:
-            cp.title = title[:255]
-        if author:
-            cp.author = author[:255]
-        if comments:
-            cp.comments = comments[:255]
+        set_core_properties(self.doc.core_properties, title=title, author=author, comments=comments)
         return self
 
     def to_bytes(self) -> bytes:
-        buf = io.BytesIO()
-        self.doc.save(buf)
-        return buf.getvalue()
+        return to_bytes(self.doc)

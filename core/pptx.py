@@ -12,7 +12,6 @@ bullet lists continue on a following slide (「（続き）」) instead of overf
 """
 from __future__ import annotations
 
-import io
 from typing import Iterable, Sequence
 
 from pptx import Presentation
@@ -20,6 +19,8 @@ from pptx.dml.color import RGBColor
 from pptx.enum.text import MSO_AUTO_SIZE
 from pptx.oxml.ns import qn
 from pptx.util import Emu, Pt
+
+from core.office import set_core_properties, to_bytes
 
 PPTX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 DEFAULT_FONT = "Meiryo UI"
@@ -88,19 +89,11 @@ class SlideDeck:
 
     # -- output ------------------------------------------------------------------------------------------------
     def core_properties(self, *, title: str = "", author: str = "", comments: str = "") -> "SlideDeck":
-        cp = self.prs.core_properties
-        if title:
-            cp.title = title[:255]
-        if author:
-            cp.author = author[:255]
-        if comments:
-            cp.comments = comments[:255]
+        set_core_properties(self.prs.core_properties, title=title, author=author, comments=comments)
         return self
 
     def to_bytes(self) -> bytes:
-        buf = io.BytesIO()
-        self.prs.save(buf)
-        return buf.getvalue()
+        return to_bytes(self.prs)
 
     # -- internals ---------------------------------------------------------------------------------------------
     def _cut(self, text: str) -> str:

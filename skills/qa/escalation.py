@@ -71,13 +71,20 @@ async def _answer(req: SkillRequest, reply: ReplyPort, message: str, detail: str
 
 # ------------------------------------------------------------------------------------------------ escalation
 
-async def escalate(req: SkillRequest, reply: ReplyPort, services) -> None:
-    """verb qa.escalate {q}: hand the asker's question to staff (kintone, else the set's Teams channel)."""
+async def _question_of(req: SkillRequest, reply: ReplyPort, services) -> QAQuestion | None:
+    """The question a card action refers to ({q: id}); tells the user when it no longer exists."""
     qid = _qid(req.data)
     async with services.db.session() as s:
         row = await s.get(QAQuestion, qid) if qid is not None else None
     if row is None:
         await _answer(req, reply, S.QUESTION_GONE)
+    return row
+
+
+async def escalate(req: SkillRequest, reply: ReplyPort, services) -> None:
+    """verb qa.escalate {q}: hand the asker's question to staff (kintone, else the set's Teams channel)."""
+    row = await _question_of(req, reply, services)
+    if row is None:
         return
     if row.user_id != req.user_id:
         await _answer(req, reply, S.NOT_YOURS)
@@ -152,11 +159,8 @@ class Delivery:
 
 async def staff_answer(req: SkillRequest, reply: ReplyPort, services) -> None:
     """verb qa.staff_answer {q, answer}: a staff member answered in the channel card."""
-    qid = _qid(req.data)
-    async with services.db.session() as s:
-        row = await s.get(QAQuestion, qid) if qid is not None else None
+    row = await _question_of(req, reply, services)
     if row is None:
-        await _answer(req, reply, S.QUESTION_GONE)
         return
     if row.backend != "teams" or _base_conversation(req.conversation_id) != \
             _base_conversation(row.staff_conversation_id or ""):

@@ -7,11 +7,11 @@ content tag is the one already indexed), deleted files are removed. The first sy
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from core.graph import GraphError
 from core.search.index import SearchError
-from core.search.ingest import IngestError, supported, to_markdown_async
+from core.search.ingest import FolderReport, IngestError, supported, to_markdown_async
 from core.store.db import upsert
 from core.store.models import KeyValue
 from skills.qa.service import index_of, settings_of
@@ -22,13 +22,9 @@ DELTA_PREFIX = "qa.sp.delta."
 
 
 @dataclass
-class SyncReport:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    skipped: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
+class SyncReport(FolderReport):
+    """What one drive sync did (the same counts as a folder ingest); `full` = a full listing, not a delta."""
+
     full: bool = False
 
 

@@ -11,8 +11,10 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from tests.standins.base import LoopbackServer
 
-class ConnectorStandIn:
+
+class ConnectorStandIn(LoopbackServer):
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []       # {"t", "method", "path", "body", "status"}
         self.fail: Callable[[str, str, dict], tuple[int, dict] | None] | None = None
@@ -25,19 +27,8 @@ class ConnectorStandIn:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
-    async def start(self) -> "ConnectorStandIn":
-        app = web.Application(client_max_size=32 * 1024 * 1024)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.Response:
         body: Any = None

@@ -5,6 +5,8 @@ import time
 
 from aiohttp import web
 
+from tests.standins.base import LoopbackServer
+
 
 class FixedCredential:
     """An azure.core async TokenCredential returning a fixed token."""
@@ -22,7 +24,7 @@ class FixedCredential:
         pass
 
 
-class GraphStandIn:
+class GraphStandIn(LoopbackServer):
     def __init__(self) -> None:
         self.users: dict[str, dict] = {}
         self.requests: list[dict] = []
@@ -35,19 +37,9 @@ class GraphStandIn:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1.0"
 
-    async def start(self) -> "GraphStandIn":
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v1.0/users/{id}", self._user)
         app.router.add_post("/v1.0/users/{id}/sendMail", self._send_mail)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        await self._runner.cleanup()
 
     def _record(self, request, body=None):
         self.requests.append({"method": request.method, "path": request.path, "query": dict(request.query),

@@ -7,6 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.standins.base import LoopbackServer
+
 
 class FixedCredential:
     """An azure.core async TokenCredential returning a fixed token."""
@@ -20,7 +22,7 @@ class FixedCredential:
         pass
 
 
-class SharePointStandIn:
+class SharePointStandIn(LoopbackServer):
     def __init__(self, drive_id: str = "b!drive-soumu", page_size: int = 2) -> None:
         self.drive_id = drive_id
         self.page_size = page_size
@@ -45,22 +47,11 @@ class SharePointStandIn:
         self.version += 1
         self.items[item_id].update(deleted=True, v=self.version)
 
-    async def start(self) -> "SharePointStandIn":
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v1.0/drives/{drive}/root/delta", self._delta)
         app.router.add_get("/v1.0/drives/{drive}/items/root/delta", self._delta)
         app.router.add_get("/v1.0/drives/{drive}/items/{item}/content", self._content)
         app.router.add_get("/download/{item}", self._download)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
 
     def _record(self, request: web.Request) -> None:
         self.requests.append({"path": request.path, "query": dict(request.query),

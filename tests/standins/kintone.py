@@ -31,6 +31,8 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from tests.standins.base import LoopbackServer
+
 DEFAULT_FIELDS: dict[str, str] = {
     "質問": "MULTI_LINE_TEXT",
     "質問者": "SINGLE_LINE_TEXT",
@@ -238,7 +240,7 @@ def _iso(dt: datetime) -> str:
 
 # --------------------------------------------------------------------------------------------------- stand-in
 
-class KintoneStandIn:
+class KintoneStandIn(LoopbackServer):
     def __init__(self, app_id: str = "7", api_token: str = "test-token-abc", fields: dict[str, str] | None = None,
                  initial_status: str = "未回答", answered_status: str = "回答済", app_name: str = "職員質問窓口") -> None:
         self.app_id = str(app_id)
@@ -261,28 +263,14 @@ class KintoneStandIn:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> "KintoneStandIn":
-        app = web.Application(middlewares=[self._middleware])
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/k/v1/record.json", self._post_record)
         app.router.add_put("/k/v1/record.json", self._put_record)
         app.router.add_get("/k/v1/records.json", self._get_records)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    def middlewares(self) -> list:
+        return [self._middleware]
 
-    async def __aenter__(self) -> "KintoneStandIn":
-        return await self.start()
-
-    async def __aexit__(self, *exc) -> None:
-        await self.stop()
 
     # ------------------------------------------------------------------------------------------------ helpers
 

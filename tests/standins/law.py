@@ -32,6 +32,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.standins.base import LoopbackServer
+
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 KANJI = "〇一二三四五六七八九"
 
@@ -254,7 +256,7 @@ def _descendants(node: dict, tag: str):
                 yield from _descendants(child, tag)
 
 
-class LawStandIn:
+class LawStandIn(LoopbackServer):
     def __init__(self, corpus: list[Law] | None = None) -> None:
         self.corpus = list(corpus or CORPUS)
         self.delay = 0.0
@@ -268,28 +270,14 @@ class LawStandIn:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/2"
 
-    async def start(self) -> "LawStandIn":
-        app = web.Application(middlewares=[self._middleware])
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/api/2/keyword", self._keyword)
         app.router.add_get("/api/2/laws", self._laws)
         app.router.add_get("/api/2/law_data/{law}", self._law_data)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    def middlewares(self) -> list:
+        return [self._middleware]
 
-    async def __aenter__(self) -> "LawStandIn":
-        return await self.start()
-
-    async def __aexit__(self, *exc) -> None:
-        await self.stop()
 
     # ---------------------------------------------------------------------------------------------- handlers
 

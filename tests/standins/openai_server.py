@@ -13,8 +13,10 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from tests.standins.base import LoopbackServer
 
-class OpenAIStandIn:
+
+class OpenAIStandIn(LoopbackServer):
     def __init__(self, default: dict | Callable[[dict], dict] | None = None) -> None:
         self.default = default or {"text": "テスト応答です。"}
         self.script: list[dict | Callable[[dict], dict]] = []
@@ -38,22 +40,11 @@ class OpenAIStandIn:
     def chat_requests(self) -> list[dict]:
         return [r for r in self.requests if "messages" in r]
 
-    async def start(self) -> "OpenAIStandIn":
-        app = web.Application(client_max_size=32 * 1024 * 1024)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/openai/deployments/{d}/chat/completions", self._chat)
         app.router.add_post("/openai/deployments/{d}/embeddings", self._embeddings)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
 
     def _next(self, body: dict) -> dict:
         reply = self.script.pop(0) if self.script else self.default

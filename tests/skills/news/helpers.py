@@ -10,6 +10,8 @@ from typing import Callable
 
 from aiohttp import web
 
+from tests.standins.base import LoopbackServer
+
 from core.services import Clock
 
 
@@ -42,7 +44,7 @@ class Route:
     handler: Callable | None = None
 
 
-class FeedServer:
+class FeedServer(LoopbackServer):
     """aiohttp on 127.0.0.1 serving scripted feeds; records each request (path, headers)."""
 
     def __init__(self) -> None:
@@ -54,18 +56,8 @@ class FeedServer:
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
 
-    async def start(self) -> "FeedServer":
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_route("GET", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        await self._runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append((request.path, dict(request.headers)))
