@@ -6,7 +6,7 @@ import importlib
 from core.skills import Registry
 
 # Order matters: it is the order of /help and of the manifest's command lists.
-SKILL_MODULES = ("help", "news", "drafting", "qa", "planning", "law", "kpi", "chat")
+SKILL_MODULES = ("help", "news", "drafting", "qa", "planning", "law", "kpi", "tier", "chat")
 
 
 def build_registry() -> Registry:

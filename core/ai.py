@@ -172,11 +172,13 @@ class AI:
         sent = self.guard.mask_messages(messages, decision.session) if decision.masking else messages
         return decision, sent
 
-    @staticmethod
-    def _answer(decision, usage: Usage, model: str) -> AIAnswer:
+    def _answer(self, decision, usage: Usage, model: str) -> AIAnswer:
+        note = decision.session.summary_ja() if decision.masking else ""
+        if note and any(ep.personal_data for ep in self.gateway.endpoints):
+            note += "（個人情報を伏せずに扱える区分は /tier で選べます）"
         return AIAnswer(text="", tier=decision.tier, endpoint=decision.endpoint.name, model=model,
                         masked=dict(decision.session.counts) if decision.masking else {},
-                        masked_note=decision.session.summary_ja() if decision.masking else "", usage=usage)
+                        masked_note=note, usage=usage)
 
     async def _department(self, req: SkillRequest) -> str | None:
         """The user's department for the audit record (cached for 10 minutes per process)."""

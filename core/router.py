@@ -7,6 +7,7 @@ import logging
 import unicodedata
 from dataclasses import dataclass, field
 
+from core import tiers
 from core.services import Services
 from core.skills import Command, Registry, ReplyPort, Skill, SkillRequest, normalize_command
 
@@ -90,6 +91,8 @@ def keyword_skill(registry: Registry, text: str) -> Skill | None:
 async def dispatch(req: SkillRequest, port: ReplyPort, services: Services) -> str:
     """Route one request and run the chosen handler. Returns the name of the skill that handled it."""
     registry = services.registry
+    if req.tier is None:
+        req.tier = await tiers.resolve(services, req)
     r = route(registry, req)
     if r.kind == "skill":
         req.command = r.command.name if r.command else req.command
