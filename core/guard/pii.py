@@ -71,14 +71,14 @@ def _digits(s: str) -> str:
 # 個人番号 check digit (行政手続における特定の個人を識別するための番号の利用等に関する法律施行令 第8条)
 
 def mynumber_check_digit(first11: str) -> int:
-    """Check digit for the first 11 digits: P_n is the n-th digit from the right, Q_n = n+1 (n≤6) or n-6 (n≥7);
+    """Check digit for the first 11 digits: P_n is the n-th digit from the right, Q_n = n+1 (n≤6) or n-5 (n≥7), as in 総務省令第85号 第5条;
     r = Σ P_n·Q_n mod 11; the check digit is 0 when r ≤ 1, else 11 - r."""
     if len(first11) != 11 or not first11.isdigit():
         raise ValueError("11 digits expected")
     total = 0
     for n in range(1, 12):
         p = int(first11[11 - n])
-        q = n + 1 if n <= 6 else n - 6
+        q = n + 1 if n <= 6 else n - 5
         total += p * q
     r = total % 11
     return 0 if r <= 1 else 11 - r

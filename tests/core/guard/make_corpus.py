@@ -15,7 +15,7 @@ OUT = Path(__file__).with_name("pii_corpus.jsonl")
 
 
 def check_digit(first11: str) -> int:
-    total = sum(int(first11[11 - n]) * (n + 1 if n <= 6 else n - 6) for n in range(1, 12))
+    total = sum(int(first11[11 - n]) * (n + 1 if n <= 6 else n - 5) for n in range(1, 12))
     r = total % 11
     return 0 if r <= 1 else 11 - r
 

@@ -18,7 +18,7 @@ def official_check_digit(first11: str) -> int:
     total = 0
     for n in range(1, 12):          # n-th digit counted from the lowest (rightmost) one
         p = digits[-n]
-        q = n + 1 if 1 <= n <= 6 else n - 6
+        q = n + 1 if 1 <= n <= 6 else n - 5
         total += p * q
     remainder = total % 11
     return 0 if remainder <= 1 else 11 - remainder
@@ -52,9 +52,9 @@ def test_check_digit_matches_official_algorithm_on_random_numbers():
 
 
 def test_check_digit_worked_example():
-    # 12345678901, P_n from the right: 1·2+0·3+9·4+8·5+7·6+6·7+5·1+4·2+3·3+2·4+1·5 = 197; 197 mod 11 = 10 → 1
-    assert official_check_digit("12345678901") == 1
-    assert mynumber_check_digit("12345678901") == 1
+    # 12345678901, P_n from the right: 1·2+0·3+9·4+8·5+7·6+6·7+5·2+4·3+3·4+2·5+1·6 = 212; 212 mod 11 = 3 → 8
+    assert official_check_digit("12345678901") == 8
+    assert mynumber_check_digit("12345678901") == 8
     # remainder ≤ 1 gives 0: 00000000010 → P_2 = 1, Q_2 = 3 → 3 → 8; 00000000005 → 5·2 = 10 → 1; 00000000000 → 0
     assert mynumber_check_digit("00000000010") == 8
     assert mynumber_check_digit("00000000005") == 1
@@ -261,3 +261,12 @@ def test_very_long_input_is_cut_for_the_analyser():
     text = "窓口で受け付けました。" * 6000 + "佐藤花子さん"  # ≈ 200 kB of UTF-8, over SudachiPy's input limit
     found = d.detect(text)
     assert [(s.kind, s.text) for s in found] == [("name", "佐藤花子")]
+
+
+def test_check_digit_worked_example_from_the_ministerial_ordinance():
+    """総務省令第85号 第5条 worked by hand for 12345678901: Σ P_n·Q_n = 212, 212 mod 11 = 3, 11 - 3 = 8."""
+    from core.guard.pii import is_valid_mynumber, mynumber_check_digit
+
+    assert mynumber_check_digit("12345678901") == 8
+    assert is_valid_mynumber("1234 5678 9018") and is_valid_mynumber("１２３４５６７８９０１８")
+    assert not is_valid_mynumber("123456789011")      # what Q_n = n - 6 (a misreading) would accept

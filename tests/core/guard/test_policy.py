@@ -16,7 +16,7 @@ BASE = "http://127.0.0.1:9/v1"  # nothing listens there: decide() must never cal
 
 
 def mynumber(body: str = "98765432109") -> str:
-    total = sum(int(body[11 - n]) * (n + 1 if n <= 6 else n - 6) for n in range(1, 12))
+    total = sum(int(body[11 - n]) * (n + 1 if n <= 6 else n - 5) for n in range(1, 12))
     r = total % 11
     return body + str(0 if r <= 1 else 11 - r)
 
