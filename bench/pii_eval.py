@@ -84,3 +84,41 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def holdout() -> None:
+    """A small held-out set written apart from the corpus the detector was tuned on (bench/data/pii_holdout.jsonl)."""
+    import json as _json
+    from pathlib import Path as _Path
+
+    from core.guard.pii import PiiDetector as _Det
+    from core.guard.policy import GuardSettings as _GS
+
+    det = _Det(_GS(_env_file=None))
+    rows = [_json.loads(x) for x in (_Path(__file__).parent / "data" / "pii_holdout.jsonl").read_text().splitlines()
+            if x.strip()]
+    found: dict[str, list[int]] = {}
+    clean_changed = 0
+    misses = []
+    for row in rows:
+        spans = det.detect(row["text"])
+        if not row["pii"] and spans:
+            clean_changed += 1
+            misses.append(("false positive", [s.text for s in spans], row["text"]))
+        for item in row["pii"]:
+            hit = any(s.kind == item["kind"] and row["text"].find(item["text"]) >= s.start
+                      and row["text"].find(item["text"]) + len(item["text"]) <= s.end for s in spans)
+            found.setdefault(item["kind"], [0, 0])[0] += hit
+            found[item["kind"]][1] += 1
+            if not hit:
+                misses.append(("missed " + item["kind"], item["text"], row["text"]))
+    print(f"\nheld-out set: {len(rows)} sentences ({sum(1 for r in rows if not r['pii'])} without personal data)")
+    for kind, (h, n) in sorted(found.items()):
+        print(f"  {kind:10} recall {h}/{n} = {h / n:.2f}")
+    print(f"  sentences without personal data that were changed: {clean_changed}")
+    for m in misses:
+        print("  ", m)
+
+
+if __name__ == "__main__":
+    holdout()
