@@ -6,23 +6,20 @@ import importlib
 import inspect
 import pkgutil
 
-import core
-import skills
 from core.settings import registered_settings
 
 
-def _import_all() -> None:
-    import bot.config  # noqa: F401
-    import manifest.build  # noqa: F401
+PRODUCT_PACKAGES = ("bot", "core", "skills", "manifest")
 
-    for pkg in (core, skills):
+
+def _import_all() -> None:
+    """Import every product module, so that every settings class has registered itself."""
+    for name in PRODUCT_PACKAGES:
+        pkg = importlib.import_module(name)
         for mod in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
-            if mod.name.endswith(("settings", "config", "client", "policy", "llm", "db")) or \
-                    mod.name.rsplit(".", 1)[-1] in ("settings", "config", "client", "policy", "llm", "db", "graph"):
-                try:
-                    importlib.import_module(mod.name)
-                except Exception:  # noqa: BLE001 - a module that cannot import has no settings to show
-                    pass
+            if ".migrations" in mod.name or mod.name.endswith("__main__"):
+                continue
+            importlib.import_module(mod.name)
 
 
 def _field_docs(cls) -> dict[str, str]:
@@ -57,7 +54,8 @@ def rows() -> list[tuple[str, str, str, str]]:
     _import_all()
     out = []
     seen = set()
-    for cls in sorted(registered_settings(), key=_order):
+    product = tuple(p + "." for p in PRODUCT_PACKAGES)
+    for cls in sorted((c for c in registered_settings() if c.__module__.startswith(product)), key=_order):
         docs = _field_docs(cls)
         for name, field in cls.model_fields.items():
             env = field.alias or name
