@@ -76,7 +76,7 @@ def create_app(settings: BotSettings | None = None, services: Services | None = 
     services = services or build_services()
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(auth_config(settings)))
     adapter.bot_framework_authentication = CachingAuthentication(adapter.bot_framework_authentication)
-    bot = AssistantBot(services, allowed_tenants=settings.allowed_tenants)
+    bot = AssistantBot(services, allowed_tenants=settings.allowed_tenants, file_delivery=settings.FILE_DELIVERY)
 
     async def on_turn_error(turn: TurnContext, error: Exception) -> None:
         cid = correlation_id.get()

@@ -26,6 +26,9 @@ class BotSettings(AppSettings):
     """Override of the Bot Connector's OpenID metadata URL (sovereign clouds; tests). Empty = public cloud."""
     ALLOWED_TENANT_IDS: str = ""
     """Comma-separated Entra tenant ids allowed to use the bot; empty = any tenant (set this in production)."""
+    FILE_DELIVERY: str = "consent"
+    """How generated files (.docx, .pptx, .csv) reach users: consent (Teams file-consent card, personal chat) or
+    inline (a data URI: the Agents Playground and the Emulator accept it, Teams does not)."""
     LOG_LEVEL: str = "INFO"
     """Logging level (logs are JSON lines with correlation ids, never message text)."""
     LOG_FORMAT: str = "json"

@@ -13,6 +13,7 @@ from botbuilder.core import Bot, InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 from sqlalchemy import select
 
+from bot.files import on_consent
 from bot.logs import correlation_id
 from bot.reply import TurnReplyPort
 from core import router
@@ -89,8 +90,10 @@ def attachments_of(activity: Activity) -> list[FileAttachment]:
 
 
 class AssistantBot(Bot):
-    def __init__(self, services: Services, *, allowed_tenants: set[str] | None = None) -> None:
+    def __init__(self, services: Services, *, allowed_tenants: set[str] | None = None,
+                 file_delivery: str = "consent") -> None:
         self.services = services
+        self.file_delivery = file_delivery
         self.allowed_tenants = allowed_tenants or set()
         self._known_refs: dict[str, tuple] = {}     # conversation id -> what was last stored (skip rewrites)
 
@@ -116,6 +119,9 @@ class AssistantBot(Bot):
         elif act.type == ActivityTypes.installation_update:
             await self._on_installation(turn)
 
+    def _port(self, turn: TurnContext, *, is_invoke: bool = False) -> TurnReplyPort:
+        return TurnReplyPort(turn, is_invoke=is_invoke, db=self.services.db, file_delivery=self.file_delivery)
+
     # -- messages -----------------------------------------------------------------------------------------------
     def _request(self, turn: TurnContext, cid: str, *, text: str = "", verb: str | None = None,
                  data: dict | None = None, is_invoke: bool = False) -> SkillRequest:
@@ -139,7 +145,7 @@ class AssistantBot(Bot):
             req = self._request(turn, cid, verb=str(value["verb"]), data=data)
         else:
             req = self._request(turn, cid, text=strip_mentions(act))
-        await router.dispatch(req, TurnReplyPort(turn), self.services)
+        await router.dispatch(req, self._port(turn), self.services)
 
     # -- invokes ------------------------------------------------------------------------------------------------
     def _invoke_response(self, turn: TurnContext, status: int, body: Any) -> None:
@@ -153,7 +159,7 @@ class AssistantBot(Bot):
             action = value.get("action") or {}
             verb = str(action.get("verb") or "")
             data = {k: v for k, v in (action.get("data") or {}).items() if k != "verb"}
-            port = TurnReplyPort(turn, is_invoke=True)
+            port = self._port(turn, is_invoke=True)
             if not verb:
                 self._invoke_response(turn, 200, _message_body("この操作は受け付けられませんでした。"))
                 return
@@ -177,6 +183,9 @@ class AssistantBot(Bot):
                 self._invoke_response(turn, 200, _message_body("処理しました。"))
             else:
                 self._invoke_response(turn, 200, _message_body("処理を受け付けました。結果はこのチャットでお知らせします。"))
+        elif act.name == "fileConsent/invoke":
+            self._invoke_response(turn, 200, None)
+            await on_consent(turn, self.services.db, value)
         elif act.name == "message/submitAction":
             self._invoke_response(turn, 200, None)
             feedback = await self._store_feedback(turn, value)
@@ -184,7 +193,7 @@ class AssistantBot(Bot):
                 req = self._request(turn, cid, data=feedback)
                 for skill in self.services.registry.skills:
                     if skill.on_feedback:
-                        await skill.on_feedback(req, TurnReplyPort(turn), self.services)
+                        await skill.on_feedback(req, self._port(turn), self.services)
         else:
             self._invoke_response(turn, 200, None)
 

@@ -89,8 +89,10 @@ def message_activity(text: str | None = None, *, card: dict | None = None, ai_ge
 class TurnReplyPort:
     """ReplyPort (core.skills) implemented on a TurnContext."""
 
-    def __init__(self, turn: TurnContext, *, is_invoke: bool = False) -> None:
+    def __init__(self, turn: TurnContext, *, is_invoke: bool = False, db=None, file_delivery: str = "consent") -> None:
         self.turn = turn
+        self.db = db
+        self.file_delivery = file_delivery
         self.is_invoke = is_invoke          # an Action.Execute invoke whose HTTP response is still open
         self.invoke_card: dict | None = None
         self.card_ready = asyncio.Event()
@@ -220,13 +222,23 @@ class TurnReplyPort:
         return text
 
     async def send_file(self, name: str, content: bytes, content_type: str, *, description: str = "") -> str | None:
-        """Send a generated file inline as a data URI attachment (works in the Playground and the Bot Framework
-        Emulator). Skills that can upload to OneDrive through Graph do so first and send the link instead."""
-        b64 = base64.b64encode(content).decode("ascii")
-        act = Activity(type=ActivityTypes.message, text=description or None,
-                       attachments=[Attachment(content_type=content_type, name=name,
-                                               content_url=f"data:{content_type};base64,{b64}")])
-        return await self._send(act)
+        """Teams: a file-consent card in personal chat (see bot/files.py); elsewhere Teams takes no files from
+        bots, so the user is asked to repeat the action in personal chat. FILE_DELIVERY=inline: a data URI."""
+        if self.file_delivery == "inline":
+            b64 = base64.b64encode(content).decode("ascii")
+            act = Activity(type=ActivityTypes.message, text=description or None,
+                           attachments=[Attachment(content_type=content_type, name=name,
+                                                   content_url=f"data:{content_type};base64,{b64}")])
+            return await self._send(act)
+        if not self.personal:
+            return await self.send_text("ファイルは個人チャットでお送りします。アシスタントとの個人チャットで、"
+                                        "同じ操作をお試しください。")
+        from bot.files import offer
+
+        rid = await offer(self.turn, self.db, name, content, content_type, description)
+        if rid:
+            self.sent.append(rid)
+        return rid
 
 
 async def gather_quietly(*aws) -> None:

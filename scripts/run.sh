@@ -4,6 +4,8 @@ set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT" || exit 1
 export HOST="${HOST:-127.0.0.1}" PORT="${PORT:-3978}"
+# The Agents Playground accepts files inline (data URI); Teams needs the file-consent flow (the default).
+export FILE_DELIVERY="${FILE_DELIVERY:-inline}"
 mkdir -p var
 
 .venv/bin/python -m bot &

@@ -106,3 +106,24 @@ async def running_bot(services, *, background: bool = False, **settings_kw):
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+async def receive_file(url: str, connector, upload, *, timeout: float = 10.0) -> tuple[str, bytes]:
+    """Play the Teams side of the file-consent flow: find the latest consent card the bot sent, accept it with an
+    upload URL on `upload` (tests.standins.upload.UploadStandIn), and return (file name, the uploaded bytes)."""
+    import aiohttp
+
+    consent = "application/vnd.microsoft.teams.card.file.consent"
+    acts = await connector.wait_for(lambda a: any(att.get("contentType") == consent for x in a
+                                                  for att in x.get("attachments") or []), timeout=timeout)
+    att = [att for x in acts for att in x.get("attachments") or [] if att.get("contentType") == consent][-1]
+    n = len(connector.posts)
+    invoke = connector.activity(None, type="invoke", name="fileConsent/invoke",
+                                value={"type": "fileUpload", "action": "accept",
+                                       "context": att["content"]["acceptContext"],
+                                       "uploadInfo": upload.upload_info(att["name"])})
+    async with aiohttp.ClientSession() as s:
+        async with s.post(f"{url}/api/messages", json=invoke) as r:
+            assert r.status == 200
+    await connector.wait_for(lambda a: len(connector.posts) > n, timeout=timeout)
+    return att["name"], upload.files[att["name"]]

@@ -1,7 +1,6 @@
 """End to end: the real aiohttp app on loopback, a stand-in Bot Connector, and the loopback OpenAI server."""
 from __future__ import annotations
 
-import base64
 import io
 import json
 
@@ -10,9 +9,10 @@ import pytest
 from docx import Document
 
 from tests.skills.drafting.drafting_samples import NOTICE_INTERNAL
-from tests.harness import make_services, running_bot
+from tests.harness import make_services, receive_file, running_bot
 from tests.standins.connector import ConnectorStandIn
 from tests.standins.openai_server import OpenAIStandIn
+from tests.standins.upload import UploadStandIn
 
 
 @pytest.fixture
@@ -50,10 +50,13 @@ async def test_draft_notice_over_the_wire_gets_an_ai_labelled_card_then_a_word_f
         invoke = connector.activity(None, type="invoke", name="adaptiveCard/action",
                                     value={"action": {"type": "Action.Execute", "verb": "draft.docx", "data": data},
                                            "trigger": "manual"})
-        n = len(connector.messages())
         status, _ = await post(url, invoke)
         assert status == 200
-        await connector.wait_for(lambda acts: len(connector.messages()) > n, timeout=15)
+        upload = await UploadStandIn().start()
+        try:
+            name, data = await receive_file(url, connector, upload, timeout=15)     # Teams' file-consent flow
+        finally:
+            await upload.stop()
     await services.llm.close()
     label = next(e for e in msg["entities"] if e["type"] == "https://schema.org/Message")
     assert label["additionalType"] == ["AIGeneratedContent"]
@@ -61,9 +64,6 @@ async def test_draft_notice_over_the_wire_gets_an_ai_labelled_card_then_a_word_f
     shown = json.dumps(card, ensure_ascii=False)
     assert "情報セキュリティ研修の実施について（通知）" in shown and "AIの出力です" in shown
     assert "情報セキュリティ研修を実施します" in json.dumps(llm.chat_requests()[0], ensure_ascii=False)
-    file_msg = connector.messages()[-1]
-    att = file_msg["attachments"][0]
-    assert att["name"] == "情報セキュリティ研修の実施_素案.docx"
-    b64 = att["contentUrl"].split("base64,", 1)[1]
-    doc = Document(io.BytesIO(base64.b64decode(b64)))
+    assert name == "情報セキュリティ研修の実施_素案.docx"
+    doc = Document(io.BytesIO(data))
     assert "情報セキュリティ研修の実施について（通知）" in [p.text for p in doc.paragraphs]

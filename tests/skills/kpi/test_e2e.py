@@ -15,7 +15,7 @@ async def test_kpi_card_and_export_on_the_wire(svc, lite_db):
     await seed(lite_db)
     connector = await ConnectorStandIn().start()
     try:
-        async with running_bot(svc) as url, aiohttp.ClientSession() as http:
+        async with running_bot(svc, FILE_DELIVERY="inline") as url, aiohttp.ClientSession() as http:
             async with http.post(f"{url}/api/messages", json=connector.activity("/kpi", aad=ADMIN_AAD)) as r:
                 assert r.status in (200, 202)
             await connector.wait_for(lambda a: connector.cards())
