@@ -156,9 +156,10 @@ class AssistantBot(Bot):
         act = turn.activity
         value = act.value if isinstance(act.value, dict) else {}
         if act.name == "adaptiveCard/action":
-            action = value.get("action") or {}
+            action = value.get("action") if isinstance(value.get("action"), dict) else {}
             verb = str(action.get("verb") or "")
-            data = {k: v for k, v in (action.get("data") or {}).items() if k != "verb"}
+            raw = action.get("data") if isinstance(action.get("data"), dict) else {}
+            data = {k: v for k, v in raw.items() if k != "verb"}
             port = self._port(turn, is_invoke=True)
             if not verb:
                 self._invoke_response(turn, 200, _message_body("この操作は受け付けられませんでした。"))
@@ -200,7 +201,7 @@ class AssistantBot(Bot):
     async def _store_feedback(self, turn: TurnContext, value: dict) -> dict | None:
         if value.get("actionName") != "feedback":
             return None
-        av = value.get("actionValue") or {}
+        av = value.get("actionValue") if isinstance(value.get("actionValue"), dict) else {}
         reaction = av.get("reaction") if av.get("reaction") in ("like", "dislike") else "unknown"
         text = parse_feedback_text(av.get("feedback"))
         act = turn.activity

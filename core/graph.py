@@ -108,6 +108,19 @@ class GraphService:
         return GraphUser(id=u.id or user_id, display_name=u.display_name, department=u.department,
                          job_title=u.job_title, mail=u.mail)
 
+    async def member_groups(self, user_id: str) -> list[str]:
+        """POST /users/{id}/getMemberGroups: every group the user belongs to, directly or transitively
+        (app-only: GroupMember.Read.All or User.Read.All)."""
+        from msgraph.generated.users.item.get_member_groups.get_member_groups_post_request_body import \
+            GetMemberGroupsPostRequestBody
+
+        try:
+            resp = await self.client.users.by_user_id(user_id).get_member_groups.post(
+                GetMemberGroupsPostRequestBody(security_enabled_only=False))
+        except Exception as e:  # noqa: BLE001
+            raise GraphError(f"member_groups failed: {type(e).__name__}", _status_of(e)) from e
+        return [g for g in (resp.value if resp else None) or [] if g]
+
     async def send_mail(self, sender: str, to: list[str], subject: str, html: str, *,
                         save_to_sent_items: bool = False) -> None:
         """POST /users/{sender}/sendMail with an HTML body (app-only: Mail.Send application permission)."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from core.store.models import UserProfile
 
@@ -30,3 +31,26 @@ async def enrich_from_graph(services, user_id: str) -> bool:
         prof.job_title = prof.job_title or user.job_title
         prof.prefs = {**(prof.prefs or {}), "graph_checked": True}
     return True
+
+
+GROUP_CACHE_SECONDS = 900.0
+
+
+async def group_ids(services, aad_object_id: str | None) -> list[str]:
+    """The Entra ID groups of a user (transitive), from Graph, cached 15 minutes per process. Empty without Graph
+    or on a Graph error (access then falls back to what is granted to the user or to everyone)."""
+    if not aad_object_id or services.graph is None:
+        return []
+    cache = services.extra("profiles.groups", dict)
+    hit = cache.get(aad_object_id)
+    if hit and time.monotonic() - hit[0] < GROUP_CACHE_SECONDS:
+        return hit[1]
+    try:
+        groups = await services.graph.member_groups(aad_object_id)
+    except Exception as e:  # noqa: BLE001
+        log.warning("graph group lookup failed: %s", type(e).__name__)
+        return []
+    if len(cache) > 50_000:
+        cache.clear()
+    cache[aad_object_id] = (time.monotonic(), groups)
+    return groups

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from core.profiles import group_ids
 from core.skills import SkillRequest
 from skills.drafting.compose import Reference, budget_references
 from skills.drafting.settings import DraftingSettings
@@ -29,7 +30,8 @@ async def find_references(services, req: SkillRequest, query: str, settings: Dra
         raise ReferencesUnavailable() from e
     try:
         index = services.extra(INDEX_KEY, lambda: Index(services.db))
-        allowed = set(await readable_sets(req.aad_object_id, (), services.db))
+        allowed = set(await readable_sets(req.aad_object_id, await group_ids(services, req.aad_object_id),
+                                              services.db))
         names = [n for n in sets if n in allowed]
         if not names:
             return []

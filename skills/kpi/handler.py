@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from cards.kpi import (examples_category_card, examples_index_card, kpi_card, quiz_card, quiz_result_card,
                        roles_card)
+from core.profiles import group_ids
 from core.skills import ReplyPort, SkillRequest
 from core.store.models import UserProfile
 from skills.kpi import helpdesk
@@ -27,10 +28,16 @@ EXPORT_WORDS = {"export", "csv", "エクスポート", "出力"}
 EXPORT_CHAT_MAX_ROWS = 100_000
 
 
-def is_admin(req: SkillRequest, settings: KpiSettings) -> bool:
-    """An administrator is listed in KPI_ADMIN_IDS by Entra ID object id. (Group ids would need Graph's
-    transitive membership check; core/graph.py does not exist yet, so only object ids count.)"""
-    return bool(req.aad_object_id) and req.aad_object_id.lower() in settings.admin_ids
+async def is_admin(req: SkillRequest, settings: KpiSettings, services=None) -> bool:
+    """An administrator is listed in KPI_ADMIN_IDS by Entra ID object id, or belongs (transitively) to a group
+    listed there — group membership comes from Microsoft Graph when it is configured."""
+    if not req.aad_object_id:
+        return False
+    if req.aad_object_id.lower() in settings.admin_ids:
+        return True
+    if services is None:
+        return False
+    return any(g.lower() in settings.admin_ids for g in await group_ids(services, req.aad_object_id))
 
 
 async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
@@ -54,7 +61,7 @@ async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
 async def _on_verb(req: SkillRequest, reply: ReplyPort, services) -> None:
     verb = req.verb or ""
     if verb in ("kpi.export", "kpi.refresh"):
-        if not is_admin(req, settings_of(services)):
+        if not await is_admin(req, settings_of(services), services):
             await reply.send_text(S.NOT_ADMIN)
         elif not req.personal:
             await reply.send_text(S.PERSONAL_ONLY.format(command="/kpi"))
@@ -93,7 +100,7 @@ async def _kpi_card(services) -> dict:
 
 
 async def _kpi_command(req: SkillRequest, reply: ReplyPort, services) -> None:
-    if not is_admin(req, settings_of(services)):
+    if not await is_admin(req, settings_of(services), services):
         await reply.send_text(S.NOT_ADMIN)
         return
     if not req.personal:                  # department figures are for administrators' eyes only

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Iterable
 
+from core.profiles import group_ids
 from core.skills import SkillRequest
 from skills.law.tool import find_law
 from skills.planning.profiles import Profile
@@ -41,7 +42,8 @@ async def _readable(services, req: SkillRequest, names: Iterable[str]) -> list[s
     if not wanted:
         return []
     try:
-        allowed = set(await readable_sets(req.aad_object_id, (), services.db))
+        groups = await group_ids(services, req.aad_object_id)
+        allowed = set(await readable_sets(req.aad_object_id, groups, services.db))
     except Exception as e:  # noqa: BLE001
         log.warning("could not read knowledge-set permissions: %s", type(e).__name__)
         return []

@@ -5,6 +5,7 @@ import logging
 
 from cards import qa as qa_cards
 from core.kintone.client import KintoneError
+from core.profiles import group_ids
 from core.search.index import SearchError, readable_sets
 from core.skills import ReplyPort, SkillRequest
 from skills.qa import strings as S
@@ -69,7 +70,8 @@ async def _dispatch(req: SkillRequest, reply: ReplyPort, services) -> None:
 async def list_sets(req: SkillRequest, reply: ReplyPort, services) -> None:
     index = index_of(services)
     settings = settings_of(services)
-    readable = set(await readable_sets(req.aad_object_id, [], services.db))
+    readable = set(await readable_sets(req.aad_object_id, await group_ids(services, req.aad_object_id),
+                                          services.db))
     defaults = set(settings.channel_sets(req.conversation_id))
     rows = []
     for info in await index.list_sets():

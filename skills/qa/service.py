@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.kintone.client import KintoneClient, KintoneSettings
+from core.profiles import group_ids
 from core.search.index import Index, SetInfo, readable_sets
 from skills.qa.settings import QASettings
 
@@ -50,7 +51,7 @@ class Scope:
 
 
 async def search_scope(services, aad_object_id: str | None, conversation_id: str) -> Scope:
-    readable = await readable_sets(aad_object_id, [], services.db)
+    readable = await readable_sets(aad_object_id, await group_ids(services, aad_object_id), services.db)
     defaults = [s for s in settings_of(services).channel_sets(conversation_id) if s in readable]
     if defaults:
         return Scope(defaults, True)

@@ -182,8 +182,13 @@ async def test_bad_requests_get_4xx_never_500(db, connector):
         hostile = connector.activity("/help", entities="not a list", attachments=[{"contentType": None}],
                                      value=["odd"])
         assert (await post(url, hostile))[0] in (202, 400)
-        assert (await post(url, connector.activity(None, type="invoke", name="adaptiveCard/action",
-                                                   value="garbage")))[0] == 200
+        for value in ("garbage", {"action": "x"}, {"action": {"verb": "echo.refresh", "data": [1]}}):
+            status, body = await post(url, connector.activity(None, type="invoke", name="adaptiveCard/action",
+                                                              value=value))
+            assert status == 200 and "申し訳ありません" not in body
+        feedback = connector.activity(None, type="invoke", name="message/submitAction",
+                                      value={"actionName": "feedback", "actionValue": "odd"})
+        assert await post(url, feedback) == (200, "")
 
 
 async def test_personal_chat_streams_then_sends_final_with_label_and_feedback(db, connector, llm):

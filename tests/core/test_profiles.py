@@ -48,3 +48,35 @@ async def test_first_turn_fills_department_from_graph_once(db):
     async with db.session() as ses:
         ev = (await ses.execute(select(UsageEvent))).scalar_one()
     assert ev.department == "企画財政局 DX推進課"
+
+
+async def test_group_membership_from_graph_grants_sets_and_kpi_admin(db):
+    """A set restricted to an Entra group, and /kpi restricted to an admin group: both follow the user's group
+    membership read from Graph (getMemberGroups), cached, and fail closed when Graph errs."""
+    from core.profiles import group_ids
+    from core.search.index import Index, readable_sets
+    from skills.kpi.handler import is_admin
+    from skills.kpi.settings import KpiSettings
+
+    group = "11111111-aaaa-bbbb-cccc-000000000001"
+    graph = await GraphStandIn().start()
+    graph.users[AAD] = {"displayName": "尼崎 太郎"}
+    graph.groups[AAD] = [group]
+    services = make_services(db)
+    services.graph = GraphService(FixedCredential(), graph.base_url)
+    try:
+        index = Index(db)
+        await index.create_set("jinji", title="人事課限定", members=[group])
+        assert await readable_sets(AAD, [], db) == []                       # not a member by user id
+        groups = await group_ids(services, AAD)
+        assert groups == [group] and await readable_sets(AAD, groups, db) == ["jinji"]
+        settings = KpiSettings(_env_file=None, KPI_ADMIN_IDS=group.upper())
+        assert await is_admin(make_request(), settings, services)
+        assert not await is_admin(make_request(aad_object_id="99999999-0000-0000-0000-000000000000"), settings,
+                                  services)                                   # unknown to Graph: 404, not admin
+        await group_ids(services, AAD)
+        lookups = [r for r in graph.requests if r["path"].endswith("/getMemberGroups")]
+        assert len([r for r in lookups if AAD in r["path"]]) == 1             # cached
+        assert lookups[0]["body"] == {"securityEnabledOnly": False}
+    finally:
+        await graph.stop()

@@ -27,6 +27,7 @@ class FixedCredential:
 class GraphStandIn(LoopbackServer):
     def __init__(self) -> None:
         self.users: dict[str, dict] = {}
+        self.groups: dict[str, list[str]] = {}          # user id -> group ids (transitive)
         self.requests: list[dict] = []
         self.mails: list[dict] = []
         self.fail_mail_status: int | None = None
@@ -40,6 +41,7 @@ class GraphStandIn(LoopbackServer):
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v1.0/users/{id}", self._user)
         app.router.add_post("/v1.0/users/{id}/sendMail", self._send_mail)
+        app.router.add_post("/v1.0/users/{id}/getMemberGroups", self._member_groups)
 
     def _record(self, request, body=None):
         self.requests.append({"method": request.method, "path": request.path, "query": dict(request.query),
@@ -53,6 +55,16 @@ class GraphStandIn(LoopbackServer):
                                      status=404)
         return web.json_response({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
                                   "id": request.match_info["id"], **u})
+
+    async def _member_groups(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self._record(request, body)
+        uid = request.match_info["id"]
+        if uid not in self.users:
+            return web.json_response({"error": {"code": "Request_ResourceNotFound", "message": "not found"}},
+                                     status=404)
+        return web.json_response({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)",
+                                  "value": self.groups.get(uid, [])})
 
     async def _send_mail(self, request: web.Request) -> web.Response:
         body = await request.json()
