@@ -24,6 +24,7 @@ class Reference:
     title: str
     text: str
     url: str | None = None
+    kind: str = "reference"        # reference (past answers, plans) | law (根拠法令 from e-Gov)
 
 
 def budget_references(refs: list[Reference], total_chars: int) -> list[Reference]:
@@ -121,9 +122,14 @@ def facts_block(dt: DocType, fields: dict[str, str]) -> str:
 def generation_messages(dt: DocType, fields: dict[str, str], *, easy: bool = False,
                         references: list[Reference] = ()) -> list[dict]:
     user = f"次の内容で「{dt.label}」の素案を作成してください。\n{facts_block(dt, fields)}"
-    if references:
-        refs = "\n".join(f"[{r.position}] {r.title}\n{r.text}" for r in references)
+    past = [r for r in references if r.kind != "law"]
+    laws = [r for r in references if r.kind == "law"]
+    if past:
+        refs = "\n".join(f"[{r.position}] {r.title}\n{r.text}" for r in past)
         user += f"\n\n参考資料（本市の過去の答弁・計画）：\n{refs}"
+    if laws:
+        refs = "\n".join(f"[{r.position}] {r.title}\n{r.text}" for r in laws)
+        user += f"\n\n根拠法令の条文（e-Gov法令検索。引用するときは条名を正確に）：\n{refs}"
     return [{"role": "system", "content": system_prompt(dt, commitment=fields.get("commitment", ""), easy=easy)},
             {"role": "user", "content": user}]
 

@@ -16,6 +16,7 @@ from skills.drafting.doctypes import (COMMITMENTS, DOC_TYPES, MULTILINE, TONES, 
                                       parse_fields, type_from_word)
 from skills.drafting.layout import file_name, render_docx
 from skills.drafting.references import ReferencesUnavailable, find_references
+from skills.law.tool import find_law
 from skills.drafting.settings import DraftingSettings
 from skills.drafting.store import create_draft, load_draft, update_draft
 
@@ -214,6 +215,8 @@ async def _generate(req, reply: ReplyPort, services, dt: DocType, values: dict, 
                                          settings_of(services))
         except ReferencesUnavailable:
             notices.append(strings.REFERENCES_UNAVAILABLE)
+    if values.get("basis"):
+        refs += await law_references(services, values["basis"], start=len(refs) + 1)
     await reply.inform(strings.WORKING)
     ans = await services.ai.chat(req, SKILL_NAME, compose.generation_messages(dt, values, easy=easy, references=refs))
     out = await _finalize(req, services, dt, values, ans.text, easy=easy, masked_note=ans.masked_note)
@@ -222,6 +225,14 @@ async def _generate(req, reply: ReplyPort, services, dt: DocType, values: dict, 
                                masked_note=out.masked_note, easy=easy, offline=False)
     await reply.send_card(_result(dt, draft, out.issues, notices + out.notices), ai_generated=True, feedback=True,
                           citations=_citations(stored))
+
+
+async def law_references(services, basis: str, *, start: int) -> list[compose.Reference]:
+    """The 根拠法令 the user named, looked up through the law search tool (e-Gov 法令API), to quote and cite.
+    Nothing when e-Gov cannot be reached: the draft then names the law as written by the user."""
+    hits = await find_law(services, basis, limit=2)
+    return [compose.Reference(position=start + i, title=f"{h.law_title} {h.article or ''}".strip()[:80],
+                              text=h.excerpt[:300], url=h.url, kind="law") for i, h in enumerate(hits)]
 
 
 def _citations(fields: dict) -> list[Citation]:

@@ -528,3 +528,26 @@ def test_reference_passages_share_the_character_budget():
     out = compose.budget_references(refs, 600)
     assert [len(r.text) for r in out] == [200, 200, 200] and out[0].text.endswith("…")
     assert compose.budget_references([compose.Reference(1, "短い", "短い本文")], 600)[0].text == "短い本文"
+
+
+async def test_the_named_basis_is_looked_up_in_e_gov_quoted_to_the_model_and_cited(lite_db, llm, monkeypatch):
+    """根拠法令 given by the user → the law search tool (e-Gov API stand-in) → the article text in the prompt and a
+    citation on the reply."""
+    from tests.standins.law import LawStandIn
+
+    egov = await LawStandIn().start()
+    monkeypatch.setenv("EGOV_LAW_API_BASE", egov.base_url)
+    try:
+        services = online(lite_db, llm)
+        llm.script = [{"text": NOTICE_INTERNAL}]
+        data = {"doc_type": "notice_internal", "subject": "防災訓練の実施", "points": "各課で避難訓練を実施する",
+                "addressee": "各課長 様", "basis": "災害対策基本法第50条"}
+        port = await run(services, verb="draft.create", data=data, is_invoke=True)
+    finally:
+        await egov.stop()
+    prompt = llm.chat_requests()[0]["messages"][1]["content"]
+    assert "根拠法令の条文" in prompt and "災害対策基本法" in prompt
+    result = port.sent[-1]
+    assert any("災害対策基本法" in c.name and (c.url or "").startswith("https://laws.e-gov.go.jp/law/")
+               for c in result.citations)
+    assert egov.requests, "the e-Gov stand-in was not asked"
