@@ -21,6 +21,7 @@ from typing import Awaitable, Callable, Iterable, Sequence, Union
 
 import numpy as np
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from core.search.chunking import chunk_markdown
 from core.search.models import Chunk, Document, IndexChange, KnowledgeSet
@@ -277,28 +278,35 @@ class Index:
         index_texts = [_index_text(c.title, c.section, c.text) for c in pieces]
         term_lists = [self.analyzer.terms(t) for t in index_texts]
         vectors = await self._embed_many(index_texts) if self.embed and pieces else [None] * len(pieces)
-        async with self.db.session() as s:
-            doc = await s.scalar(select(Document).where(Document.set_id == set_id,
-                                                        Document.source_key == source_key))
-            status = "updated" if doc is not None else "added"
-            if doc is None:
-                doc = Document(set_id=set_id, source=source, source_key=source_key)
-                s.add(doc)
-            else:
-                await s.execute(delete(Chunk).where(Chunk.document_id == doc.id))
-            doc.source, doc.title, doc.url, doc.etag = source, title, url, etag
-            doc.content_hash, doc.staff_written, doc.updated_at = digest, staff_written, utcnow()
-            await s.flush()
-            rows = [Chunk(document_id=doc.id, ordinal=c.ordinal, title=c.title, section=c.section[:1000],
-                          page=c.page, text=c.text, tokens=" ".join(terms), embedding=vec)
-                    for c, terms, vec in zip(pieces, term_lists, vectors)]
-            s.add_all(rows)
-            change = IndexChange(set_id=set_id, document_id=doc.id, op="upsert")
-            s.add(change)
-            await s.flush()
-            doc_id = doc.id
-            loaded = [(r.id, r.title, r.section, r.page, r.text, terms, vec)
-                      for r, terms, vec in zip(rows, term_lists, vectors)]
+        for attempt in (1, 2):
+            try:
+                async with self.db.session() as s:
+                    doc = await s.scalar(select(Document).where(Document.set_id == set_id,
+                                                                Document.source_key == source_key))
+                    status = "updated" if doc is not None else "added"
+                    if doc is None:
+                        doc = Document(set_id=set_id, source=source, source_key=source_key)
+                        s.add(doc)
+                    else:
+                        await s.execute(delete(Chunk).where(Chunk.document_id == doc.id))
+                    doc.source, doc.title, doc.url, doc.etag = source, title, url, etag
+                    doc.content_hash, doc.staff_written, doc.updated_at = digest, staff_written, utcnow()
+                    await s.flush()
+                    rows = [Chunk(document_id=doc.id, ordinal=c.ordinal, title=c.title, section=c.section[:1000],
+                                  page=c.page, text=c.text, tokens=" ".join(terms), embedding=vec)
+                            for c, terms, vec in zip(pieces, term_lists, vectors)]
+                    s.add_all(rows)
+                    change = IndexChange(set_id=set_id, document_id=doc.id, op="upsert")
+                    s.add(change)
+                    await s.flush()
+                    doc_id = doc.id
+                    loaded = [(r.id, r.title, r.section, r.page, r.text, terms, vec)
+                              for r, terms, vec in zip(rows, term_lists, vectors)]
+                break
+            except IntegrityError:
+                # Another replica added the same document at the same moment: the retry updates its row.
+                if attempt == 2:
+                    raise
         if self._loaded:
             self._drop_doc(doc_id)
             self._docs[doc_id] = (url, staff_written)

@@ -230,3 +230,30 @@ async def test_ranking_on_municipal_faq(db, testdata):
     off = await ix.search("図書館の本を延長したい", ["vax"], k=1)
     on = await ix.search("接種券の有効期限", ["vax"], k=1)
     assert (off[0].coverage if off else 0.0) < 0.5 <= on[0].coverage
+
+
+async def test_two_replicas_ingesting_the_same_documents_at_once(db_url):
+    """Two processes' indexes (separate engines) on one database ingest the same new documents concurrently:
+    no error, one row per document, and both find them."""
+    import asyncio
+
+    from core.search.index import Index
+    from core.store import Database
+
+    a_db, b_db = Database(db_url), Database(db_url)
+    await a_db.migrate()
+    try:
+        a, b = Index(a_db, refresh_interval=0), Index(b_db, refresh_interval=0)
+        await a.create_set("shared", title="共有")
+        docs = [(f"doc{i}.md", f"# 規程{i}\n\n第{i}条 職員は年次休暇を取得できる。申請は前日までに行う。") for i in range(8)]
+
+        async def ingest(ix):
+            return await asyncio.gather(*(ix.upsert("shared", "folder", key, key, None, md) for key, md in docs))
+
+        ra, rb = await asyncio.gather(ingest(a), ingest(b))
+        assert len({r.document_id for r in ra + rb}) == len(docs)
+        assert len(await a.list_documents("shared")) == len(docs)
+        assert (await b.search("年次休暇の申請", ["shared"], k=3)) and (await a.search("年次休暇", ["shared"], k=3))
+    finally:
+        await a_db.dispose()
+        await b_db.dispose()
