@@ -18,6 +18,7 @@ class ConnectorStandIn(LoopbackServer):
     def __init__(self) -> None:
         self.posts: list[dict[str, Any]] = []       # {"t", "method", "path", "body", "status"}
         self.fail: Callable[[str, str, dict], tuple[int, dict] | None] | None = None
+        self.delay = 0.0                                 # seconds before each answer (a slow Bot Connector)
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -37,6 +38,8 @@ class ConnectorStandIn(LoopbackServer):
                 body = await request.json()
             except Exception:  # noqa: BLE001
                 body = {"_raw": (await request.text())[:2000]}
+        if self.delay:
+            await asyncio.sleep(self.delay)
         status, payload = 200, {"id": f"act-{next(self._ids)}"}
         if self.fail:
             scripted = self.fail(request.method, request.path, body or {})
