@@ -15,7 +15,7 @@ class _Json(logging.Formatter):
         out = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
                "level": record.levelname, "logger": record.name, "msg": record.getMessage(),
                "correlation_id": correlation_id.get()}
-        for key in ("skill", "activity_type", "tenant", "status", "duration_ms"):
+        for key in ("skill", "activity_type", "tenant", "status", "duration_ms", "url", "reason", "detail"):
             if hasattr(record, key):
                 out[key] = getattr(record, key)
         if record.exc_info:
