@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 
+from cards.common import card, text
 from core.ai import AIFailed, AIRefused
 from core.skills import ReplyPort, Skill, SkillRequest
 from skills.prompts import load
@@ -45,7 +46,9 @@ async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
                 yield first
                 async for d in it:
                     yield d
-            await reply.stream(rest(), ai_generated=True, feedback=True)
+            note = stream.answer.masked_note          # known before the first token: masking happens first
+            await reply.stream(rest(), ai_generated=True, feedback=True,
+                               final_card=card([text(note, size="Small", subtle=True)]) if note else None)
             return
         calls = stream.answer.tool_calls
     except AIRefused as e:

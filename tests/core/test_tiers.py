@@ -52,6 +52,8 @@ async def test_default_tier_masks_and_tier_choice_sends_raw_to_lgwan_only(world)
     url, connector, internet, lgwan = world
     first = await say(url, connector, TEXT)
     assert first["text"] == "インターネット側の回答です。"
+    note = json.dumps(first["attachments"][0]["content"], ensure_ascii=False)         # what was masked, and /tier
+    assert "氏名1件" in note and "電話" in note and "/tier" in note
     assert "尼崎花子" not in internet.seen() and "090-1234-5678" not in internet.seen()
     assert "［氏名1］" in internet.seen() and lgwan.requests == []
 
@@ -59,7 +61,7 @@ async def test_default_tier_masks_and_tier_choice_sends_raw_to_lgwan_only(world)
     assert "LGWAN接続系に切り替えました" in json.dumps(card_msg, ensure_ascii=False)
     before = len(internet.requests)
     second = await say(url, connector, TEXT)
-    assert second["text"] == "LGWAN側の回答です。"
+    assert second["text"] == "LGWAN側の回答です。" and not second.get("attachments")    # nothing was masked
     assert "尼崎花子" in lgwan.seen() and "090-1234-5678" in lgwan.seen()     # approved for personal data
     assert len(internet.requests) == before                                # never reached the internet tier
 
