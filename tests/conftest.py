@@ -72,6 +72,20 @@ async def db_url(request, tmp_path):
 
 
 @pytest.fixture
+async def pg_url():
+    """A fresh PostgreSQL database URL, for tests that are about replicas sharing PostgreSQL."""
+    if not _pg_reachable():
+        if REQUIRE_PG:
+            pytest.fail("PostgreSQL is required (REQUIRE_POSTGRES=1) but 127.0.0.1:5432 is unreachable")
+        pytest.skip("PostgreSQL not reachable")
+    name, url = await _create_pg_database()
+    try:
+        yield url
+    finally:
+        await _drop_pg_database(name)
+
+
+@pytest.fixture
 async def db(db_url):
     """A migrated `core.store.Database` on each back end."""
     from core.store import Database

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+
 from core.store import Database
 from core.store.models import ConversationRef
 from skills.news.models import NewsItem, NewsSource
@@ -71,13 +72,7 @@ async def wait(proc: subprocess.Popen, timeout: float = 120) -> str:
     raise AssertionError("worker did not finish: " + proc.stdout.read())
 
 
-@pytest.fixture
-async def pg_url(db_url):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("these tests are about replicas on PostgreSQL")
-    return db_url
-
-
+@pytest.mark.postgres
 async def test_two_processes_deliver_exactly_once(pg_url, tmp_path):
     write_sources(tmp_path, [])
     connector = await ConnectorStandIn().start()
@@ -93,6 +88,7 @@ async def test_two_processes_deliver_exactly_once(pg_url, tmp_path):
     assert all("sent=" in o for o in out) and sum(int(o.split("sent=")[1].split()[0]) for o in out) == USERS
 
 
+@pytest.mark.postgres
 async def test_killed_mid_run_then_restarted_leaves_no_gap(pg_url, tmp_path):
     write_sources(tmp_path, [])
     connector = await ConnectorStandIn().start()

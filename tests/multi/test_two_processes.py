@@ -53,9 +53,8 @@ async def wait_ready(url: str, proc: subprocess.Popen, log_path: Path) -> None:
 
 
 @pytest.mark.postgres
-async def test_two_processes_on_one_postgresql(db_url, tmp_path):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("the multi-instance test is about PostgreSQL")
+async def test_two_processes_on_one_postgresql(pg_url, tmp_path):
+    db_url = pg_url
     connector = await ConnectorStandIn().start()
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     procs = [await start_bot(db_url, logs[0]), await start_bot(db_url, logs[1])]   # same fresh database
