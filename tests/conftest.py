@@ -96,3 +96,23 @@ async def db(db_url):
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def connector():
+    """A stand-in Bot Connector on loopback (tests/standins/connector.py)."""
+    from tests.standins.connector import ConnectorStandIn
+
+    c = await ConnectorStandIn().start()
+    yield c
+    await c.stop()
+
+
+@pytest.fixture
+async def llm():
+    """A loopback OpenAI-compatible server (tests/standins/openai_server.py)."""
+    from tests.standins.openai_server import OpenAIStandIn
+
+    s = await OpenAIStandIn().start()
+    yield s
+    await s.stop()

@@ -11,24 +11,8 @@ from sqlalchemy import select
 from core.skills import Command, Skill
 from core.store.models import ConversationRef, Feedback, UsageEvent
 from tests.harness import make_services, running_bot
-from tests.standins.connector import ConnectorStandIn
-from tests.standins.openai_server import OpenAIStandIn
 
 MENTION = {"type": "mention", "text": "<at>AI Assistant</at>", "mentioned": {"id": "28:bot-1", "name": "AI Assistant"}}
-
-
-@pytest.fixture
-async def connector():
-    c = await ConnectorStandIn().start()
-    yield c
-    await c.stop()
-
-
-@pytest.fixture
-async def llm():
-    s = await OpenAIStandIn().start()
-    yield s
-    await s.stop()
 
 
 async def post(url: str, activity: dict | bytes, *, content_type="application/json") -> tuple[int, str]:

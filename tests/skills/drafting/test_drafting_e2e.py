@@ -5,28 +5,11 @@ import io
 import json
 
 import aiohttp
-import pytest
 from docx import Document
 
 from tests.skills.drafting.drafting_samples import NOTICE_INTERNAL
 from tests.harness import make_services, receive_file, running_bot
-from tests.standins.connector import ConnectorStandIn
-from tests.standins.openai_server import OpenAIStandIn
 from tests.standins.upload import UploadStandIn
-
-
-@pytest.fixture
-async def connector():
-    c = await ConnectorStandIn().start()
-    yield c
-    await c.stop()
-
-
-@pytest.fixture
-async def llm():
-    s = await OpenAIStandIn().start()
-    yield s
-    await s.stop()
 
 
 async def post(url: str, activity: dict) -> tuple[int, str]:

@@ -26,7 +26,6 @@ from skills.drafting.handler import SETTINGS_KEY
 from skills.drafting.models import Draft
 from skills.drafting.settings import DraftingSettings
 from tests.harness import RecorderPort, make_request, make_services
-from tests.standins.openai_server import OpenAIStandIn
 
 
 class FixedClock:
@@ -36,13 +35,6 @@ class FixedClock:
     def now_jst(self):
         from core.services import JST
         return self.now().astimezone(JST)
-
-
-@pytest.fixture
-async def llm():
-    s = await OpenAIStandIn().start()
-    yield s
-    await s.stop()
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from tests.skills.law.cardschema import assert_valid_card
 from tests.skills.planning.plan_helpers import (RESEARCH_NOTES, START_DATA, load_knowledge, outline_json,
                                                 write_profiles)
 from tests.standins.law import LawStandIn
-from tests.standins.openai_server import OpenAIStandIn
 
 
 @pytest.fixture
@@ -33,13 +32,6 @@ async def egov(monkeypatch, tmp_path):
     monkeypatch.setenv("PLANNING_PROFILES_FILE", str(write_profiles(tmp_path)))
     yield stand_in
     await stand_in.stop()
-
-
-@pytest.fixture
-async def llm():
-    s = await OpenAIStandIn().start()
-    yield s
-    await s.stop()
 
 
 def llm_env(llm, **extra) -> dict:

@@ -176,13 +176,6 @@ async def seed(services) -> None:
 
 
 @pytest.fixture
-async def llm():
-    s = await OpenAIStandIn().start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
 async def kintone():
     s = await KintoneStandIn().start()
     yield s
