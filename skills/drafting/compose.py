@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -32,8 +32,7 @@ def budget_references(refs: list[Reference], total_chars: int) -> list[Reference
     if not refs:
         return []
     per = max(120, total_chars // len(refs))
-    return [Reference(r.position, r.title, r.text if len(r.text) <= per else r.text[:per - 1] + "…", r.url)
-            for r in refs]
+    return [replace(r, text=r.text if len(r.text) <= per else r.text[:per - 1] + "…") for r in refs]
 
 
 def wareki(d: date | datetime) -> str:

@@ -216,7 +216,9 @@ async def _generate(req, reply: ReplyPort, services, dt: DocType, values: dict, 
         except ReferencesUnavailable:
             notices.append(strings.REFERENCES_UNAVAILABLE)
     if values.get("basis"):
-        refs += await law_references(services, values["basis"], start=len(refs) + 1)
+        laws = await law_references(services, values["basis"], start=len(refs) + 1)
+        if laws:     # past answers and law text share one budget: the prompt keeps to its token target
+            refs = compose.budget_references(refs + laws, settings_of(services).DRAFT_REFERENCE_CHARS)
     await reply.inform(strings.WORKING)
     ans = await services.ai.chat(req, SKILL_NAME, compose.generation_messages(dt, values, easy=easy, references=refs))
     out = await _finalize(req, services, dt, values, ans.text, easy=easy, masked_note=ans.masked_note)
