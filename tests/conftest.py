@@ -1,6 +1,7 @@
 """Shared fixtures: test data location, databases (SQLite always; PostgreSQL when reachable, required in CI)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -60,20 +61,20 @@ async def db_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/test.db"
         return
-    if not _pg_reachable():
-        if REQUIRE_PG:
-            pytest.fail("PostgreSQL is required (REQUIRE_POSTGRES=1) but 127.0.0.1:5432 is unreachable")
-        pytest.skip("PostgreSQL not reachable")
-    name, url = await _create_pg_database()
-    try:
+    async with _fresh_pg_database() as url:
         yield url
-    finally:
-        await _drop_pg_database(name)
 
 
 @pytest.fixture
 async def pg_url():
     """A fresh PostgreSQL database URL, for tests that are about replicas sharing PostgreSQL."""
+    async with _fresh_pg_database() as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def _fresh_pg_database():
+    """Create an empty database for one test and drop it after; skip (or fail, when required) without PostgreSQL."""
     if not _pg_reachable():
         if REQUIRE_PG:
             pytest.fail("PostgreSQL is required (REQUIRE_POSTGRES=1) but 127.0.0.1:5432 is unreachable")
