@@ -4,13 +4,14 @@ Files are re-read when they change on disk (no restart needed). A malformed file
 Japanese message naming the problem, so an administrator can fix it from what the bot says."""
 from __future__ import annotations
 
-import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from core.datafile import cached
 
 
 class ContentError(Exception):
@@ -224,30 +225,21 @@ def parse_library(raw: Any, source: str = "examples.yaml") -> Library:
 
 # -- loading with a change check ---------------------------------------------------------------------------------
 
-_cache: dict[tuple[str, str], tuple[float, int, Any]] = {}
-_lock = threading.Lock()
-
-
-def _load(path: Path, kind: str, parser) -> Any:
-    try:
-        st = path.stat()
-    except OSError:
-        raise ContentError(f"データファイル {path.name} が見つかりません。管理者にお問い合わせください。") from None
-    key = (kind, str(path))
-    with _lock:
-        hit = _cache.get(key)
-        if hit and hit[0] == st.st_mtime and hit[1] == st.st_size:
-            return hit[2]
+def _read(path: Path, parser) -> Any:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         mark = getattr(e, "problem_mark", None)
         line = f"（{mark.line + 1}行目付近）" if mark is not None else ""
         raise ContentError(f"{path.name} の書き方に誤りがあります{line}。管理者にお問い合わせください。") from None
-    value = parser(raw, path.name)
-    with _lock:
-        _cache[key] = (st.st_mtime, st.st_size, value)
-    return value
+    return parser(raw, path.name)
+
+
+def _load(path: Path, kind: str, parser) -> Any:
+    try:
+        return cached(kind, path, lambda: _read(path, parser))
+    except OSError:
+        raise ContentError(f"データファイル {path.name} が見つかりません。管理者にお問い合わせください。") from None
 
 
 def load_quiz(path: Path) -> Quiz:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from core.datafile import cached
+
 from skills.planning.settings import BUNDLED_PROFILES
 
 log = logging.getLogger(__name__)
@@ -135,25 +137,21 @@ def load_file(path: Path) -> Profiles:
     return parse_profiles(data)
 
 
-_cache: dict[str, tuple[float, Profiles]] = {}
-
-
 def load_profiles(path: Path) -> Profiles:
-    """The profiles of `path`, cached until the file changes; the bundled ones when `path` is unusable."""
+    """The profiles of `path`, reused until the file changes; the bundled ones when `path` is unusable."""
+    def load() -> Profiles:
+        try:
+            return load_file(path)
+        except ProfileError as e:
+            if path == BUNDLED_PROFILES:
+                raise
+            log.error("planning profiles unusable, using the bundled ones: %s", e)
+            return load_profiles(BUNDLED_PROFILES)
+
     try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        mtime = -1.0
-    key = str(path)
-    hit = _cache.get(key)
-    if hit and hit[0] == mtime:
-        return hit[1]
-    try:
-        profiles = load_file(path)
-    except ProfileError as e:
+        return cached("planning.profiles", path, load)
+    except OSError as e:
         if path == BUNDLED_PROFILES:
-            raise
-        log.error("planning profiles unusable, using the bundled ones: %s", e)
-        profiles = load_profiles(BUNDLED_PROFILES)
-    _cache[key] = (mtime, profiles)
-    return profiles
+            raise ProfileError(f"プロファイルファイル {path} を読めません（{type(e).__name__}）。") from e
+        log.error("planning profiles file %s unreadable, using the bundled ones", path)
+        return load_profiles(BUNDLED_PROFILES)
