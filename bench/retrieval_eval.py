@@ -5,7 +5,10 @@
 Corpora (../shared/testdata): the Kyoto vaccination FAQ (question as title, answer as body), the Kanazawa and
 Kyotango garbage-sorting entries (one document per entry), each its own knowledge set; JSQuAD v1.3 validation
 paragraphs (one document each). Queries: bench/data/municipal_questions.jsonl (our own rewording of what a resident
-would ask; each names its set and the FAQ id or item it is about) and a fixed sample of JSQuAD questions.
+would ask; each names its set and the FAQ id or item it is about), a second set written later without looking at
+the system's answers (bench/data/municipal_questions_holdout.jsonl, 72 questions on FAQ entries and items the first
+set does not use: the first set has been looked at while working on the analyser, so it flatters it), and a fixed
+sample of JSQuAD questions.
 
 Configurations: (a) Sudachi BM25 (production analyser, offline mode), (b) hybrid: (a) fused by RRF with a loopback
 OpenAI-compatible /v1/embeddings stand-in called through the real openai client — its vectors are hashed character
@@ -67,14 +70,14 @@ def municipal_docs() -> list[tuple[str, str, str, str]]:
     return docs
 
 
-def municipal_questions(docs) -> list[tuple[str, str, set[str]]]:
+def municipal_questions(docs, name: str = "municipal_questions.jsonl") -> list[tuple[str, str, set[str]]]:
     """(set, question, relevant source keys)"""
     by_item: dict[tuple[str, str], set[str]] = {}
     for set_name, key, _, _ in docs:
         if "|" in key:
             by_item.setdefault((set_name, key.split("|", 1)[1]), set()).add(key)
     out = []
-    for line in (ROOT / "bench" / "data" / "municipal_questions.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in (ROOT / "bench" / "data" / name).read_text(encoding="utf-8").splitlines():
         q = json.loads(line)
         # "items": every entry that gives the same answer (the data has near-duplicates such as ライター/百円ライター)
         rel = {q["faq"]} if "faq" in q else set().union(*(by_item.get((q["set"], i), set()) for i in q["items"]))
@@ -154,11 +157,12 @@ async def main() -> None:
 
     mdocs = municipal_docs()
     mqs = municipal_questions(mdocs)
+    hqs = municipal_questions(mdocs, "municipal_questions_holdout.jsonl")
     jdocs, jqs_all = jsquad("valid")
     jqs = random.Random(42).sample(jqs_all, min(args.jsquad, len(jqs_all)))
     docs = mdocs + jdocs
     print(f"corpus: {len(mdocs)} municipal documents, {len(jdocs)} JSQuAD paragraphs; "
-          f"queries: {len(mqs)} municipal (own wording), {len(jqs)} JSQuAD")
+          f"queries: {len(mqs)} municipal + {len(hqs)} held-out municipal (own wording), {len(jqs)} JSQuAD")
     sudachi()  # load the dictionary before timing anything
 
     server = TestServer(make_app(), host="127.0.0.1")
@@ -176,6 +180,8 @@ async def main() -> None:
             ix, db, secs = await build(f"{tmp}/eval{i}.db", docs, embed=emb, analyzer=analyzer)
             misses: list = []
             results[name] = {"municipal": await evaluate(ix, docs, mqs, misses=misses),
+                             "held-out": await evaluate(ix, docs, hqs, misses=misses),
+                             "muni-all": await evaluate(ix, docs, mqs + hqs),
                              "jsquad": await evaluate(ix, docs, jqs),
                              "ingest_docs_per_s": len(docs) / secs}
             if args.misses:
@@ -193,10 +199,15 @@ async def main() -> None:
     print()
     print(f"{'configuration':34} {'set':10} {'n':>4} {'R@1':>6} {'R@5':>6} {'MRR':>6} {'p50 ms':>7}  ingest docs/s")
     for name, r in results.items():
-        for set_name in ("municipal", "jsquad"):
+        for set_name in ("municipal", "held-out", "muni-all", "jsquad"):
             m = r[set_name]
             print(f"{name:34} {set_name:10} {m['n']:>4} {m['recall@1']:6.3f} {m['recall@5']:6.3f} {m['mrr']:6.3f} "
                   f"{m['p50_ms']:7.2f}  {r['ingest_docs_per_s']:.0f}")
+
+    if keep is None or "(c) bigram BM25 baseline" not in results:  # --only: quality numbers only
+        if keep is not None:
+            await keep[1].dispose()
+        return
 
     # ---------------------------------------------------------------- latency at size
     ix, db = keep
@@ -221,7 +232,7 @@ async def main() -> None:
     await fresh.refresh()
     load_s = time.perf_counter() - t1
     lat = []
-    queries = [q for _, q, _ in mqs] + [q for _, q, _ in jqs]
+    queries = [q for _, q, _ in mqs + hqs] + [q for _, q, _ in jqs]
     for q in queries:
         t1 = time.perf_counter()
         await fresh.search(q, all_sets, k=5)
@@ -257,12 +268,13 @@ async def main() -> None:
           f"{results['(c) bigram BM25 baseline']['ingest_docs_per_s']:.0f} docs/s (bigram)")
     await db.dispose()
 
-    m = results["(a) Sudachi BM25"]["municipal"]
     print()
-    print(f"targets: municipal recall@5 {m['recall@5']:.3f} (≥0.95: {'met' if m['recall@5'] >= 0.95 else 'NOT met'}), "
-          f"MRR {m['mrr']:.3f} (≥0.8: {'met' if m['mrr'] >= 0.8 else 'NOT met'}), query p50 {pct(lat, 50):.2f} ms "
-          f"(≤20: {'met' if pct(lat, 50) <= 20 else 'NOT met'})")
-
+    for set_name in ("municipal", "held-out", "muni-all"):
+        m = results["(a) Sudachi BM25"][set_name]
+        print(f"targets, {set_name:9} (n={m['n']}): recall@5 {m['recall@5']:.3f} "
+              f"(≥0.95: {'met' if m['recall@5'] >= 0.95 else 'NOT met'}), "
+              f"MRR {m['mrr']:.3f} (≥0.8: {'met' if m['mrr'] >= 0.8 else 'NOT met'})")
+    print(f"query p50 {pct(lat, 50):.2f} ms (≤20: {'met' if pct(lat, 50) <= 20 else 'NOT met'})")
 
 if __name__ == "__main__":
     asyncio.run(main())
