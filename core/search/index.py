@@ -4,7 +4,12 @@ The database is the truth (SQLite by default, PostgreSQL for several replicas). 
 index per knowledge set, loaded lazily on first use and refreshed incrementally from the `search_changes` log, so a
 write made by another replica is visible to the next query here. Scoring is Okapi BM25 (k1=1.2, b=0.75) over the
 analysed terms of title + section + text. When an embedder is given, chunk embeddings are stored at ingest and the
-query's cosine ranking is fused with BM25 by reciprocal rank fusion (k=60); without one (offline), BM25 alone."""
+query's cosine ranking is fused with BM25 by reciprocal rank fusion (k=60); without one (offline), BM25 alone.
+
+Headings (document title and section path) count twice, as in BM25F with a heading weight of 2: a passage whose
+heading is the question asked is the best evidence there is (FAQ entries, 第○条（見出し）). A query word that no
+passage of the searched sets uses is replaced by its SudachiDict synonym groups (ネット → インターネット; 年休 →
+年次休暇); a word with several groups scores by the best one in each passage."""
 from __future__ import annotations
 
 import asyncio
@@ -25,7 +30,8 @@ from sqlalchemy.exc import IntegrityError
 
 from core.search.chunking import chunk_markdown
 from core.search.models import Chunk, Document, IndexChange, KnowledgeSet
-from core.search.text import Analyzer, query_terms, sudachi
+from core.search.synonyms import SynonymMap
+from core.search.text import QUESTION_WORDS, SYNONYM_PREFIX, Analyzer, QueryTerm, query_terms, sudachi
 from core.store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -124,7 +130,7 @@ class _SetIdx:
             if p is None:
                 self.postings[t] = p = {}
             p[cid] = tf
-        n = sum(counts.values())
+        n = sum(tf for t, tf in counts.items() if not t.startswith(SYNONYM_PREFIX))
         self.lengths[cid] = n
         self.total_len += n
         if vector is not None:
@@ -166,10 +172,12 @@ class Index:
     """Knowledge sets and hybrid retrieval over `core.store.Database`. One instance per process (it caches)."""
 
     def __init__(self, db, *, embed: Embedder | None = None, analyzer: Analyzer | None = None,
-                 refresh_interval: float = 1.0, embed_batch: int = 64) -> None:
+                 refresh_interval: float = 1.0, embed_batch: int = 64, synonyms: SynonymMap | None = None) -> None:
         self.db = db
         self.embed = embed
         self.analyzer = analyzer or sudachi()
+        # administrators' synonym rules (SEARCH_SYNONYMS_FILE); with another analyser (the bigram baseline), none
+        self.synonyms = synonyms or (SynonymMap.from_settings() if analyzer is None else SynonymMap())
         # Seconds between checks for other replicas' writes (0 = before every query). This process's own writes are
         # applied to memory at once; another replica's become visible within this interval.
         self.refresh_interval = refresh_interval
@@ -276,7 +284,7 @@ class Index:
         # Work outside the transaction: chunking, analysis and embeddings can take a while.
         pieces = chunk_markdown(markdown, title=title)
         index_texts = [_index_text(c.title, c.section, c.text) for c in pieces]
-        term_lists = [self.analyzer.terms(t) for t in index_texts]
+        term_lists = [chunk_terms(self.analyzer, c.title, c.section, c.text) for c in pieces]
         vectors = await self._embed_many(index_texts) if self.embed and pieces else [None] * len(pieces)
         for attempt in (1, 2):
             try:
@@ -353,10 +361,11 @@ class Index:
         idxs = [self._sets[i] for i in set_ids if i in self._sets]
         if not idxs or k <= 0:
             return []
-        terms = list(dict.fromkeys(
-            query_terms(query) if self.analyzer is sudachi() else self.analyzer.terms(query)))
+        words = list(query_terms(query)) if self.analyzer is sudachi() else \
+            [QueryTerm(t) for t in dict.fromkeys(self.analyzer.terms(query))]
         depth = max(50, k * 10)
-        idf, bm25 = self._bm25(terms, idxs)
+        self.synonyms.rules()  # re-read the rules if the file changed
+        weights, bm25 = self._bm25(words, idxs)
         ranked = heapq.nlargest(depth if self.embed else k, bm25.items(), key=lambda kv: kv[1])
         if self.embed:
             qvec = None
@@ -372,42 +381,68 @@ class Index:
                 for rank, (cid, _) in enumerate(vec_ranked):
                     fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
                 ranked = heapq.nlargest(k, fused.items(), key=lambda kv: kv[1])
-        # terms the sets never use weigh like the rarest term: a query about something absent is weakly covered
+        # A word the sets never use weighs like the rarest term: a query about something absent is weakly covered.
+        # Question words are the exception: documents state answers, so an unused いつ or どこ is no gap.
         n_docs = sum(len(ix.lengths) for ix in idxs)
-        unseen = math.log(1.0 + (n_docs + 0.5) / 0.5) * sum(1 for t in terms if t not in idf)
-        total_idf = (sum(idf.values()) + unseen) or 1.0
+        rarest = math.log(1.0 + (n_docs + 0.5) / 0.5)
+        unseen = rarest * sum(1 for w in words if w.term not in weights and w.term not in QUESTION_WORDS)
+        total = (sum(wt for wt, _ in weights.values()) + unseen) or 1.0
         hits = []
         for cid, score in ranked[:k]:
             m = self._meta[cid]
             url, staff = self._docs.get(m.document_id, (None, False))
-            coverage = sum(w for t, w in idf.items() if t in m.terms) / total_idf
+            coverage = sum(wt for wt, alts in weights.values() if not m.terms.isdisjoint(alts)) / total
             hits.append(Hit(cid, float(score), m.title, m.section, m.page, url, m.text, m.document_id,
                             self._set_by_id.get(m.set_id, ""), staff, round(coverage, 4)))
         return hits
 
-    def _bm25(self, terms: list[str], idxs: list[_SetIdx]) -> tuple[dict[str, float], dict[int, float]]:
+    def _bm25(self, words: list[QueryTerm], idxs: list[_SetIdx]
+              ) -> tuple[dict[str, tuple[float, tuple[str, ...]]], dict[int, float]]:
+        """BM25 scores by chunk, and for each query word found: (its idf, the terms that matched for it).
+
+        A word may match through several terms: the administrators' synonyms of it, or, when the sets never use
+        the word, its SudachiDict synonym groups. Those terms count as one term, as Lucene's SynonymQuery does:
+        their frequencies in a passage add up and they share one idf, from the largest document frequency among
+        them, so that a rare colloquial word does not outweigh the common word it stands for."""
         n_docs = sum(len(ix.lengths) for ix in idxs)
         total = sum(ix.total_len for ix in idxs)
         scores: dict[int, float] = {}
-        idfs: dict[str, float] = {}
+        found: dict[str, tuple[float, tuple[str, ...]]] = {}
         if not n_docs:
-            return idfs, scores
+            return found, scores
         avgdl = total / n_docs or 1.0
         c1 = K1 * (1 - B)
         c2 = K1 * B / avgdl
-        for t in terms:
-            plists = [(ix.postings[t], ix.lengths) for ix in idxs if t in ix.postings]
-            if not plists:
+        equivalents = self.synonyms.lookup
+
+        def postings(term: str) -> list[tuple[dict[int, int], dict[int, int]]]:
+            return [(ix.postings[term], ix.lengths) for ix in idxs if term in ix.postings]
+
+        get = scores.get
+        for w in words:
+            alts = [(t, p) for t in (w.term, *equivalents(w.term)) if (p := postings(t))]
+            if not alts:  # the sets never use the word: let its synonym groups stand in
+                alts = [(g, p) for g in w.synonyms if (p := postings(g))]
+            if not alts:
                 continue
-            df = sum(len(p) for p, _ in plists)
+            df = max(sum(len(p) for p, _ in plists) for _, plists in alts)
             idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-            idfs[t] = idf
-            w = idf * (K1 + 1)
-            get = scores.get
-            for p, lengths in plists:
-                for cid, tf in p.items():
-                    scores[cid] = get(cid, 0.0) + w * tf / (tf + c1 + c2 * lengths[cid])
-        return idfs, scores
+            found[w.term] = (idf, tuple(t for t, _ in alts))
+            wgt = idf * (K1 + 1)
+            if len(alts) == 1:
+                for p, lengths in alts[0][1]:
+                    for cid, tf in p.items():
+                        scores[cid] = get(cid, 0.0) + wgt * tf / (tf + c1 + c2 * lengths[cid])
+                continue
+            tfs: dict[int, tuple[int, int]] = {}
+            for _, plists in alts:
+                for p, lengths in plists:
+                    for cid, tf in p.items():
+                        prev = tfs.get(cid)
+                        tfs[cid] = (prev[0] + tf if prev else tf, lengths[cid])
+            for cid, (tf, length) in tfs.items():
+                scores[cid] = get(cid, 0.0) + wgt * tf / (tf + c1 + c2 * length)
+        return found, scores
 
     def _cosine(self, qvec: np.ndarray, idxs: list[_SetIdx], depth: int) -> list[tuple[int, float]]:
         out: list[tuple[int, float]] = []
@@ -554,6 +589,14 @@ class Index:
         self._docs.pop(doc_id, None)
 
 
+def chunk_terms(analyzer: Analyzer, title: str, section: str, text: str) -> list[str]:
+    """The terms BM25 counts for a passage: its headings twice, then its text (with the Sudachi analyser, plus
+    synonym-group terms). Stored in `search_chunks.tokens`; migration 0009 recomputes them when this changes."""
+    analyse = getattr(analyzer, "index_terms", analyzer.terms)
+    headings = analyse(_index_text(title, section, ""))
+    return headings + headings + analyse(text)
+
+
 def _index_text(title: str, section: str, text: str) -> str:
     return "\n".join(p for p in (title, section, text) if p)
 
@@ -579,4 +622,4 @@ async def readable_sets(user_aad_id: str | None, group_ids: Iterable[str], db) -
 
 
 __all__ = ["Index", "Hit", "SetInfo", "DocumentInfo", "UpsertResult", "SearchError", "UnknownSet",
-           "readable_sets", "Embedder", "content_hash", "K1", "B", "RRF_K", "SOURCES"]
+           "readable_sets", "Embedder", "content_hash", "chunk_terms", "K1", "B", "RRF_K", "SOURCES"]

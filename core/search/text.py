@@ -3,6 +3,12 @@
 `SudachiAnalyzer` is the production analyser: NFKC, SudachiPy (SudachiDict-core) split mode C for whole compounds
 plus mode A sub-tokens for recall ("粗大ごみ" also yields "粗大" and "ごみ"), each reduced to its normalized form
 (ゴミ/ごみ/塵 → 塵, ＰＥＴボトル → ペットボトル), with particles, auxiliaries, symbols and a few function words dropped.
+Question words (いつ, どこ, 誰 …) are kept: in FAQ-style documents they tell "いつから接種できますか" from
+"どこで接種できますか".
+
+For indexing, each whole word also yields its SudachiDict synonym groups as `~<group id>` terms (インターネット and
+ネット share a group; so do 年休 and 年次休暇). Search uses them only to stand in for a query word the searched sets
+never use, so they widen recall without changing the ranking of words that do occur.
 `BigramAnalyzer` is the plain character-bigram baseline the benchmark compares against."""
 from __future__ import annotations
 
@@ -10,18 +16,33 @@ import re
 import threading
 import unicodedata
 from functools import lru_cache
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 # Part-of-speech heads that carry no topical meaning.
 _DROP_POS = {"助詞", "助動詞", "補助記号", "記号", "空白"}
-# Function words and question words (normalized forms) that only add noise to BM25.
+# Function words (normalized forms) that only add noise to BM25.
 _STOP = {
     "為る", "有る", "居る", "成る", "出来る", "下さる", "遣る", "思う", "言う", "致す", "頂く", "頂ける", "れる", "られる",
     "せる", "させる", "ます", "です", "こと", "もの", "物", "事", "よう", "様", "ため", "為", "所", "ところ", "方",
     "これ", "それ", "あれ", "此れ", "其れ", "彼れ", "どれ", "何れ", "この", "その", "あの", "どの", "此の", "其の", "彼の",
-    "何", "なに", "なん", "どこ", "何処", "いつ", "何時", "どう", "如何", "どんな", "どうして", "どうやって", "どなた",
-    "誰", "だれ", "いくら", "幾ら", "ない", "無い", "良い", "いい", "可い", "欲しい", "教える", "知る", "分かる", "分る",
+    "ない", "無い", "良い", "いい", "可い", "欲しい", "教える", "知る", "分かる", "分る",
 }
+# Question words (normalized and folded forms): kept as terms, but a question word the documents never use does not
+# count as a missing part of the question (see `Index.search`'s coverage).
+QUESTION_WORDS = frozenset({
+    "何", "なに", "なん", "どこ", "何処", "いつ", "何時", "どう", "如何", "どんな", "どうして", "どうやって", "どなた",
+    "誰", "だれ", "いくら", "幾ら", "何故", "なぜ",
+})
+SYNONYM_PREFIX = "~"  # index-only terms: "~<SudachiDict synonym group id>"
+
+
+class QueryTerm(NamedTuple):
+    """One query word: its term and the synonym-group terms that may stand in for it."""
+
+    term: str
+    synonyms: tuple[str, ...] = ()
+
+
 _MAX_SUDACHI_BYTES = 40_000  # Sudachi refuses inputs above ~49 KB; analyse longer text piecewise.
 _SPACE = re.compile(r"\s+")
 
@@ -68,13 +89,14 @@ class SudachiAnalyzer:
                 cache[surface] = form
         return form
 
-    def terms(self, text: str) -> list[str]:
+    def analyse(self, text: str) -> list[QueryTerm]:
+        """Every term in order: whole words carry their synonym-group terms, sub-tokens carry none."""
         from sudachipy import SplitMode
 
         text = normalize(text)
         if not text:
             return []
-        out: list[str] = []
+        out: list[QueryTerm] = []
         tok = self._tokenizer()
         for piece in _pieces(text):
             for m in tok.tokenize(piece):
@@ -83,7 +105,7 @@ class SudachiAnalyzer:
                 term = _term(m.normalized_form())
                 if term is None:
                     continue
-                out.append(term)
+                out.append(QueryTerm(term, tuple(f"{SYNONYM_PREFIX}{g}" for g in m.synonym_group_ids())))
                 if self.sub_tokens:
                     subs = m.split(SplitMode.A)
                     if len(subs) > 1:
@@ -92,8 +114,27 @@ class SudachiAnalyzer:
                                 continue
                             st = _term(self._word_form(s.surface(), s.normalized_form()))
                             if st is not None and st != term:
-                                out.append(st)
+                                out.append(QueryTerm(st))
         return out
+
+    def terms(self, text: str) -> list[str]:
+        return [t.term for t in self.analyse(text)]
+
+    def index_terms(self, text: str) -> list[str]:
+        """`terms` plus each whole word's synonym-group terms (stored with the chunk, not counted in its length)."""
+        out: list[str] = []
+        for t in self.analyse(text):
+            out.append(t.term)
+            out.extend(t.synonyms)
+        return out
+
+    def query(self, text: str) -> list[QueryTerm]:
+        """The distinct words of a query with their synonym groups."""
+        seen: dict[str, QueryTerm] = {}
+        for t in self.analyse(text):
+            if t.term not in seen or (t.synonyms and not seen[t.term].synonyms):
+                seen[t.term] = t
+        return list(seen.values())
 
 
 # Katakana → hiragana, so that standalone ゴミ and ごみ (which the dictionary keeps apart) meet; "塵" is the normalized
@@ -166,6 +207,6 @@ def sudachi() -> SudachiAnalyzer:
 
 
 @lru_cache(maxsize=4096)
-def query_terms(text: str) -> tuple[str, ...]:
-    """Analysed terms of a query, cached (users repeat questions)."""
-    return tuple(sudachi().terms(text))
+def query_terms(text: str) -> tuple[QueryTerm, ...]:
+    """Analysed words of a query with their synonym groups, cached (users repeat questions)."""
+    return tuple(sudachi().query(text))

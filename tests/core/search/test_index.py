@@ -89,6 +89,41 @@ async def test_tokens_column_holds_analysed_terms(ix, db):
     assert "粗大ごみ" in tokens and "の" not in tokens
 
 
+async def test_synonyms_stand_in_only_for_words_the_set_never_uses(ix, db):
+    await ix.upsert_document("lib", "folder", "net.md", "予約", None, "# 予約\n\nインターネットで本を予約できます。")
+    await ix.upsert_document("lib", "folder", "hours.md", "開館時間", None, "# 開館時間\n\n午前9時から午後7時までです。")
+    hits = await ix.search("ネットで予約", ["lib"], k=2)
+    assert hits[0].title == "予約" and hits[0].coverage == 1.0  # ネット reached インターネット through its group
+    only_group = await ix.search("ネット", ["lib"], k=2)
+    assert [h.title for h in only_group] == ["予約"]
+    # once the set uses the word itself, only the word counts: its synonyms no longer widen the search
+    await ix.upsert_document("lib", "folder", "wifi.md", "無線", None, "# 無線\n\n館内でネットが使えます。")
+    assert [h.title for h in await ix.search("ネット", ["lib"], k=3)] == ["無線"]
+    # group terms are stored with the chunk but do not lengthen it
+    async with db.session() as s:
+        tokens = (await s.scalars(select(Chunk.tokens).where(Chunk.title == "予約"))).one()
+    assert any(t.startswith("~") for t in tokens.split())
+    cid = next(c for c, m in ix._meta.items() if m.title == "予約")
+    assert ix._sets[ix._set_names["lib"]].lengths[cid] == sum(1 for t in tokens.split() if not t.startswith("~"))
+
+
+async def test_headings_weigh_double(ix):
+    # the same words, once in a heading and once in body text: the heading wins
+    await ix.upsert_document("lib", "folder", "a.md", "返却", None, "# 返却\n\n## 延長の手続\n\n窓口で申し出てください。")
+    await ix.upsert_document("lib", "folder", "b.md", "貸出", None, "# 貸出\n\n## 貸出冊数\n\n延長の手続は窓口です。")
+    hits = await ix.search("延長の手続", ["lib"], k=2)
+    assert [h.title for h in hits] == ["返却", "貸出"] and hits[0].score > hits[1].score
+
+
+async def test_unused_question_words_do_not_lower_coverage(ix):
+    await ix.upsert_document("lib", "folder", "lib.md", "図書館", None, LIB)
+    plain = await ix.search("図書館の休館日", ["lib"], k=1)
+    asked = await ix.search("図書館の休館日はいつ", ["lib"], k=1)
+    absent = await ix.search("図書館の休館日と駐車場", ["lib"], k=1)
+    assert plain[0].coverage == asked[0].coverage == 1.0
+    assert absent[0].coverage < 1.0
+
+
 async def test_other_replica_sees_writes_and_deletes(db):
     a, b = Index(db), Index(db, refresh_interval=0)
     await a.create_set("gomi")

@@ -1,4 +1,4 @@
-from core.search.text import BigramAnalyzer, SudachiAnalyzer, normalize, query_terms, sudachi
+from core.search.text import BigramAnalyzer, QueryTerm, SudachiAnalyzer, normalize, query_terms, sudachi
 
 
 def test_sodai_gomi_spellings_meet():
@@ -41,8 +41,28 @@ def test_long_text_is_analysed_piecewise():
 
 
 def test_query_terms_cached_and_equal():
-    assert query_terms("粗大ゴミ") == tuple(sudachi().terms("粗大ゴミ"))
+    assert [t.term for t in query_terms("粗大ゴミ")] == sudachi().terms("粗大ゴミ")
     assert query_terms("粗大ゴミ") is query_terms("粗大ゴミ")
+
+
+def test_question_words_are_kept():
+    # "いつから" and "どこで" ask different things; dropping them made both questions look the same
+    assert "いつ" in sudachi().terms("いつから接種できますか")
+    assert "どこ" in sudachi().terms("どこで接種できますか")
+
+
+def test_synonym_groups_from_the_dictionary():
+    a = sudachi()
+    net, internet = a.query("ネット")[0], a.query("インターネット")[0]
+    assert set(net.synonyms) & set(internet.synonyms), (net, internet)
+    nenkyu, nenji = a.query("年休")[0], a.query("年次休暇")[0]
+    assert set(nenkyu.synonyms) & set(nenji.synonyms)
+    # group terms are index-only: plain `terms` (news ranking, query words) never carries them
+    assert not any(t.startswith("~") for t in a.terms("インターネットで年次休暇"))
+    idx = a.index_terms("インターネット")
+    assert idx[0] == internet.term and set(idx[1:]) == set(internet.synonyms)
+    # sub-tokens carry no groups, and a repeated word is one query term
+    assert a.query("粗大ごみと粗大ごみ") == [QueryTerm("粗大ごみ"), QueryTerm("粗大"), QueryTerm("ごみ")]
 
 
 def test_bigram_baseline():

@@ -1,0 +1,94 @@
+"""Administrators' synonyms for knowledge search: the words staff and residents use for what documents call
+something else (年休 → 年次休暇, 打つ → 接種, マイナ → マイナンバーカード).
+
+The file (`SEARCH_SYNONYMS_FILE`, UTF-8) uses the Solr / Azure AI Search synonym format, one rule per line:
+
+    # comment
+    年休, 年次休暇, 年次有給休暇        ← equivalent: any of them finds the others
+    打つ => 接種                      ← one way: a query word 打つ also finds 接種 (not the reverse)
+
+Words are analysed like documents (SudachiPy normalized forms), so 打った and 打つ are the same word; an entry
+that is several words (ノー残業デー) is skipped with a warning, since search matches words, not phrases. Search
+treats a word and its synonyms as one term (`Index._bm25`). Edits take effect on the next question; a file that
+cannot be read keeps the last rules that could."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from core import datafile
+from core.settings import AppSettings
+
+log = logging.getLogger(__name__)
+
+
+class SearchSettings(AppSettings):
+    section = "qa"
+
+    SEARCH_SYNONYMS_FILE: str = ""
+    """Synonym rules for knowledge search (Solr format: `年休, 年次休暇` or `打つ => 接種`, one per line); empty = none."""
+
+
+def parse(text: str) -> dict[str, tuple[str, ...]]:
+    """Rules → {query term: terms it also matches}. Lines that yield no word are skipped."""
+    from core.search.text import SudachiAnalyzer
+
+    words = SudachiAnalyzer(sub_tokens=False)
+    out: dict[str, list[str]] = {}
+
+    def terms(part: str, n: int) -> list[str]:
+        out = []
+        for entry in (e.strip() for e in part.split(",")):
+            found = words.terms(entry)
+            if len(found) == 1:
+                out.append(found[0])
+            elif found:  # search matches words, not phrases: 「ノー残業デー」 would join 残業 to everything else
+                log.warning("synonyms line %d: %r is several words (%s); write one word per entry", n, entry,
+                            " ".join(found))
+        return list(dict.fromkeys(out))
+
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if "=>" in line:
+            lhs, _, rhs = line.partition("=>")
+            sources, targets = terms(lhs, n), terms(rhs, n)
+        else:
+            sources = targets = terms(line, n)
+        if not sources or not targets or sources == targets == sources[:1]:
+            log.warning("synonyms line %d ignored: %r", n, raw[:80])
+            continue
+        for s in sources:
+            bucket = out.setdefault(s, [])
+            bucket.extend(t for t in targets if t != s and t not in bucket)
+    return {k: tuple(v) for k, v in out.items() if v}
+
+
+class SynonymMap:
+    """The rules of one file, re-read when it changes. `lookup(term)` → the terms that term also matches."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path).expanduser() if path else None
+        self._rules: dict[str, tuple[str, ...]] = {}
+        self._failing = False
+
+    @classmethod
+    def from_settings(cls) -> "SynonymMap":
+        return cls(SearchSettings().SEARCH_SYNONYMS_FILE or None)
+
+    def rules(self) -> dict[str, tuple[str, ...]]:
+        if self.path is None:
+            return self._rules
+        try:
+            self._rules = datafile.cached("search-synonyms", self.path,
+                                          lambda: parse(self.path.read_text(encoding="utf-8")))
+            self._failing = False
+        except (OSError, UnicodeDecodeError) as e:
+            if not self._failing:  # once per failure, not once per question
+                log.warning("synonyms file %s unreadable (%s): keeping the last rules", self.path, type(e).__name__)
+            self._failing = True
+        return self._rules
+
+    def lookup(self, term: str) -> tuple[str, ...]:
+        return self._rules.get(term, ())
