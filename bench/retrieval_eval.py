@@ -38,6 +38,8 @@ from core.search.index import Index  # noqa: E402
 from core.search.ingest import to_markdown  # noqa: E402
 from core.search.text import BigramAnalyzer, sudachi  # noqa: E402
 from core.store import Database  # noqa: E402
+from skills.qa.answer import weak_retrieval  # noqa: E402
+from skills.qa.settings import QASettings  # noqa: E402
 from tests.core.search.embed_stub import make_app, openai_embedder  # noqa: E402
 from tests.core.search.pdfgen import make_pdf  # noqa: E402
 
@@ -142,6 +144,20 @@ async def evaluate(ix: Index, docs, questions, k: int = 10, misses: list | None 
     return {"n": n, "recall@1": r1 / n, "recall@5": r5 / n, "mrr": rr / n, "p50_ms": statistics.median(lat)}
 
 
+async def decline_eval(ix: Index, in_scope, out_of_scope) -> dict:
+    """How /ask's weak-retrieval rule (QA_MIN_COVERAGE, QA_MIN_SCORE at their defaults) splits questions: in-scope
+    ones should be attempted, out-of-scope ones declined (and offered to staff) rather than answered from noise."""
+    qa = QASettings()
+    rule = dict(min_coverage=qa.QA_MIN_COVERAGE, min_score=qa.QA_MIN_SCORE, bm25_only=True)
+    attempted = declined = 0
+    for s, q, _ in in_scope:
+        attempted += not weak_retrieval(await ix.search(q, [s], k=5), **rule)
+    for s, q, _ in out_of_scope:
+        declined += weak_retrieval(await ix.search(q, [s], k=5), **rule)
+    return {"in": len(in_scope), "attempted": attempted, "out": len(out_of_scope), "declined": declined,
+            "rule": f"coverage ≥ {qa.QA_MIN_COVERAGE}, BM25 ≥ {qa.QA_MIN_SCORE}"}
+
+
 def pct(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
@@ -203,6 +219,17 @@ async def main() -> None:
             m = r[set_name]
             print(f"{name:34} {set_name:10} {m['n']:>4} {m['recall@1']:6.3f} {m['recall@5']:6.3f} {m['mrr']:6.3f} "
                   f"{m['p50_ms']:7.2f}  {r['ingest_docs_per_s']:.0f}")
+
+    if keep is not None:
+        # out of scope: each municipal question asked of a set about something else, and JSQuAD's general-knowledge
+        # questions asked of the vaccination FAQ
+        other = {"kyoto-vaccine": "kanazawa-gomi", "kanazawa-gomi": "kyoto-vaccine", "kyotango-gomi": "kyoto-vaccine"}
+        out = [(other[s], q, set()) for s, q, _ in mqs + hqs] + [("kyoto-vaccine", q, set()) for _, q, _ in jqs]
+        d = await decline_eval(keep[0], mqs + hqs, out)
+        print()
+        print(f"/ask weak-retrieval rule ({d['rule']}), Sudachi BM25: in-scope municipal questions attempted "
+              f"{d['attempted']}/{d['in']} ({d['attempted'] / d['in']:.1%}); out-of-scope questions declined "
+              f"{d['declined']}/{d['out']} ({d['declined'] / d['out']:.1%})")
 
     if keep is None or "(c) bigram BM25 baseline" not in results:  # --only: quality numbers only
         if keep is not None:

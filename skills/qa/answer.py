@@ -90,13 +90,19 @@ def can_escalate(services, target_set: str | None) -> bool:
 
 def is_weak(hits: list[Hit], services) -> bool:
     s = settings_of(services)
+    return weak_retrieval(hits, min_coverage=s.QA_MIN_COVERAGE, min_score=s.QA_MIN_SCORE,
+                          bm25_only=index_of(services).embed is None)
+
+
+def weak_retrieval(hits: list[Hit], *, min_coverage: float, min_score: float, bm25_only: bool) -> bool:
+    """Too weak to answer from: nothing found, the best passage covers too little of the question, or (BM25 only,
+    where the score means something absolute) it scores too low. bench/retrieval_eval.py measures both errors."""
     if not hits:
         return True
     top = hits[0]
-    if top.coverage < s.QA_MIN_COVERAGE:
+    if top.coverage < min_coverage:
         return True
-    bm25_only = index_of(services).embed is None
-    return bm25_only and top.score < s.QA_MIN_SCORE
+    return bm25_only and top.score < min_score
 
 
 async def _save(services, row: QAQuestion) -> QAQuestion:
