@@ -2,7 +2,9 @@
 
 `SudachiAnalyzer` is the production analyser: NFKC, SudachiPy (SudachiDict-core) split mode C for whole compounds
 plus mode A sub-tokens for recall ("粗大ごみ" also yields "粗大" and "ごみ"), each reduced to its normalized form
-(ゴミ/ごみ/塵 → 塵, ＰＥＴボトル → ペットボトル), with particles, auxiliaries, symbols and a few function words dropped.
+(ゴミ/ごみ/塵 → 塵, ＰＥＴボトル → ペットボトル), with particles, auxiliaries, symbols, prefixes (the お of お風呂
+matched the お of お菓子), conjunctions, interjections and a few function words dropped, as the usual Japanese stop
+tags do.
 Question words (いつ, どこ, 誰 …) are kept: in FAQ-style documents they tell "いつから接種できますか" from
 "どこで接種できますか".
 
@@ -19,7 +21,7 @@ from functools import lru_cache
 from typing import NamedTuple, Protocol
 
 # Part-of-speech heads that carry no topical meaning.
-_DROP_POS = {"助詞", "助動詞", "補助記号", "記号", "空白"}
+_DROP_POS = {"助詞", "助動詞", "補助記号", "記号", "空白", "接頭辞", "接続詞", "感動詞"}
 # Function words (normalized forms) that only add noise to BM25.
 _STOP = {
     "為る", "有る", "居る", "成る", "出来る", "下さる", "遣る", "思う", "言う", "致す", "頂く", "頂ける", "れる", "られる",

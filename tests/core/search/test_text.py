@@ -45,6 +45,13 @@ def test_query_terms_cached_and_equal():
     assert query_terms("粗大ゴミ") is query_terms("粗大ゴミ")
 
 
+def test_prefixes_conjunctions_and_interjections_dropped():
+    # the honorific prefix of お風呂 must not match お菓子 (both analyse with a prefix 御)
+    assert sudachi().terms("お風呂の浴槽") == ["風呂", "浴槽"]
+    assert "御" not in sudachi().terms("ご家族の方がご相談ください")
+    assert sudachi().terms("また、ええと、粗大ごみ") == ["粗大ごみ", "粗大", "ごみ"]
+
+
 def test_question_words_are_kept():
     # "いつから" and "どこで" ask different things; dropping them made both questions look the same
     assert "いつ" in sudachi().terms("いつから接種できますか")

@@ -1,4 +1,5 @@
-"""search: re-analyse stored chunks (headings weigh double, SudachiDict synonym groups, question words kept)
+"""search: re-analyse stored chunks (headings weigh double, SudachiDict synonym groups, question words kept,
+prefixes dropped)
 
 Revision ID: 0009_search_reanalyse
 Revises: 0004_search
