@@ -18,8 +18,9 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterable
+
+from core.sudachi import dictionary
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.guard.policy import GuardSettings
@@ -213,19 +214,12 @@ _NAME_STOP_DEFAULT = ("尼崎", "立花", "園田", "武庫", "大庄", "杭瀬"
 _local = threading.local()
 
 
-@lru_cache(maxsize=1)
-def _dictionary():
-    from sudachipy import Dictionary
-
-    return Dictionary(dict="core")
-
-
 def sudachi_tokenizer():
     """The calling thread's Sudachi tokenizer (SudachiDict-core), or None when SudachiPy is unavailable."""
     tok = getattr(_local, "tokenizer", None)
     if tok is None:
         try:
-            tok = _dictionary().create()
+            tok = dictionary().create()
         except Exception as e:  # noqa: BLE001 - degrade to regex-only names, loudly
             log.warning("SudachiPy unavailable, names found by context only: %s", e)
             tok = False

@@ -20,6 +20,8 @@ import unicodedata
 from functools import lru_cache
 from typing import NamedTuple, Protocol
 
+from core.sudachi import dictionary
+
 # Part-of-speech heads that carry no topical meaning.
 _DROP_POS = {"助詞", "助動詞", "補助記号", "記号", "空白", "接頭辞", "接続詞", "感動詞"}
 # Function words (normalized forms) that only add noise to BM25.
@@ -75,7 +77,7 @@ class SudachiAnalyzer:
         if tok is None:
             from sudachipy import SplitMode
 
-            tok = _dictionary().tokenizer(mode=SplitMode.C)
+            tok = dictionary().tokenizer(mode=SplitMode.C)
             self._local.tok = tok
         return tok
 
@@ -175,13 +177,6 @@ def _pieces(text: str) -> list[str]:
     if buf:
         out.append("".join(buf))
     return out
-
-
-@lru_cache(maxsize=1)
-def _dictionary():
-    from sudachipy import Dictionary
-
-    return Dictionary(dict="core")
 
 
 _WORDCHARS = re.compile(r"[^\W_]+")

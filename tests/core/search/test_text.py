@@ -79,3 +79,13 @@ def test_bigram_baseline():
 
 def test_normalize_nfkc_and_spaces():
     assert normalize("ｶﾞｽ　 ボンベ\n") == "ガス ボンベ"
+
+
+def test_one_sudachi_dictionary_per_process():
+    # the guard and the search analyser share one dictionary (~70 MB each when they loaded their own)
+    from core import sudachi as shared
+    from core.guard.pii import sudachi_tokenizer
+
+    sudachi().terms("粗大ごみ")
+    assert sudachi_tokenizer() is not None
+    assert shared.dictionary.cache_info().misses == 1 and shared.dictionary.cache_info().currsize == 1
