@@ -144,18 +144,20 @@ async def evaluate(ix: Index, docs, questions, k: int = 10, misses: list | None 
     return {"n": n, "recall@1": r1 / n, "recall@5": r5 / n, "mrr": rr / n, "p50_ms": statistics.median(lat)}
 
 
-async def decline_eval(ix: Index, in_scope, out_of_scope) -> dict:
-    """How /ask's weak-retrieval rule (QA_MIN_COVERAGE, QA_MIN_SCORE at their defaults) splits questions: in-scope
-    ones should be attempted, out-of-scope ones declined (and offered to staff) rather than answered from noise."""
+async def decline_eval(ix: Index, in_scope, out_of_scope) -> list[dict]:
+    """How /ask's weak-retrieval rule splits questions: in-scope ones should be attempted, out-of-scope ones
+    declined (and offered to staff) rather than answered from noise. First row: the defaults (QA_MIN_COVERAGE,
+    QA_MIN_SCORE); then other coverage thresholds, so that an administrator can see what a change would trade."""
     qa = QASettings()
-    rule = dict(min_coverage=qa.QA_MIN_COVERAGE, min_score=qa.QA_MIN_SCORE, bm25_only=True)
-    attempted = declined = 0
-    for s, q, _ in in_scope:
-        attempted += not weak_retrieval(await ix.search(q, [s], k=5), **rule)
-    for s, q, _ in out_of_scope:
-        declined += weak_retrieval(await ix.search(q, [s], k=5), **rule)
-    return {"in": len(in_scope), "attempted": attempted, "out": len(out_of_scope), "declined": declined,
-            "rule": f"coverage ≥ {qa.QA_MIN_COVERAGE}, BM25 ≥ {qa.QA_MIN_SCORE}"}
+    tops_in = [await ix.search(q, [s], k=1) for s, q, _ in in_scope]
+    tops_out = [await ix.search(q, [s], k=1) for s, q, _ in out_of_scope]
+    rows = []
+    for cov in dict.fromkeys([qa.QA_MIN_COVERAGE, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5]):
+        rule = dict(min_coverage=cov, min_score=qa.QA_MIN_SCORE, bm25_only=True)
+        rows.append({"coverage": cov, "score": qa.QA_MIN_SCORE, "default": cov == qa.QA_MIN_COVERAGE,
+                     "in": len(in_scope), "attempted": sum(not weak_retrieval(h, **rule) for h in tops_in),
+                     "out": len(out_of_scope), "declined": sum(weak_retrieval(h, **rule) for h in tops_out)})
+    return rows
 
 
 def pct(values, p):
@@ -225,11 +227,13 @@ async def main() -> None:
         # questions asked of the vaccination FAQ
         other = {"kyoto-vaccine": "kanazawa-gomi", "kanazawa-gomi": "kyoto-vaccine", "kyotango-gomi": "kyoto-vaccine"}
         out = [(other[s], q, set()) for s, q, _ in mqs + hqs] + [("kyoto-vaccine", q, set()) for _, q, _ in jqs]
-        d = await decline_eval(keep[0], mqs + hqs, out)
         print()
-        print(f"/ask weak-retrieval rule ({d['rule']}), Sudachi BM25: in-scope municipal questions attempted "
-              f"{d['attempted']}/{d['in']} ({d['attempted'] / d['in']:.1%}); out-of-scope questions declined "
-              f"{d['declined']}/{d['out']} ({d['declined'] / d['out']:.1%})")
+        print(f"/ask weak-retrieval rule, Sudachi BM25: {len(mqs + hqs)} in-scope municipal questions should be "
+              f"attempted, {len(out)} out-of-scope questions declined")
+        for d in await decline_eval(keep[0], mqs + hqs, out):
+            print(f"  coverage ≥ {d['coverage']:.2f}, BM25 ≥ {d['score']}{' (defaults)' if d['default'] else '           '}: "
+                  f"attempted {d['attempted']}/{d['in']} ({d['attempted'] / d['in']:.1%}), "
+                  f"declined {d['declined']}/{d['out']} ({d['declined'] / d['out']:.1%})")
 
     if keep is None or "(c) bigram BM25 baseline" not in results:  # --only: quality numbers only
         if keep is not None:
