@@ -21,6 +21,8 @@ from core.settings import AppSettings
 
 log = logging.getLogger(__name__)
 
+MAX_BYTES = 512 * 1024  # about 20,000 rules
+
 
 class SearchSettings(AppSettings):
     section = "qa"
@@ -81,14 +83,20 @@ class SynonymMap:
         if self.path is None:
             return self._rules
         try:
-            self._rules = datafile.cached("search-synonyms", self.path,
-                                          lambda: parse(self.path.read_text(encoding="utf-8")))
+            self._rules = datafile.cached("search-synonyms", self.path, self._load)
             self._failing = False
-        except (OSError, UnicodeDecodeError) as e:
+        except (OSError, UnicodeDecodeError, ValueError) as e:
             if not self._failing:  # once per failure, not once per question
                 log.warning("synonyms file %s unreadable (%s): keeping the last rules", self.path, type(e).__name__)
             self._failing = True
         return self._rules
+
+    def _load(self) -> dict[str, tuple[str, ...]]:
+        # parsed on the event loop at the first question after an edit: a list of synonyms is small, a huge file is
+        # a mistake (a document saved under the wrong name), and would stall every conversation while it parses
+        if self.path.stat().st_size > MAX_BYTES:
+            raise ValueError(f"larger than {MAX_BYTES // 1024} KB")
+        return parse(self.path.read_text(encoding="utf-8"))
 
     def lookup(self, term: str) -> tuple[str, ...]:
         return self._rules.get(term, ())

@@ -72,3 +72,16 @@ def test_entries_of_several_words_are_skipped(caplog):
     assert "残業" not in rules and "のー" not in rules
     assert rules["年休"] == ("有休",)
     assert "several words" in caplog.text
+
+
+def test_oversized_or_broken_file_keeps_the_last_rules(tmp_path, caplog):
+    path = tmp_path / "synonyms.txt"
+    path.write_text("年休, 年次休暇\n", encoding="utf-8")
+    rules = SynonymMap(path)
+    assert rules.rules()["年休"] == ("年次休暇",)
+    path.write_bytes(b"\xff\xfe\x00broken")  # not UTF-8
+    os.utime(path, (2, 2))
+    assert rules.rules()["年休"] == ("年次休暇",)
+    path.write_text("打つ => 接種\n" * 60_000, encoding="utf-8")  # a mistake, not a synonym list
+    assert rules.rules()["年休"] == ("年次休暇",) and "打つ" not in rules.rules()
+    assert "keeping the last rules" in caplog.text
