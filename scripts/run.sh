@@ -8,6 +8,17 @@ export HOST="${HOST:-127.0.0.1}" PORT="${PORT:-3978}"
 export FILE_DELIVERY="${FILE_DELIVERY:-inline}"
 mkdir -p var
 
+# A fresh local install has nothing for /ask to search: register the fictional sample documents in the knowledge
+# set サンプル (unchanged files are skipped, so this is quick after the first time). Only with the embedded default
+# database; SAMPLE_DOCS=0 skips it.
+if [ -z "${DATABASE_URL:-}" ] && ! grep -qs '^DATABASE_URL=' .env && [ "${SAMPLE_DOCS:-1}" != "0" ]; then
+  if .venv/bin/python -m bot ingest サンプル docs/samples --title "サンプル文書（動作確認用）" >var/samples.log 2>&1; then
+    echo "[run] sample documents are in the knowledge set サンプル: try /ask 年休は何日まで繰り越せますか"
+  else
+    echo "[run] the sample documents could not be registered (var/samples.log); /ask has nothing to search yet" >&2
+  fi
+fi
+
 .venv/bin/python -m bot &
 BOT_PID=$!
 cleanup() { kill "$BOT_PID" 2>/dev/null; wait "$BOT_PID" 2>/dev/null; }

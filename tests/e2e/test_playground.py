@@ -141,10 +141,38 @@ def stack(tmp_path):
         assert playground.wait_for_line(r"-> bot at (\S+)", 10).group(1) == \
             f"http://127.0.0.1:{bot_port}/api/messages"
         port = int(playground.wait_for_line(r"Listening on (\d+)", 60).group(1))
-        yield {"url": f"http://localhost:{port}", "bot": bot, "playground": playground}
+        yield {"url": f"http://localhost:{port}", "bot": bot, "playground": playground, "bot_env": bot_env}
     finally:
         for p in reversed(procs):
             p.stop()
+
+
+def _drive(stack, text: str, shot: Path) -> tuple[dict, str]:
+    proc = subprocess.run(["node", str(DRIVER), "--url", stack["url"], "--text", text, "--chromium", CHROMIUM,
+                           "--screenshot", str(shot), "--timeout", "45000"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    detail = (f"driver exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}\n"
+              f"screenshot: {shot}\nbot log:\n{stack['bot'].output()}\nplayground log:\n"
+              f"{stack['playground'].output()}")
+    assert lines, detail
+    result = json.loads(lines[-1])
+    assert proc.returncode == 0 and result["ok"], detail
+    return result, detail
+
+
+def test_ask_answers_from_the_sample_documents_in_the_playground(stack, tmp_path):
+    # what `make run` does on a fresh install: register docs/samples in the knowledge set サンプル
+    ingest = subprocess.run([sys.executable, "-m", "bot", "ingest", "サンプル", str(ROOT / "docs" / "samples"),
+                             "--title", "サンプル文書（動作確認用）"], env=stack["bot_env"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert ingest.returncode == 0 and "追加 2 件" in ingest.stdout, ingest.stdout + ingest.stderr
+    result, detail = _drive(stack, "/ask 年休は何日まで繰り越せますか", tmp_path / "ask.png")
+    card = result["cards"][0]
+    # offline: the best passages quoted with citations, labelled as search results (no AI used)
+    assert "検索結果" in card and "オフライン" in card, f"card text:\n{card}\n{detail}"
+    assert "年次休暇の取扱い" in card and "繰越し" in card and "20日を限度" in card, f"card text:\n{card}\n{detail}"
+    assert "申し訳ありません" not in result["pageText"], detail
 
 
 def test_help_card_renders_in_the_playground(stack, tmp_path):
