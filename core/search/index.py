@@ -9,7 +9,8 @@ query's cosine ranking is fused with BM25 by reciprocal rank fusion (k=60); with
 Headings (document title and section path) count twice, as in BM25F with a heading weight of 2: a passage whose
 heading is the question asked is the best evidence there is (FAQ entries, 第○条（見出し）). A query word that no
 passage of the searched sets uses is replaced by its SudachiDict synonym groups (ネット → インターネット; 年休 →
-年次休暇); a word with several groups scores by the best one in each passage."""
+年次休暇), and a word the administrators gave synonyms (`core.search.synonyms`) also matches those; either way the
+word's stand-ins count as one term with it (see `_bm25`)."""
 from __future__ import annotations
 
 import asyncio
