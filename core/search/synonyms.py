@@ -14,6 +14,7 @@ cannot be read keeps the last rules that could."""
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from core import datafile
@@ -22,6 +23,7 @@ from core.settings import AppSettings
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 512 * 1024  # about 20,000 rules
+_SEPARATORS = re.compile(r"[,、]")
 
 
 class SearchSettings(AppSettings):
@@ -32,25 +34,26 @@ class SearchSettings(AppSettings):
 
 
 def parse(text: str) -> dict[str, tuple[str, ...]]:
-    """Rules → {query term: terms it also matches}. Lines that yield no word are skipped."""
-    from core.search.text import SudachiAnalyzer
+    """Rules → {query term: terms it also matches}. Lines that yield no word are skipped. Full-width punctuation
+    counts like ASCII (「年休、年次休暇」, 「打つ＝＞接種」, ＃ comments)."""
+    from core.search.text import SudachiAnalyzer, normalize
 
     words = SudachiAnalyzer(sub_tokens=False)
-    out: dict[str, list[str]] = {}
+    rules: dict[str, list[str]] = {}
 
     def terms(part: str, n: int) -> list[str]:
-        out = []
-        for entry in (e.strip() for e in part.split(",")):
+        found_words = []
+        for entry in (e.strip() for e in _SEPARATORS.split(part)):
             found = words.terms(entry)
             if len(found) == 1:
-                out.append(found[0])
+                found_words.append(found[0])
             elif found:  # search matches words, not phrases: 「ノー残業デー」 would join 残業 to everything else
                 log.warning("synonyms line %d: %r is several words (%s); write one word per entry", n, entry,
                             " ".join(found))
-        return list(dict.fromkeys(out))
+        return list(dict.fromkeys(found_words))
 
     for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
+        line = normalize(raw).split("#", 1)[0].strip()
         if not line:
             continue
         if "=>" in line:
@@ -62,9 +65,9 @@ def parse(text: str) -> dict[str, tuple[str, ...]]:
             log.warning("synonyms line %d ignored: %r", n, raw[:80])
             continue
         for s in sources:
-            bucket = out.setdefault(s, [])
+            bucket = rules.setdefault(s, [])
             bucket.extend(t for t in targets if t != s and t not in bucket)
-    return {k: tuple(v) for k, v in out.items() if v}
+    return {k: tuple(v) for k, v in rules.items() if v}
 
 
 class SynonymMap:

@@ -21,7 +21,8 @@ def test_parse_equivalent_and_one_way_rules():
 
 
 def test_inflected_and_full_width_forms_meet():
-    rules = parse("打った => 接種しました\nＰＣ, パソコン")
+    rules = parse("打った => 接種しました\nＰＣ, パソコン\n年休、有休　＃ 全角の区切りとコメント\nマイナ＝＞マイナンバーカード")
+    assert rules["年休"] == ("有休",) and rules["まいな"] == ("まいなんばーかーど",)
     assert rules["打つ"] == ("接種",)  # analysed like documents: normalized, auxiliaries dropped
     assert rules["pc"] == ("ぱそこん",) and rules["ぱそこん"] == ("pc",)
 
