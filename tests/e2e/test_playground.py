@@ -180,16 +180,7 @@ def test_help_card_renders_in_the_playground(stack, tmp_path):
 
     shot = Path(os.environ.get("E2E_SCREENSHOT") or tmp_path / "playground.png")
     t0 = time.monotonic()
-    proc = subprocess.run(["node", str(DRIVER), "--url", stack["url"], "--text", "/help", "--chromium", CHROMIUM,
-                           "--screenshot", str(shot), "--timeout", "45000"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    detail = (f"driver exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}\n"
-              f"screenshot: {shot}\nbot log:\n{stack['bot'].output()}\nplayground log:\n"
-              f"{stack['playground'].output()}")
-    assert lines, detail
-    result = json.loads(lines[-1])
-    assert proc.returncode == 0 and result["ok"], detail
+    result, detail = _drive(stack, "/help", shot)
 
     # The bot's first answer to /help is exactly one Adaptive Card, and it is the help card: the commands the
     # registry offers in personal chat are on it.
