@@ -365,8 +365,7 @@ class Index:
         words = list(query_terms(query)) if self.analyzer is sudachi() else \
             [QueryTerm(t) for t in dict.fromkeys(self.analyzer.terms(query))]
         depth = max(50, k * 10)
-        self.synonyms.rules()  # re-read the rules if the file changed
-        weights, bm25 = self._bm25(words, idxs)
+        weights, bm25 = self._bm25(words, idxs, self.synonyms.rules())
         ranked = heapq.nlargest(depth if self.embed else k, bm25.items(), key=lambda kv: kv[1])
         if self.embed:
             qvec = None
@@ -397,7 +396,7 @@ class Index:
                             self._set_by_id.get(m.set_id, ""), staff, round(coverage, 4)))
         return hits
 
-    def _bm25(self, words: list[QueryTerm], idxs: list[_SetIdx]
+    def _bm25(self, words: list[QueryTerm], idxs: list[_SetIdx], synonyms: dict[str, tuple[str, ...]]
               ) -> tuple[dict[str, tuple[float, tuple[str, ...]]], dict[int, float]]:
         """BM25 scores by chunk, and for each query word found: (its idf, the terms that matched for it).
 
@@ -414,14 +413,13 @@ class Index:
         avgdl = total / n_docs or 1.0
         c1 = K1 * (1 - B)
         c2 = K1 * B / avgdl
-        equivalents = self.synonyms.lookup
 
         def postings(term: str) -> list[tuple[dict[int, int], dict[int, int]]]:
             return [(ix.postings[term], ix.lengths) for ix in idxs if term in ix.postings]
 
         get = scores.get
         for w in words:
-            alts = [(t, p) for t in (w.term, *equivalents(w.term)) if (p := postings(t))]
+            alts = [(t, p) for t in (w.term, *synonyms.get(w.term, ())) if (p := postings(t))]
             if not alts:  # the sets never use the word: let its synonym groups stand in
                 alts = [(g, p) for g in w.synonyms if (p := postings(g))]
             if not alts:

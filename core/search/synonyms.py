@@ -71,7 +71,7 @@ def parse(text: str) -> dict[str, tuple[str, ...]]:
 
 
 class SynonymMap:
-    """The rules of one file, re-read when it changes. `lookup(term)` → the terms that term also matches."""
+    """The rules of one file, re-read when it changes: `rules()` → {term: the terms it also matches}."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path).expanduser() if path else None
@@ -100,6 +100,3 @@ class SynonymMap:
         if self.path.stat().st_size > MAX_BYTES:
             raise ValueError(f"larger than {MAX_BYTES // 1024} KB")
         return parse(self.path.read_text(encoding="utf-8"))
-
-    def lookup(self, term: str) -> tuple[str, ...]:
-        return self._rules.get(term, ())
