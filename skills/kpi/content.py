@@ -111,19 +111,25 @@ def score(role: Role, data: dict[str, Any]) -> Score:
     return out
 
 
-def parse_quiz(raw: Any, source: str = "skillcheck.yaml") -> Quiz:
-    if not isinstance(raw, dict) or not isinstance(raw.get("roles"), list) or not raw["roles"]:
-        raise ContentError(f"{source}: roles（役割の一覧）がありません。")
-    roles: list[Role] = []
-    seen_roles: set[str] = set()
-    for n, r in enumerate(raw["roles"], start=1):
-        where = f"{source}: {n}番目の役割"
-        if not isinstance(r, dict) or not r.get("id") or not r.get("title"):
+def _titled_items(raw: Any, key: str, label: str, source: str):
+    """The non-empty list `raw[key]` of mappings with a unique id and a title: yields (where, id, item)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get(key), list) or not raw[key]:
+        raise ContentError(f"{source}: {key}（{label}の一覧）がありません。")
+    seen: set[str] = set()
+    for n, item in enumerate(raw[key], start=1):
+        where = f"{source}: {n}番目の{label}"
+        if not isinstance(item, dict) or not item.get("id") or not item.get("title"):
             raise ContentError(f"{where}に id と title が必要です。")
-        rid = str(r["id"])
-        if rid in seen_roles:
-            raise ContentError(f"{where}: id「{rid}」が重複しています。")
-        seen_roles.add(rid)
+        item_id = str(item["id"])
+        if item_id in seen:
+            raise ContentError(f"{where}: id「{item_id}」が重複しています。")
+        seen.add(item_id)
+        yield where, item_id, item
+
+
+def parse_quiz(raw: Any, source: str = "skillcheck.yaml") -> Quiz:
+    roles: list[Role] = []
+    for where, rid, r in _titled_items(raw, "roles", "役割", source):
         qs = r.get("questions")
         if not isinstance(qs, list) or not qs:
             raise ContentError(f"{where}（{rid}）に questions（問題）がありません。")
@@ -198,18 +204,8 @@ class Library:
 
 
 def parse_library(raw: Any, source: str = "examples.yaml") -> Library:
-    if not isinstance(raw, dict) or not isinstance(raw.get("categories"), list) or not raw["categories"]:
-        raise ContentError(f"{source}: categories（分類の一覧）がありません。")
     cats: list[Category] = []
-    seen: set[str] = set()
-    for n, c in enumerate(raw["categories"], start=1):
-        where = f"{source}: {n}番目の分類"
-        if not isinstance(c, dict) or not c.get("id") or not c.get("title"):
-            raise ContentError(f"{where}に id と title が必要です。")
-        cid = str(c["id"])
-        if cid in seen:
-            raise ContentError(f"{where}: id「{cid}」が重複しています。")
-        seen.add(cid)
+    for where, cid, c in _titled_items(raw, "categories", "分類", source):
         entries = []
         for m, e in enumerate(c.get("entries") or [], start=1):
             if not isinstance(e, dict) or not e.get("title") or not str(e.get("text") or "").strip():
