@@ -144,12 +144,32 @@ class AI:
 
         return AIStream(gen(), answer)
 
-    async def embed(self, texts: list[str], tier: str = "internet") -> list[list[float]] | None:
+    @property
+    def embeddings_tier(self) -> str:
+        """Search embeddings use one endpoint, the default tier's, so that questions and documents share a space."""
+        return self.guard.settings.GUARD_DEFAULT_TIER
+
+    @property
+    def can_embed(self) -> bool:
+        return self.gateway.embedder(self.embeddings_tier) is not None
+
+    async def embed(self, texts: list[str], purpose: str = "document") -> list[list[float]]:
+        """Vectors for search (`purpose` "query" or "document"), through the guard like every call that leaves:
+        a forbidden word refuses the call, personal data is masked unless the endpoint may receive it. Raises
+        AIRefused or AIFailed; the search index then keeps to BM25 for those texts."""
+        tier = self.embeddings_tier
         ep = self.gateway.embedder(tier)
         if ep is None:
-            return None
+            raise AIRefused("検索用の埋め込みの接続先が設定されていません。", "no_endpoint")
+        decision = self.guard.decide(texts, tier)
+        if not decision.allowed:
+            raise AIRefused(decision.refusal or "AIの接続先が設定されていません。", decision.reason or "no_endpoint")
+        sent = [decision.session.mask(t) for t in texts] if decision.masking else texts
+        if decision.masking and decision.session.counts:  # kinds and counts only, never the values
+            log.info("embeddings: personal data masked before sending %d text(s): %s", len(texts),
+                     decision.session.counts)
         try:
-            return await ep.embed(texts)
+            return await ep.embed(sent, purpose)
         except LLMError as e:
             raise AIFailed(e.kind) from e
 

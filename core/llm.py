@@ -42,12 +42,16 @@ class LLMSettings(AppSettings):
     """Azure OpenAI API version."""
     EMBEDDINGS_MODEL: str | None = None
     """Embeddings model / deployment (enables hybrid retrieval); empty = BM25 only."""
+    EMBEDDINGS_QUERY_PREFIX: str = ""
+    """Put before a search question when it is embedded, for models trained so (e5: "query: ", ruri-v3: "検索クエリ: ")."""
+    EMBEDDINGS_DOCUMENT_PREFIX: str = ""
+    """Put before a document passage when it is embedded (e5: "passage: ", ruri-v3: "検索文書: ")."""
     LLM_TIER: str = "internet"
     """Network tier of the default endpoint: internet | lgwan | mynumber."""
     LLM_PERSONAL_DATA: bool = False
     """May the default endpoint receive personal data unmasked? Off = mask everything detected (safe default)."""
     LLM_ENDPOINTS: str | None = None
-    """More endpoints as JSON list: [{"name","tier","base_url","api_key_env","model","azure","personal_data"}]."""
+    """More endpoints as JSON list: [{"name","tier","base_url","api_key_env","model","azure","personal_data"}]; for hybrid search also "embeddings_model", "embeddings_query_prefix", "embeddings_document_prefix"."""
     LLM_TIMEOUT_SECONDS: float = 60.0
     """Timeout of one LLM call (seconds)."""
     LLM_MAX_RETRIES: int = 2
@@ -62,6 +66,8 @@ class EndpointSpec(BaseModel):
     api_key_env: str | None = None
     model: str = "gpt-4o-mini"
     embeddings_model: str | None = None
+    embeddings_query_prefix: str = ""
+    embeddings_document_prefix: str = ""
     azure: bool = False
     api_version: str = "2024-10-21"
     personal_data: bool = False
@@ -100,15 +106,17 @@ class LLMError(Exception):
 
 def endpoint_specs(s: LLMSettings) -> list[EndpointSpec]:
     specs: list[EndpointSpec] = []
+    embeddings = dict(embeddings_model=s.EMBEDDINGS_MODEL, embeddings_query_prefix=s.EMBEDDINGS_QUERY_PREFIX,
+                      embeddings_document_prefix=s.EMBEDDINGS_DOCUMENT_PREFIX)
     if s.AZURE_OPENAI_ENDPOINT:
         specs.append(EndpointSpec(name="azure", tier=s.LLM_TIER, base_url=s.AZURE_OPENAI_ENDPOINT,
                                   api_key=s.AZURE_OPENAI_API_KEY, model=s.AZURE_OPENAI_DEPLOYMENT, azure=True,
                                   api_version=s.OPENAI_API_VERSION, personal_data=s.LLM_PERSONAL_DATA,
-                                  embeddings_model=s.EMBEDDINGS_MODEL))
+                                  **embeddings))
     elif s.OPENAI_API_KEY or s.OPENAI_BASE_URL:
         specs.append(EndpointSpec(name="openai", tier=s.LLM_TIER, base_url=s.OPENAI_BASE_URL,
                                   api_key=s.OPENAI_API_KEY or "not-needed", model=s.OPENAI_MODEL,
-                                  personal_data=s.LLM_PERSONAL_DATA, embeddings_model=s.EMBEDDINGS_MODEL))
+                                  personal_data=s.LLM_PERSONAL_DATA, **embeddings))
     if s.LLM_ENDPOINTS:
         for raw in json.loads(s.LLM_ENDPOINTS):
             spec = EndpointSpec(**raw)
@@ -221,11 +229,14 @@ class Endpoint:
                     args = {}
                 calls.append(ToolCall(id=part["id"], name=part["name"], arguments=args if isinstance(args, dict) else {}))
 
-    async def embed(self, texts: list[str]) -> list[list[float]]:
+    async def embed(self, texts: list[str], purpose: str = "document") -> list[list[float]]:
+        """Vectors for `texts`, a search question's (`purpose="query"`) or document passages' (the default), each
+        with the endpoint's prefix for that purpose: asymmetric models (e5, ruri) are trained with one."""
         model = self.spec.embeddings_model
         if not model:
             raise LLMError("unavailable", "no embeddings model configured")
-        resp = await _call(self.client.embeddings.create(model=model, input=texts))
+        prefix = self.spec.embeddings_query_prefix if purpose == "query" else self.spec.embeddings_document_prefix
+        resp = await _call(self.client.embeddings.create(model=model, input=[prefix + t for t in texts]))
         return [d.embedding for d in sorted(resp.data, key=lambda d: d.index)]
 
     async def close(self) -> None:
@@ -277,7 +288,7 @@ class LLMGateway:
                 return ep
         return None
 
-    def embedder(self, tier: str = "internet") -> Endpoint | None:
+    def embedder(self, tier: str) -> Endpoint | None:
         ep = self.for_tier(tier)
         return ep if ep and ep.spec.embeddings_model else None
 

@@ -43,7 +43,8 @@ RRF_K = 60
 SOURCES = ("chat", "sharepoint", "folder", "staff")
 _CHANGE_WINDOW = 500  # change ids re-checked behind the newest seen (transactions may commit out of id order)
 
-Embedder = Callable[[list[str]], Union[list[list[float]], Awaitable[list[list[float]]]]]
+# embed(texts, purpose): purpose is "query" for a search question, "document" for passages at ingest
+Embedder = Callable[[list[str], str], Union[list[list[float]], Awaitable[list[list[float]]]]]
 
 
 class SearchError(Exception):
@@ -74,6 +75,7 @@ class Hit:
     set_name: str
     staff_written: bool = False
     coverage: float = 0.0
+    similarity: float | None = None   # cosine between question and passage (hybrid mode, when both have vectors)
 
 
 @dataclass(frozen=True)
@@ -367,10 +369,10 @@ class Index:
         depth = max(50, k * 10)
         weights, bm25 = self._bm25(words, idxs, self.synonyms.rules())
         ranked = heapq.nlargest(depth if self.embed else k, bm25.items(), key=lambda kv: kv[1])
+        qvec = None
         if self.embed:
-            qvec = None
             try:
-                qvec = _unit((await self._embed_call([query]))[0])
+                qvec = _unit((await self._embed_call([query], "query"))[0])
             except Exception as e:  # noqa: BLE001 - the embeddings endpoint failing must not break search
                 log.warning("query embedding failed, BM25 only: %s", e)
             if qvec is not None:
@@ -393,7 +395,8 @@ class Index:
             url, staff = self._docs.get(m.document_id, (None, False))
             coverage = sum(wt for wt, alts in weights.values() if not m.terms.isdisjoint(alts)) / total
             hits.append(Hit(cid, float(score), m.title, m.section, m.page, url, m.text, m.document_id,
-                            self._set_by_id.get(m.set_id, ""), staff, round(coverage, 4)))
+                            self._set_by_id.get(m.set_id, ""), staff, round(coverage, 4),
+                            self._similarity(qvec, m.set_id, cid)))
         return hits
 
     def _bm25(self, words: list[QueryTerm], idxs: list[_SetIdx], synonyms: dict[str, tuple[str, ...]]
@@ -443,6 +446,11 @@ class Index:
                 scores[cid] = get(cid, 0.0) + wgt * tf / (tf + c1 + c2 * length)
         return found, scores
 
+    def _similarity(self, qvec: np.ndarray | None, set_id: int, cid: int) -> float | None:
+        ix = self._sets.get(set_id)
+        vec = ix.vectors.get(cid) if ix is not None and qvec is not None else None
+        return round(float(vec @ qvec), 4) if vec is not None and vec.shape == qvec.shape else None
+
     def _cosine(self, qvec: np.ndarray, idxs: list[_SetIdx], depth: int) -> list[tuple[int, float]]:
         out: list[tuple[int, float]] = []
         for ix in idxs:
@@ -456,8 +464,8 @@ class Index:
         return heapq.nlargest(depth, out, key=lambda kv: kv[1])
 
     # ---------------------------------------------------------------- embeddings
-    async def _embed_call(self, texts: list[str]) -> list[list[float]]:
-        res = self.embed(texts)
+    async def _embed_call(self, texts: list[str], purpose: str) -> list[list[float]]:
+        res = self.embed(texts, purpose)
         if inspect.isawaitable(res):
             res = await res
         return list(res)
@@ -467,7 +475,7 @@ class Index:
         for i in range(0, len(texts), self.embed_batch):
             batch = texts[i:i + self.embed_batch]
             try:
-                vecs = await self._embed_call(batch)
+                vecs = await self._embed_call(batch, "document")
                 if len(vecs) != len(batch):
                     raise ValueError(f"{len(vecs)} embeddings for {len(batch)} texts")
                 out.extend([list(map(float, v)) for v in vecs])

@@ -91,17 +91,20 @@ def can_escalate(services, target_set: str | None) -> bool:
 def is_weak(hits: list[Hit], services) -> bool:
     s = settings_of(services)
     return weak_retrieval(hits, min_coverage=s.QA_MIN_COVERAGE, min_score=s.QA_MIN_SCORE,
-                          bm25_only=index_of(services).embed is None)
+                          bm25_only=index_of(services).embed is None, min_similarity=s.QA_MIN_SIMILARITY)
 
 
-def weak_retrieval(hits: list[Hit], *, min_coverage: float, min_score: float, bm25_only: bool) -> bool:
+def weak_retrieval(hits: list[Hit], *, min_coverage: float, min_score: float, bm25_only: bool,
+                   min_similarity: float | None = None) -> bool:
     """Too weak to answer from: nothing found, the best passage covers too little of the question, or (BM25 only,
-    where the score means something absolute) it scores too low. bench/retrieval_eval.py measures both errors."""
+    where the score means something absolute) it scores too low. In hybrid mode a passage whose meaning is close
+    enough (`min_similarity`, cosine) counts even when few of its words match: 「打って」 for 「接種」.
+    bench/retrieval_eval.py measures both errors."""
     if not hits:
         return True
     top = hits[0]
     if top.coverage < min_coverage:
-        return True
+        return min_similarity is None or top.similarity is None or top.similarity < min_similarity
     return bm25_only and top.score < min_score
 
 

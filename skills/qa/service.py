@@ -24,7 +24,7 @@ def kintone_of(services) -> KintoneClient:
 def index_of(services) -> Index:
     """The process's one search index. Embeddings through services.ai when an embeddings endpoint exists."""
     def build() -> Index:
-        embed = services.ai.embed if services.llm.embedder() is not None else None
+        embed = services.ai.embed if services.ai.can_embed else None
         return Index(services.db, embed=embed)
     return services.extra(INDEX_KEY, build)
 

@@ -35,7 +35,7 @@ def make_app(*, concepts: dict[str, str] | None = None, api_key: str = "test-key
         body = await request.json()
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         if calls is not None:
-            calls.append({"model": body.get("model"), "n": len(inputs)})
+            calls.append({"model": body.get("model"), "n": len(inputs), "input": list(inputs)})
         data = [{"object": "embedding", "index": i, "embedding": vector(s, concepts)} for i, s in enumerate(inputs)]
         return web.json_response({"object": "list", "data": data, "model": body.get("model", "stub"),
                                   "usage": {"prompt_tokens": sum(len(s) for s in inputs),
@@ -46,15 +46,11 @@ def make_app(*, concepts: dict[str, str] | None = None, api_key: str = "test-key
     return app
 
 
-def openai_embedder(base_url: str, *, api_key: str = "test-key", model: str = "stub-embed"):
-    """An `embed(texts)` callable over the real openai client (what core.llm.Endpoint.embed does in production)."""
-    from openai import AsyncOpenAI
+def embeddings_endpoint(base_url: str, *, api_key: str = "test-key", model: str = "stub-embed",
+                        query_prefix: str = "", document_prefix: str = ""):
+    """Production's `core.llm.Endpoint` for `base_url`: its `embed(texts, purpose)` goes over the real openai client."""
+    from core.llm import Endpoint, EndpointSpec
 
-    client = AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=10)
-
-    async def embed(texts: list[str]) -> list[list[float]]:
-        resp = await client.embeddings.create(model=model, input=texts)
-        return [d.embedding for d in sorted(resp.data, key=lambda d: d.index)]
-
-    embed.client = client  # type: ignore[attr-defined]
-    return embed
+    return Endpoint(EndpointSpec(name="stub", base_url=base_url, api_key=api_key, embeddings_model=model,
+                                 embeddings_query_prefix=query_prefix, embeddings_document_prefix=document_prefix),
+                    timeout=10, max_retries=0)

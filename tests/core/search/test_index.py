@@ -1,12 +1,13 @@
 import json
 
+import numpy as np
 import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select, text
 
 from core.search.index import Index, SearchError, UnknownSet, readable_sets
 from core.search.models import Chunk, IndexChange
-from tests.core.search.embed_stub import make_app, openai_embedder
+from tests.core.search.embed_stub import embeddings_endpoint, make_app, vector
 
 GOMI = """# ごみの出し方
 
@@ -187,12 +188,13 @@ async def test_delete_set(ix):
 
 async def test_hybrid_over_loopback_openai_embeddings(db):
     calls: list = []
-    server = TestServer(make_app(concepts={"無料": "cost", "お金": "cost", "費用": "cost"}, calls=calls),
+    concepts = {"無料": "cost", "お金": "cost", "費用": "cost"}
+    server = TestServer(make_app(concepts=concepts, calls=calls),
                         host="127.0.0.1")
     await server.start_server()
-    embed = openai_embedder(str(server.make_url("/v1")))
+    ep = embeddings_endpoint(str(server.make_url("/v1")))
     try:
-        hybrid, plain = Index(db, embed=embed), Index(db)
+        hybrid, plain = Index(db, embed=ep.embed), Index(db)
         await hybrid.create_set("vax")
         await hybrid.upsert_document("vax", "folder", "2", "ワクチンの接種は無料ですか。", None, "無料です。")
         await hybrid.upsert_document("vax", "folder", "6", "接種券とは何ですか。", None,
@@ -206,19 +208,24 @@ async def test_hybrid_over_loopback_openai_embeddings(db):
         hits = await hybrid.search(q, ["vax"], k=2)
         assert hits[0].title == "ワクチンの接種は無料ですか。"   # the vectors know お金 ~ 無料
         assert hits[0].score == pytest.approx(1 / 61)              # RRF: first in the vector list only
+        embedded = next(t for c in calls for t in c["input"] if "無料です" in t)
+        qv, dv = np.array(vector(q, concepts)), np.array(vector(embedded, concepts))
+        assert hits[0].similarity == pytest.approx(qv @ dv / np.linalg.norm(qv) / np.linalg.norm(dv), abs=1e-4)
+        assert hits[0].coverage == 0.0
+        assert all(h.similarity is None for h in await plain.search("接種券", ["vax"]))
         both = await hybrid.search("接種券", ["vax"], k=2)
         assert both[0].title == "接種券とは何ですか。" and both[0].score == pytest.approx(2 / 61)
     finally:
-        await embed.client.close()
+        await ep.close()
         await server.close()
 
 
 async def test_embeddings_endpoint_down_falls_back_to_bm25(db):
     server = TestServer(make_app(fail=True), host="127.0.0.1")
     await server.start_server()
-    embed = openai_embedder(str(server.make_url("/v1")))
+    ep = embeddings_endpoint(str(server.make_url("/v1")))
     try:
-        ix = Index(db, embed=embed)
+        ix = Index(db, embed=ep.embed)
         await ix.create_set("vax")
         await ix.upsert_document("vax", "folder", "6", "接種券とは何ですか。", None, "接種の際に必要になる券です。")
         async with db.session() as s:
@@ -226,7 +233,7 @@ async def test_embeddings_endpoint_down_falls_back_to_bm25(db):
         hits = await ix.search("接種券", ["vax"])
         assert hits and hits[0].title == "接種券とは何ですか。"
     finally:
-        await embed.client.close()
+        await ep.close()
         await server.close()
 
 

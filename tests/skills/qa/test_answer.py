@@ -8,7 +8,8 @@ from sqlalchemy import select
 from cards.common import AI_REMINDER, OFFLINE_SEARCH
 from core.store.models import UsageEvent
 from skills.qa import strings as S
-from skills.qa.answer import ground
+from core.search.index import Hit
+from skills.qa.answer import ground, weak_retrieval
 from skills.qa.handler import handle
 from skills.qa.models import QAQuestion
 from tests.harness import RecorderPort, make_request
@@ -23,6 +24,22 @@ def test_ground_keeps_valid_citations_renumbered_and_drops_invalid_ones():
     assert ground("登録文書からは回答 できません。", 5).declined
     assert ground("市の規程では20日です。", 5).used == []
     assert ground("[0] と [6] は存在しません", 5).used == []
+
+
+def test_weak_retrieval_rule():
+    def hit(score=3.0, coverage=0.6, similarity=None):
+        return [Hit(1, score, "t", "", None, None, "x", 1, "s", coverage=coverage, similarity=similarity)]
+    bm25 = dict(min_coverage=0.25, min_score=0.5, bm25_only=True)
+    assert weak_retrieval([], **bm25)
+    assert not weak_retrieval(hit(), **bm25)
+    assert weak_retrieval(hit(coverage=0.2), **bm25)
+    assert weak_retrieval(hit(score=0.4), **bm25)                   # BM25 alone: the score is absolute
+    hybrid = dict(bm25, bm25_only=False)
+    assert not weak_retrieval(hit(score=0.01), **hybrid)            # hybrid: the score is a rank, not evidence
+    assert weak_retrieval(hit(coverage=0.1, similarity=0.9), **hybrid)                      # similarity off
+    assert not weak_retrieval(hit(coverage=0.1, similarity=0.9), **hybrid, min_similarity=0.85)  # 打って ~ 接種
+    assert weak_retrieval(hit(coverage=0.1, similarity=0.8), **hybrid, min_similarity=0.85)
+    assert weak_retrieval(hit(coverage=0.1), **hybrid, min_similarity=0.85)     # passage without a vector
 
 
 async def ask(services, text, **kw):
