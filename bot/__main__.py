@@ -2,6 +2,7 @@
 
     python -m bot                      serve on HOST:PORT (defaults 127.0.0.1:3978)
     python -m bot ingest <set> <path>  register a local folder's documents in a knowledge set
+    python -m bot reembed [<set> …]    give stored documents vectors from the configured embeddings
     python -m bot config-table         print the configuration table (Markdown) for the README
 """
 from __future__ import annotations
@@ -46,6 +47,12 @@ def ingest(argv: list[str]) -> int:
     return ingest_command(argv)
 
 
+def reembed(argv: list[str]) -> int:
+    from bot.admin import reembed_command
+
+    return reembed_command(argv)
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         return serve()
@@ -56,6 +63,8 @@ def main(argv: list[str]) -> int:
         return config_table()
     if cmd == "ingest":
         return ingest(rest)
+    if cmd == "reembed":
+        return reembed(rest)
     print(__doc__, file=sys.stderr)
     return 2
 

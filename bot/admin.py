@@ -1,7 +1,11 @@
-"""Administrator tasks run from the command line (`python -m bot ingest …`)."""
+"""Administrator tasks run from the command line (`python -m bot ingest …`, `python -m bot reembed …`).
+
+Both use the index as the bot builds it (`skills.qa.service.index_of`): with EMBEDDINGS_MODEL set, documents get
+their vectors through the guard, exactly as documents sent in chat do."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
@@ -59,19 +63,15 @@ def ingest_command(argv: list[str]) -> int:
     if not folder.is_dir():
         print(f"エラー: 「{folder}」はフォルダではありません。フォルダを指定してください。", file=sys.stderr)
         return 2
-    try:
-        return asyncio.run(_ingest(opts, folder))
-    except KeyboardInterrupt:
-        print("中断しました。", file=sys.stderr)
-        return 130
+    return _run(_ingest(opts, folder))
 
 
-async def _ingest(opts: dict, folder: Path) -> int:
-    import time
-
-    from core.search.index import Index, SearchError
-    from core.search.ingest import IngestError, ingest_folder
+@contextlib.asynccontextmanager
+async def _index():
+    """The bot's search index on the configured database (migrated), or None after printing why not."""
+    from bot.app import build_services
     from core.store import Database, StoreSettings
+    from skills.qa.service import index_of
 
     db = Database.from_settings(StoreSettings())
     try:
@@ -80,8 +80,34 @@ async def _ingest(opts: dict, folder: Path) -> int:
         except Exception as e:  # noqa: BLE001 - a clear line instead of a trace
             print(f"エラー: データベースに接続できませんでした（{type(e).__name__}）。DATABASE_URL をご確認ください。",
                   file=sys.stderr)
+            yield None
+            return
+        services = build_services(db=db)
+        try:
+            yield index_of(services)
+        finally:
+            await services.llm.close()
+    finally:
+        await db.dispose()
+
+
+def _run(coro) -> int:
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        print("中断しました。", file=sys.stderr)
+        return 130
+
+
+async def _ingest(opts: dict, folder: Path) -> int:
+    import time
+
+    from core.search.index import SearchError
+    from core.search.ingest import IngestError, ingest_folder
+
+    async with _index() as index:
+        if index is None:
             return 2
-        index = Index(db)
         name = opts["set"].strip()
         members = [m.strip() for m in opts.get("members", "").split(",") if m.strip()]
         try:
@@ -104,5 +130,40 @@ async def _ingest(opts: dict, folder: Path) -> int:
         for rel, reason in report.failed:
             print(f"  失敗: {rel}: {reason}", file=sys.stderr)
         return 1 if report.failed else 0
-    finally:
-        await db.dispose()
+
+
+REEMBED_USAGE = """使い方: python -m bot reembed [<ナレッジセット名> …]
+
+  登録済みの文書に、設定中の埋め込み（EMBEDDINGS_MODEL）でベクトルを作成します。埋め込みを初めて設定したとき、
+  またはモデルや EMBEDDINGS_DOCUMENT_PREFIX を変えたときに実行してください。元のファイルは読み直しません。
+  作成済みの文書は読み飛ばすので、何度実行しても構いません。セット名を省略すると、すべてのセットが対象です。"""
+
+
+def reembed_command(argv: list[str]) -> int:
+    """`python -m bot reembed [<set> …]`: 0 ok, 1 some passages were not embedded, 2 bad input or configuration."""
+    if any(a in ("-h", "--help") for a in argv):
+        print(REEMBED_USAGE)
+        return 0
+    bad = next((a for a in argv if a.startswith("--")), None)
+    if bad:
+        print(f"エラー: 不明なオプションです: {bad}\n\n{REEMBED_USAGE}", file=sys.stderr)
+        return 2
+    return _run(_reembed([a.strip() for a in argv if a.strip()] or None))
+
+
+async def _reembed(names: list[str] | None) -> int:
+    import time
+
+    from core.search.index import SearchError
+
+    async with _index() as index:
+        if index is None:
+            return 2
+        started = time.perf_counter()
+        try:
+            report = await index.reembed(names)
+        except SearchError as e:
+            print(f"エラー: {e.message}", file=sys.stderr)
+            return 2
+        print(f"{report.summary()}（{time.perf_counter() - started:.1f}秒）")
+        return 1 if report.failed else 0

@@ -153,6 +153,12 @@ class AI:
     def can_embed(self) -> bool:
         return self.gateway.embedder(self.embeddings_tier) is not None
 
+    @property
+    def embeddings_space(self) -> str:
+        """Names the vectors `embed` makes for documents: vectors stored under another name are not comparable."""
+        ep = self.gateway.embedder(self.embeddings_tier)
+        return f"{ep.spec.embeddings_model}|{ep.spec.embeddings_document_prefix}" if ep else ""
+
     async def embed(self, texts: list[str], purpose: str = "document") -> list[list[float]]:
         """Vectors for search (`purpose` "query" or "document"), through the guard like every call that leaves:
         a forbidden word refuses the call, personal data is masked unless the endpoint may receive it. Raises

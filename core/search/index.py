@@ -109,6 +109,18 @@ class UpsertResult:
 
 
 @dataclass
+class ReembedReport:
+    documents: int = 0     # documents given new vectors
+    chunks: int = 0        # chunks embedded
+    failed: int = 0        # chunks the endpoint did not embed (tried again on the next run)
+    current: int = 0       # documents already embedded by the configured embeddings
+
+    def summary(self) -> str:
+        text = f"ベクトルを作成した文書 {self.documents} 件（パッセージ {self.chunks} 件）、作成済みで変更なし {self.current} 件"
+        return text + (f"、失敗したパッセージ {self.failed} 件（再実行で再試行します）" if self.failed else "")
+
+
+@dataclass
 class _Meta:
     document_id: int
     set_id: int
@@ -175,9 +187,13 @@ class Index:
     """Knowledge sets and hybrid retrieval over `core.store.Database`. One instance per process (it caches)."""
 
     def __init__(self, db, *, embed: Embedder | None = None, analyzer: Analyzer | None = None,
-                 refresh_interval: float = 1.0, embed_batch: int = 64, synonyms: SynonymMap | None = None) -> None:
+                 refresh_interval: float = 1.0, embed_batch: int = 64, synonyms: SynonymMap | None = None,
+                 embed_space: str = "default") -> None:
         self.db = db
         self.embed = embed
+        # Names the embeddings `embed` produces (model and document prefix). Stored vectors from another space are
+        # not used: after a model change, search runs on BM25 for those documents until `reembed` brings them over.
+        self.embed_space = embed_space[:300]
         self.analyzer = analyzer or sudachi()
         # administrators' synonym rules (SEARCH_SYNONYMS_FILE); with another analyser (the bigram baseline), none
         self.synonyms = synonyms or (SynonymMap.from_settings() if analyzer is None else SynonymMap())
@@ -277,7 +293,7 @@ class Index:
         async with self.db.session() as s:
             doc = await s.scalar(select(Document).where(Document.set_id == set_id,
                                                         Document.source_key == source_key))
-            if doc is not None and doc.content_hash == digest:
+            if doc is not None and doc.content_hash == digest and not await self._vectors_missing(s, doc):
                 changed_meta = (doc.url, doc.staff_written, doc.etag, doc.source) != (url, staff_written, etag, source)
                 if changed_meta:
                     doc.url, doc.staff_written, doc.etag, doc.source = url, staff_written, etag, source
@@ -302,6 +318,7 @@ class Index:
                         await s.execute(delete(Chunk).where(Chunk.document_id == doc.id))
                     doc.source, doc.title, doc.url, doc.etag = source, title, url, etag
                     doc.content_hash, doc.staff_written, doc.updated_at = digest, staff_written, utcnow()
+                    doc.embed_space = self.embed_space if self.embed else None
                     await s.flush()
                     rows = [Chunk(document_id=doc.id, ordinal=c.ordinal, title=c.title, section=c.section[:1000],
                                   page=c.page, text=c.text, tokens=" ".join(terms), embedding=vec)
@@ -342,6 +359,48 @@ class Index:
         self._drop_doc(doc_id)
         self._applied.add(change.id)
         return True
+
+    async def reembed(self, set_names: Iterable[str] | None = None) -> ReembedReport:
+        """Compute vectors for stored chunks that have none from the configured embeddings (after EMBEDDINGS_MODEL
+        is set or changed), from their own text: no source needs to be read again. Other replicas pick the new
+        vectors up from the change log. Documents whose vectors are current are skipped, so it can be re-run."""
+        if self.embed is None:
+            raise SearchError("埋め込み（EMBEDDINGS_MODEL）が設定されていないため、ベクトルを作成できません。")
+        async with self.db.session() as s:
+            await self._reload_set_names(s)
+            query = select(Document.id, Document.set_id, Document.embed_space)
+            if set_names is not None:
+                names = list(set_names)
+                unknown = [n for n in names if n not in self._set_names]
+                if unknown:
+                    raise UnknownSet(f"ナレッジセット「{unknown[0]}」は登録されていません。")
+                query = query.where(Document.set_id.in_([self._set_names[n] for n in names]))
+            docs = (await s.execute(query.order_by(Document.id))).all()
+        report = ReembedReport()
+        for doc_id, set_id, space in docs:
+            async with self.db.session() as s:
+                chunks = (await s.execute(select(Chunk.id, Chunk.title, Chunk.section, Chunk.text, Chunk.embedding)
+                                          .where(Chunk.document_id == doc_id).order_by(Chunk.id))).all()
+            if space == self.embed_space and all(c.embedding is not None for c in chunks):
+                report.current += 1
+                continue
+            vectors = await self._embed_many([_index_text(c.title, c.section, c.text) for c in chunks])
+            async with self.db.session() as s:
+                doc = await s.get(Document, doc_id)
+                if doc is None:          # deleted meanwhile
+                    continue
+                for c, vec in zip(chunks, vectors):
+                    row = await s.get(Chunk, c.id)
+                    if row is not None:
+                        row.embedding = vec
+                doc.embed_space = self.embed_space
+                s.add(IndexChange(set_id=set_id, document_id=doc_id, op="upsert"))
+            report.documents += 1
+            report.chunks += sum(v is not None for v in vectors)
+            report.failed += sum(v is None for v in vectors)
+        if self._loaded:
+            await self._ensure_current(force=True)
+        return report
 
     async def list_documents(self, set_name: str) -> dict[str, DocumentInfo]:
         """The set's documents by source key (for sync: compare etags, find what disappeared)."""
@@ -508,13 +567,21 @@ class Index:
             await self._reload_set_names(s)
             rows = await s.execute(
                 select(Chunk.id, Chunk.document_id, Document.set_id, Chunk.title, Chunk.section, Chunk.page,
-                       Chunk.text, Chunk.tokens, Chunk.embedding, Document.url, Document.staff_written)
+                       Chunk.text, Chunk.tokens, Chunk.embedding, Document.url, Document.staff_written,
+                       Document.embed_space)
                 .join(Document, Document.id == Chunk.document_id).order_by(Chunk.id))
             self._reset()
+            other_space: set[int] = set()
             for r in rows:
                 self._docs[r.document_id] = (r.url, r.staff_written)
+                vec = self._usable(r.embedding, r.embed_space)
+                if self.embed and vec is None:
+                    other_space.add(r.document_id)
                 self._add_chunk(r.id, r.document_id, r.set_id, r.title, r.section, r.page, r.text,
-                                r.tokens.split(), r.embedding)
+                                r.tokens.split(), vec)
+        if other_space:
+            log.warning("%d documents have no vectors from the configured embeddings (%s): they are searched by "
+                        "BM25 only until `python -m bot reembed`", len(other_space), self.embed_space)
         self._applied = set(changes)
         self._seen_max = max(changes, default=low)
         self._seen_count = len(changes)
@@ -548,7 +615,7 @@ class Index:
                     d = docs.get(r.document_id)
                     if d is not None:
                         self._add_chunk(r.id, r.document_id, d.set_id, r.title, r.section, r.page, r.text,
-                                        r.tokens.split(), r.embedding)
+                                        r.tokens.split(), self._usable(r.embedding, d.embed_space))
         ids = [r.id for r in rows]
         self._seen_max = max([self._seen_max, *ids])
         new_low = max(0, self._seen_max - _CHANGE_WINDOW)
@@ -578,6 +645,18 @@ class Index:
         self._meta.clear()
         self._doc_chunks.clear()
         self._docs.clear()
+
+    def _usable(self, embedding, space: str | None):
+        """A stored vector, if search can use it: embeddings are configured and it is from their space."""
+        return embedding if self.embed is not None and space == self.embed_space else None
+
+    async def _vectors_missing(self, s, doc: Document) -> bool:
+        """With embeddings configured: the document's vectors are from another space, or some chunk has none."""
+        if self.embed is None:
+            return False
+        if doc.embed_space != self.embed_space:
+            return True
+        return any(e is None for e in await s.scalars(select(Chunk.embedding).where(Chunk.document_id == doc.id)))
 
     def _add_chunk(self, cid, doc_id, set_id, title, section, page, text, terms, embedding) -> None:
         counts = Counter(terms)

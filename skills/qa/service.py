@@ -24,8 +24,9 @@ def kintone_of(services) -> KintoneClient:
 def index_of(services) -> Index:
     """The process's one search index. Embeddings through services.ai when an embeddings endpoint exists."""
     def build() -> Index:
-        embed = services.ai.embed if services.ai.can_embed else None
-        return Index(services.db, embed=embed)
+        if services.ai.can_embed:
+            return Index(services.db, embed=services.ai.embed, embed_space=services.ai.embeddings_space)
+        return Index(services.db)
     return services.extra(INDEX_KEY, build)
 
 

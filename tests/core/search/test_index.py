@@ -6,7 +6,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select, text
 
 from core.search.index import Index, SearchError, UnknownSet, readable_sets
-from core.search.models import Chunk, IndexChange
+from core.search.models import Chunk, Document, IndexChange
 from tests.core.search.embed_stub import embeddings_endpoint, make_app, vector
 
 GOMI = """# ごみの出し方
@@ -299,3 +299,48 @@ async def test_two_replicas_ingesting_the_same_documents_at_once(db_url):
     finally:
         await a_db.dispose()
         await b_db.dispose()
+
+
+async def test_vectors_follow_the_configured_embeddings(db):
+    """Vectors are used only from the embeddings that made them: a document indexed before embeddings were set up,
+    or under another model, is searched by BM25 until it is re-embedded — by an upsert of the same content, or by
+    `reembed` from the stored chunks. Another process sees the new vectors through the change log."""
+    calls: list = []
+    server = TestServer(make_app(concepts={"無料": "cost", "お金": "cost"}, calls=calls), host="127.0.0.1")
+    await server.start_server()
+    ep = embeddings_endpoint(str(server.make_url("/v1")))
+    try:
+        plain = Index(db)
+        await plain.create_set("vax")
+        await plain.upsert_document("vax", "folder", "2", "ワクチンの接種は無料ですか。", None, "無料です。")
+        await plain.upsert_document("vax", "folder", "6", "接種券とは何ですか。", None, "接種に必要な券です。")
+        assert calls == []
+
+        m1 = Index(db, embed=ep.embed, embed_space="m1")
+        assert (await m1.search("お金はかかりますか", ["vax"])) == []      # no vectors yet: BM25 finds nothing
+        result = await m1.upsert("vax", "folder", "2", "ワクチンの接種は無料ですか。", None, "無料です。")
+        passages = [c for c in calls if c["input"] != ["お金はかかりますか"]]
+        assert result.status == "updated" and len(passages) == 1     # same content, but no vectors: embedded
+        again = await m1.upsert("vax", "folder", "2", "ワクチンの接種は無料ですか。", None, "無料です。")
+        assert again.status == "unchanged" and [c for c in calls if c["input"] != ["お金はかかりますか"]] == passages
+        hits = await m1.search("お金はかかりますか", ["vax"])
+        assert hits[0].title == "ワクチンの接種は無料ですか。" and hits[0].similarity is not None
+
+        m2 = Index(db, embed=ep.embed, embed_space="m2")               # the model changed
+        assert all(h.similarity is None for h in await m2.search("接種券", ["vax"]))
+        other = Index(db, embed=ep.embed, embed_space="m2", refresh_interval=0)   # another replica, loaded
+        assert all(h.similarity is None for h in await other.search("接種券", ["vax"]))
+        report = await m2.reembed()
+        assert (report.documents, report.chunks, report.failed, report.current) == (2, 2, 0, 0)
+        assert (await m2.reembed(["vax"])).current == 2                 # re-running finds nothing to do
+        assert (await m2.search("お金はかかりますか", ["vax"]))[0].similarity is not None
+        async with db.session() as s:
+            assert set(await s.scalars(select(Document.embed_space))) == {"m2"}
+        assert (await other.search("お金はかかりますか", ["vax"]))[0].similarity is not None   # via the change log
+        with pytest.raises(SearchError):
+            await m2.reembed(["nai"])
+        with pytest.raises(SearchError):
+            await plain.reembed()
+    finally:
+        await ep.close()
+        await server.close()

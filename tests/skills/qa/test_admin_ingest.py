@@ -64,3 +64,57 @@ async def test_bad_input_gets_clear_messages(db_url, db, monkeypatch, tmp_path, 
     assert await run(monkeypatch, db_url, ["jinji", str(tmp_path / "d"), "--members", "g-1, g-2"]) == 0
     assert "メンバー限定" in capsys.readouterr().out
     assert (await Index(db).get_set("jinji")).members == ["g-1", "g-2"]
+
+
+async def test_embeddings_at_ingest_and_reembed(db_url, db, monkeypatch, tmp_path, capsys):
+    """With EMBEDDINGS_MODEL set, `ingest` stores vectors (through the guard, masked); documents registered before
+    get theirs from `reembed`, which skips what is current."""
+    from aiohttp.test_utils import TestServer
+
+    from core.search.models import Chunk, Document
+    from sqlalchemy import select
+    from tests.core.search.embed_stub import make_app
+
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "LLM_ENDPOINTS", "EMBEDDINGS_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    folder = tmp_path / "規程"
+    folder.mkdir()
+    (folder / "休暇.md").write_text("# 休暇\n\n年次休暇は20日です。担当は山田太郎です。\n", encoding="utf-8")
+    assert await run(monkeypatch, db_url, ["soumu", str(folder)]) == 0        # offline: no vectors
+    assert await reembed(monkeypatch, db_url, []) == 2
+    assert "埋め込み（EMBEDDINGS_MODEL）が設定されていない" in capsys.readouterr().err
+    assert await reembed(monkeypatch, db_url, ["--all"]) == 2
+    assert "不明なオプションです: --all" in capsys.readouterr().err
+    assert await reembed(monkeypatch, db_url, ["--help"]) == 0
+    assert "使い方: python -m bot reembed" in capsys.readouterr().out
+
+    calls: list = []
+    server = TestServer(make_app(calls=calls), host="127.0.0.1")
+    await server.start_server()
+    try:
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", str(server.make_url("/v1")))
+        monkeypatch.setenv("EMBEDDINGS_MODEL", "e5")
+        monkeypatch.setenv("EMBEDDINGS_DOCUMENT_PREFIX", "passage: ")
+        assert await reembed(monkeypatch, db_url, ["nai"]) == 2
+        assert "ナレッジセット「nai」は登録されていません" in capsys.readouterr().err
+        assert await reembed(monkeypatch, db_url, []) == 0
+        assert "ベクトルを作成した文書 1 件（パッセージ 1 件）、作成済みで変更なし 0 件" in capsys.readouterr().out
+        assert await reembed(monkeypatch, db_url, ["soumu"]) == 0
+        assert "ベクトルを作成した文書 0 件（パッセージ 0 件）、作成済みで変更なし 1 件" in capsys.readouterr().out
+        (folder / "旅費.md").write_text("# 旅費\n\n出張後5日以内に精算します。\n", encoding="utf-8")
+        assert await run(monkeypatch, db_url, ["soumu", str(folder)]) == 0
+        assert "追加 1 件、更新 0 件、変更なし 1 件" in capsys.readouterr().out
+    finally:
+        await server.close()
+    assert [c["input"][0].split("\n")[0] for c in calls] == ["passage: 休暇", "passage: 旅費"]
+    assert "山田" not in str(calls) and "［氏名1］" in calls[0]["input"][0]
+    async with db.session() as s:
+        assert set(await s.scalars(select(Document.embed_space))) == {"e5|passage: "}
+        assert all(len(e) == 256 for e in await s.scalars(select(Chunk.embedding)))
+
+
+async def reembed(monkeypatch, db_url, argv):
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    from bot.admin import reembed_command
+    return await asyncio.to_thread(reembed_command, argv)
