@@ -151,9 +151,10 @@ async def _cleanup():
             await client.close()
 
 
-def build(db, *, llm: OpenAIStandIn | None = None, kintone: KintoneStandIn | None = None, **settings_kw):
+def build(db, *, llm: OpenAIStandIn | None = None, kintone: KintoneStandIn | None = None,
+          llm_env: dict[str, str] | None = None, **settings_kw):
     services = make_services(db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url,
-                                                 "LLM_MAX_RETRIES": "0"} if llm else None)
+                                          "LLM_MAX_RETRIES": "0", **(llm_env or {})} if llm else None)
     services.extras[SETTINGS_KEY] = qa_settings(**settings_kw)
     services.extras[KINTONE_KEY] = KintoneClient(kintone_settings(kintone))
     services.proactive = FakeProactive()

@@ -106,6 +106,28 @@ async def test_weak_retrieval_is_declined_without_calling_the_model(db, llm, car
         assert {r.status for r in await s.scalars(select(QAQuestion))} == {"unanswered"}
 
 
+async def test_hybrid_mode_embeds_masked_and_may_answer_on_meaning(db, llm):
+    """With EMBEDDINGS_MODEL, /ask's question is embedded through the guard (masked, with the query prefix), and
+    QA_MIN_SIMILARITY lets a passage whose words barely match be answered from."""
+    env = {"EMBEDDINGS_MODEL": "emb", "EMBEDDINGS_QUERY_PREFIX": "query: ", "EMBEDDINGS_DOCUMENT_PREFIX": "passage: "}
+    question = "山田太郎ですが、夏は何日ぐらい休めますか"
+    declined = build(db, llm=llm, llm_env=env)
+    await seed(declined)
+    passages = [r["input"] for r in llm.requests if "input" in r]
+    assert passages and all(t.startswith("passage: ") for batch in passages for t in batch)
+    port = await ask(declined, question)
+    assert port.last().text == S.NOT_FOUND                 # few words in common and no similarity rule
+    query = [r["input"] for r in llm.requests if "input" in r][-1]
+    assert query == ["query: ［氏名1］ですが、夏は何日ぐらい休めますか"]
+    assert "山田" not in llm.seen() and llm.chat_requests() == []
+
+    attempted = build(db, llm=llm, llm_env=env, QA_MIN_SIMILARITY=0.5)
+    llm.script.append({"text": "夏季休暇は7月から9月の間に5日以内です[1]。"})
+    port = await ask(attempted, question)
+    assert port.last().text == "夏季休暇は7月から9月の間に5日以内です[1]。" and port.last().citations
+    assert "山田" not in llm.seen()
+
+
 async def test_model_answer_without_valid_citations_is_declined(db, llm):
     services = build(db, llm=llm)
     await seed(services)
