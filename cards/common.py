@@ -135,3 +135,5 @@ def note(value: str) -> dict:
 AI_REMINDER = "AIの出力です。内容を確認のうえご利用ください。"
 OFFLINE_TEMPLATE = "【テンプレート】AIは使用していません（オフラインモード）。"
 OFFLINE_SEARCH = "【検索結果】AIは使用していません（オフラインモード）。該当箇所をそのまま示しています。"
+# the same when an LLM is configured but this answer could not use it (refused, unavailable)
+SEARCH_ONLY = "【検索結果】AIは使用していません。該当箇所をそのまま示しています。"

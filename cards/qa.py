@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from cards.common import (AI_REMINDER, OFFLINE_SEARCH, card, container, execute, facts, heading, input_choice,
+from cards.common import (AI_REMINDER, OFFLINE_SEARCH, SEARCH_ONLY, card, container, execute, facts, heading, input_choice,
                           input_text, note, open_url, text, title)
 
 ESCALATE_VERB = "qa.escalate"
@@ -61,15 +61,16 @@ def answer_card(question_id: int, *, staff_written: bool = False, masked_note: s
 
 
 def search_results_card(passages: list[dict[str, Any]], question_id: int, *, lead: str = "",
-                        can_escalate: bool = True) -> dict:
+                        can_escalate: bool = True, offline: bool = True) -> dict:
     """Offline mode (or AI unavailable): the best passages quoted, clearly labelled as search results."""
-    body: list[dict] = [text(OFFLINE_SEARCH, weight="Bolder", color="Warning")]
+    label = OFFLINE_SEARCH if offline else SEARCH_ONLY
+    body: list[dict] = [text(label, weight="Bolder", color="Warning")]
     if lead:
         body.append(text(lead))
     body += _passage_blocks(passages)
     if can_escalate:
         body.append(note("該当する内容がない場合は、担当課に問い合わせることができます。"))
-    return card(body, [_escalate_action(question_id)] if can_escalate else None, fallback_text=OFFLINE_SEARCH)
+    return card(body, [_escalate_action(question_id)] if can_escalate else None, fallback_text=label)
 
 
 def declined_card(message: str, question_id: int | None, *, offer: str = "", can_escalate: bool = True,

@@ -411,8 +411,9 @@ class Index:
                                                d.content_hash, d.updated_at, d.staff_written) for d in docs}
 
     # ---------------------------------------------------------------- search
-    async def search(self, query: str, set_names: Iterable[str], k: int = 5) -> list[Hit]:
-        """The best `k` passages for `query` within the named sets (unknown names are ignored)."""
+    async def search(self, query: str, set_names: Iterable[str], k: int = 5, *, vectors: bool = True) -> list[Hit]:
+        """The best `k` passages for `query` within the named sets (unknown names are ignored). `vectors=False`
+        keeps the question off the embeddings endpoint (BM25 alone), e.g. when it belongs to another network tier."""
         await self._ensure_current()
         names = list(dict.fromkeys(set_names))
         for n in names:
@@ -427,9 +428,10 @@ class Index:
             [QueryTerm(t) for t in dict.fromkeys(self.analyzer.terms(query))]
         depth = max(50, k * 10)
         weights, bm25 = self._bm25(words, idxs, self.synonyms.rules())
-        ranked = heapq.nlargest(depth if self.embed else k, bm25.items(), key=lambda kv: kv[1])
+        hybrid = self.embed is not None and vectors
+        ranked = heapq.nlargest(depth if hybrid else k, bm25.items(), key=lambda kv: kv[1])
         qvec = None
-        if self.embed:
+        if hybrid:
             try:
                 qvec = _unit((await self._embed_call([query], "query"))[0])
             except Exception as e:  # noqa: BLE001 - the embeddings endpoint failing must not break search

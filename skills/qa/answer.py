@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from cards import qa as qa_cards
-from cards.common import OFFLINE_SEARCH
+from cards.common import OFFLINE_SEARCH, SEARCH_ONLY
 from core.ai import AIFailed, AIRefused
 from core.search.index import Hit
 from core.skills import Citation, ReplyPort, SkillRequest
@@ -88,10 +88,10 @@ def can_escalate(services, target_set: str | None) -> bool:
     return settings_of(services).fallback_channel([target_set] if target_set else []) is not None
 
 
-def is_weak(hits: list[Hit], services) -> bool:
+def is_weak(hits: list[Hit], services, *, hybrid: bool) -> bool:
     s = settings_of(services)
     return weak_retrieval(hits, min_coverage=s.QA_MIN_COVERAGE, min_score=s.QA_MIN_SCORE,
-                          bm25_only=index_of(services).embed is None, min_similarity=s.QA_MIN_SIMILARITY)
+                          bm25_only=not hybrid, min_similarity=s.QA_MIN_SIMILARITY)
 
 
 def weak_retrieval(hits: list[Hit], *, min_coverage: float, min_score: float, bm25_only: bool,
@@ -130,7 +130,9 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
         await reply.send_text(S.NO_SETS)
         return
     settings = settings_of(services)
-    hits = await index_of(services).search(question, scope.sets, k=settings.QA_TOP_K)
+    # The question is embedded by the default tier's endpoint only: one the user chose another tier for stays off it.
+    same_tier = req.tier in (None, services.ai.embeddings_tier)
+    hits = await index_of(services).search(question, scope.sets, k=settings.QA_TOP_K, vectors=same_tier)
     passages = passages_from_hits(hits)
     target = hits[0].set_name if hits else (scope.sets[0] if len(scope.sets) == 1 else None)
     row = await _save(services, QAQuestion(
@@ -140,7 +142,7 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
         created_at=services.clock.now()))
     escalate = can_escalate(services, target)
 
-    if is_weak(hits, services):
+    if is_weak(hits, services, hybrid=same_tier and index_of(services).embed is not None):
         await reply.send_card(qa_cards.declined_card(
             S.NOT_FOUND, row.id, offer=S.ESCALATE_OFFER if escalate else S.ESCALATE_NONE, can_escalate=escalate,
             show_message=False),
@@ -181,10 +183,11 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
 
 async def _search_results(reply: ReplyPort, services, qid: int, passages: list[dict], escalate: bool) -> None:
     shown = passages[:OFFLINE_PASSAGES]
-    lines = [OFFLINE_SEARCH, "", S.OFFLINE_LEAD] + [
+    offline = services.ai.offline
+    lines = [OFFLINE_SEARCH if offline else SEARCH_ONLY, "", S.OFFLINE_LEAD] + [
         f"- [{p['n']}] {md_safe(qa_cards.passage_label(p))}" + (f"（{S.STAFF_WRITTEN}）" if p.get("staff_written") else "")
         for p in shown]
     activity_id = await reply.send_card(
-        qa_cards.search_results_card(shown, qid, can_escalate=escalate), text="\n".join(lines),
+        qa_cards.search_results_card(shown, qid, can_escalate=escalate, offline=offline), text="\n".join(lines),
         ai_generated=False, citations=[citation_for(p["n"], p) for p in shown], feedback=False)
     await _update(services, qid, status="offline", answer_activity_id=activity_id)

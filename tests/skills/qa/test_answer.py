@@ -5,7 +5,7 @@ import json
 
 from sqlalchemy import select
 
-from cards.common import AI_REMINDER, OFFLINE_SEARCH
+from cards.common import AI_REMINDER, OFFLINE_SEARCH, SEARCH_ONLY
 from core.store.models import UsageEvent
 from skills.qa import strings as S
 from core.search.index import Hit
@@ -127,6 +127,13 @@ async def test_hybrid_mode_embeds_masked_and_may_answer_on_meaning(db, llm):
     assert port.last().text == "夏季休暇は7月から9月の間に5日以内です[1]。" and port.last().citations
     assert "山田" not in llm.seen()
 
+    # a user who chose the LGWAN tier: the question stays off the (internet) embeddings endpoint
+    embedded = len([r for r in llm.requests if "input" in r])
+    port = await ask(attempted, "夏季休暇は何日ですか", tier="lgwan")
+    assert len([r for r in llm.requests if "input" in r]) == embedded
+    assert "「LGWAN接続系」の区分で扱う必要があります" in port.sent[-2].text     # and no LGWAN chat endpoint either
+    assert port.last().text.startswith(SEARCH_ONLY) and "[1] 職員の休暇に関する規程 — 夏季休暇" in port.last().text
+
 
 async def test_model_answer_without_valid_citations_is_declined(db, llm):
     services = build(db, llm=llm)
@@ -165,7 +172,8 @@ async def test_model_failure_falls_back_to_search_results(db, llm):
     llm.default = {"status": 500}
     port = await ask(services, "年次休暇は何日ありますか")
     assert "AI" in port.sent[-2].text and S.AI_BUSY_FALLBACK in port.sent[-2].text
-    assert port.last().text.startswith(OFFLINE_SEARCH) and not port.last().ai_generated
+    assert port.last().text.startswith(SEARCH_ONLY) and not port.last().ai_generated   # not "offline": it is configured
+    assert SEARCH_ONLY in json.dumps(port.last().card, ensure_ascii=False)
 
 
 async def test_channel_default_set_narrows_the_search(db):
