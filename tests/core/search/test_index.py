@@ -232,6 +232,19 @@ async def test_embeddings_endpoint_down_falls_back_to_bm25(db):
             assert list(await s.scalars(select(Chunk.embedding))) == [None]
         hits = await ix.search("接種券", ["vax"])
         assert hits and hits[0].title == "接種券とは何ですか。"
+        # once the endpoint is back, registering the same content again embeds what is missing
+        up = TestServer(make_app(), host="127.0.0.1")
+        await up.start_server()
+        ep_up = embeddings_endpoint(str(up.make_url("/v1")))
+        try:
+            result = await Index(db, embed=ep_up.embed).upsert("vax", "folder", "6", "接種券とは何ですか。", None,
+                                                               "接種の際に必要になる券です。")
+        finally:
+            await ep_up.close()
+            await up.close()
+        assert result.status == "updated"
+        async with db.session() as s:
+            assert [len(e) for e in await s.scalars(select(Chunk.embedding))] == [256]
     finally:
         await ep.close()
         await server.close()
