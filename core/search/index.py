@@ -293,7 +293,7 @@ class Index:
         async with self.db.session() as s:
             doc = await s.scalar(select(Document).where(Document.set_id == set_id,
                                                         Document.source_key == source_key))
-            if doc is not None and doc.content_hash == digest and not await self._vectors_missing(s, doc):
+            if doc is not None and doc.content_hash == digest and not self._vectors_missing(doc.embed_space):
                 changed_meta = (doc.url, doc.staff_written, doc.etag, doc.source) != (url, staff_written, etag, source)
                 if changed_meta:
                     doc.url, doc.staff_written, doc.etag, doc.source = url, staff_written, etag, source
@@ -305,6 +305,8 @@ class Index:
         index_texts = [_index_text(c.title, c.section, c.text) for c in pieces]
         term_lists = [chunk_terms(self.analyzer, c.title, c.section, c.text) for c in pieces]
         vectors = await self._embed_many(index_texts) if self.embed and pieces else [None] * len(pieces)
+        space = self._space_of(vectors)
+        vectors = [v if space else None for v in vectors]   # a document is embedded whole, or not at all
         for attempt in (1, 2):
             try:
                 async with self.db.session() as s:
@@ -318,7 +320,7 @@ class Index:
                         await s.execute(delete(Chunk).where(Chunk.document_id == doc.id))
                     doc.source, doc.title, doc.url, doc.etag = source, title, url, etag
                     doc.content_hash, doc.staff_written, doc.updated_at = digest, staff_written, utcnow()
-                    doc.embed_space = self.embed_space if self.embed else None
+                    doc.embed_space = space
                     await s.flush()
                     rows = [Chunk(document_id=doc.id, ordinal=c.ordinal, title=c.title, section=c.section[:1000],
                                   page=c.page, text=c.text, tokens=" ".join(terms), embedding=vec)
@@ -378,13 +380,17 @@ class Index:
             docs = (await s.execute(query.order_by(Document.id))).all()
         report = ReembedReport()
         for doc_id, set_id, space in docs:
-            async with self.db.session() as s:
-                chunks = (await s.execute(select(Chunk.id, Chunk.title, Chunk.section, Chunk.text, Chunk.embedding)
-                                          .where(Chunk.document_id == doc_id).order_by(Chunk.id))).all()
-            if space == self.embed_space and all(c.embedding is not None for c in chunks):
+            if not self._vectors_missing(space):
                 report.current += 1
                 continue
+            async with self.db.session() as s:
+                chunks = (await s.execute(select(Chunk.id, Chunk.title, Chunk.section, Chunk.text)
+                                          .where(Chunk.document_id == doc_id).order_by(Chunk.id))).all()
             vectors = await self._embed_many([_index_text(c.title, c.section, c.text) for c in chunks])
+            failed = sum(v is None for v in vectors)
+            if failed:                   # left as it was: tried again on the next run
+                report.failed += failed
+                continue
             async with self.db.session() as s:
                 doc = await s.get(Document, doc_id)
                 if doc is None:          # deleted meanwhile
@@ -396,8 +402,7 @@ class Index:
                 doc.embed_space = self.embed_space
                 s.add(IndexChange(set_id=set_id, document_id=doc_id, op="upsert"))
             report.documents += 1
-            report.chunks += sum(v is not None for v in vectors)
-            report.failed += sum(v is None for v in vectors)
+            report.chunks += len(vectors)
         if self._loaded:
             await self._ensure_current(force=True)
         return report
@@ -652,13 +657,14 @@ class Index:
         """A stored vector, if search can use it: embeddings are configured and it is from their space."""
         return embedding if self.embed is not None and space == self.embed_space else None
 
-    async def _vectors_missing(self, s, doc: Document) -> bool:
-        """With embeddings configured: the document's vectors are from another space, or some chunk has none."""
-        if self.embed is None:
-            return False
-        if doc.embed_space != self.embed_space:
-            return True
-        return any(e is None for e in await s.scalars(select(Chunk.embedding).where(Chunk.document_id == doc.id)))
+    def _vectors_missing(self, space: str | None) -> bool:
+        """With embeddings configured: the document has no complete set of vectors from them. A document's
+        `embed_space` is set only when every chunk got a vector, so this needs no look at the chunks."""
+        return self.embed is not None and space != self.embed_space
+
+    def _space_of(self, vectors: list) -> str | None:
+        """The `embed_space` to record for a document with these chunk vectors: ours when all are there."""
+        return self.embed_space if self.embed is not None and all(v is not None for v in vectors) else None
 
     def _add_chunk(self, cid, doc_id, set_id, title, section, page, text, terms, embedding) -> None:
         counts = Counter(terms)

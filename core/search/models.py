@@ -38,7 +38,7 @@ class Document(Base):
     content_hash: Mapped[str] = mapped_column(String(64))         # sha256 of title + markdown
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     staff_written: Mapped[bool] = mapped_column(Boolean, default=False)
-    # the embeddings its chunks' vectors came from (model and document prefix); vectors of another space are unused
+    # the embeddings (model and document prefix) that gave every chunk a vector; NULL: no complete set of vectors
     embed_space: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
     __table_args__ = (UniqueConstraint("set_id", "source_key", name="uq_search_documents_set_key"),)

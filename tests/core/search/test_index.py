@@ -232,6 +232,10 @@ async def test_embeddings_endpoint_down_falls_back_to_bm25(db):
             assert list(await s.scalars(select(Chunk.embedding))) == [None]
         hits = await ix.search("接種券", ["vax"])
         assert hits and hits[0].title == "接種券とは何ですか。"
+        report = await ix.reembed()                      # still down: nothing recorded, tried again next time
+        assert (report.documents, report.chunks, report.failed, report.current) == (0, 0, 1, 0)
+        async with db.session() as s:
+            assert list(await s.scalars(select(Document.embed_space))) == [None]
         # once the endpoint is back, registering the same content again embeds what is missing
         up = TestServer(make_app(), host="127.0.0.1")
         await up.start_server()
