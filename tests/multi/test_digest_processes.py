@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,7 @@ import pytest
 
 from core.store import Database
 from core.store.models import ConversationRef
-from skills.news.models import NewsItem, NewsSource
-from tests.skills.news.helpers import jst, write_sources
+from tests.skills.news.helpers import add_articles, jst, write_sources
 from tests.standins.connector import ConnectorStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,14 +30,7 @@ async def seed(db_url: str, connector_url: str) -> None:
     now = jst(2026, 8, 21, 8, 30)
     try:
         async with db.session() as s:
-            src = NewsSource(url="https://example.jp/feed", title="テスト源", origin="config", tags=["DX"], weight=1.0)
-            s.add(src)
-            await s.flush()
-            for i in range(10):
-                s.add(NewsItem(identity=f"id{i}", source_id=src.id, url=f"https://example.jp/{i}", title=f"記事{i}",
-                               norm_title=f"記事{i}", feed_summary=f"本文{i}です。",
-                               published_at=now - timedelta(hours=i), first_seen_at=now - timedelta(hours=i),
-                               content_hash=f"h{i}", terms=[f"語{i}"]))
+            await add_articles(s, now, 10)
             for u in range(USERS):
                 conv = f"a:conv{u}"
                 s.add(ConversationRef(

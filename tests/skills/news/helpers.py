@@ -133,3 +133,17 @@ def install(services, settings):
     deliverer = Deliverer(services, settings, engine=engine)
     services.extras["news.deliverer"] = deliverer
     return engine, deliverer
+
+
+async def add_articles(session, now: datetime, count: int):
+    """A configured source and `count` articles from it, one an hour back from `now` (for digest tests)."""
+    from skills.news.models import NewsItem, NewsSource
+
+    src = NewsSource(url="https://example.jp/feed", title="テスト源", origin="config", tags=["DX"], weight=1.0)
+    session.add(src)
+    await session.flush()
+    for i in range(count):
+        session.add(NewsItem(identity=f"id{i}", source_id=src.id, url=f"https://example.jp/{i}", title=f"記事{i}",
+                             norm_title=f"記事{i}", feed_summary=f"本文{i}です。", published_at=now - timedelta(hours=i),
+                             first_seen_at=now - timedelta(hours=i), content_hash=f"h{i}", terms=[f"語{i}"]))
+    return src

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import select
 
 from core.services import SendResult
 from core.store.models import ConversationRef
-from skills.news.models import NewsDelivery, NewsItem, NewsProfile, NewsSource
+from skills.news.models import NewsDelivery, NewsProfile
 from skills.news.schedule import Deliverer, is_business_day
 from tests.harness import make_services
-from tests.skills.news.helpers import FixedClock, jst, news_settings
+from tests.skills.news.helpers import FixedClock, add_articles, jst, news_settings
 
 
 class Sender:
@@ -41,13 +41,7 @@ class Sender:
 async def seed(db, clock, users: int, *, times: dict[str, str] | None = None, paused: set[str] = frozenset()):
     now = clock.now()
     async with db.session() as s:
-        src = NewsSource(url="https://example.jp/feed", title="テスト源", origin="config", tags=["DX"], weight=1.0)
-        s.add(src)
-        await s.flush()
-        for i in range(12):
-            s.add(NewsItem(identity=f"id{i}", source_id=src.id, url=f"https://example.jp/{i}", title=f"記事{i}",
-                           norm_title=f"記事{i}", feed_summary=f"本文{i}です。", published_at=now - timedelta(hours=i),
-                           first_seen_at=now - timedelta(hours=i), content_hash=f"h{i}", terms=[f"語{i}"]))
+        await add_articles(s, now, 12)
         for u in range(users):
             uid = f"29:u{u}"
             s.add(ConversationRef(conversation_id=f"a:conv{u}", user_id=uid, conversation_type="personal",
