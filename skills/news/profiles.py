@@ -5,6 +5,7 @@ import logging
 import re
 import unicodedata
 
+from core.store.db import upsert
 from skills.news.models import NewsProfile
 from skills.news.settings import NewsSettings
 
@@ -59,10 +60,13 @@ async def get_or_create(services, req, settings: NewsSettings) -> NewsProfile:
     async with services.db.session() as s:
         p = await s.get(NewsProfile, req.user_id)
         if p is None:
-            p = NewsProfile(user_id=req.user_id, aad_object_id=req.aad_object_id, keywords=[], tags=[], sources=[],
-                            delivery_time=settings.NEWS_DEFAULT_TIME, mail=False, paused=False, undeliverable=False,
-                            graph_checked=False, term_weights={})
-            s.add(p)
+            # INSERT … ON CONFLICT DO NOTHING: two first turns of a new user at once (or on two replicas) both
+            # get the one row instead of a UNIQUE violation.
+            await upsert(s, NewsProfile, dict(
+                user_id=req.user_id, aad_object_id=req.aad_object_id, keywords=[], tags=[], sources=[],
+                delivery_time=settings.NEWS_DEFAULT_TIME, mail=False, paused=False, undeliverable=False,
+                graph_checked=False, term_weights={}), keys=["user_id"], update=[])
+            p = await s.get(NewsProfile, req.user_id)
         if req.personal and req.conversation_id and p.conversation_id != req.conversation_id:
             p.conversation_id = req.conversation_id
             p.undeliverable = False
