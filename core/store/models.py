@@ -13,6 +13,12 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+SYSTEM_USER_PREFIX = "system:"
+"""`UsageEvent.user_id` prefix of work the assistant does on its own, not at a staff member's request (e.g.
+"system:news" summarising feed articles in the background). Such calls are audited like every other AI call, but
+they are no staff use: the KPI figures leave them out."""
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict: JSON, list: JSON}
 
@@ -65,7 +71,8 @@ class Feedback(Base):
 
 
 class UsageEvent(Base):
-    """One AI use (or refused/failed attempt): the audit record that also feeds the city's KPI."""
+    """One AI use (or refused/failed attempt): the audit record that also feeds the city's KPI. Rows whose user_id
+    starts with SYSTEM_USER_PREFIX are background work: audited, never counted as a staff use."""
 
     __tablename__ = "usage_events"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
@@ -103,4 +110,4 @@ class KeyValue(Base):
 
 
 __all__ = ["Base", "UserProfile", "ConversationRef", "Feedback", "UsageEvent", "KeyValue", "UniqueConstraint",
-           "utcnow"]
+           "utcnow", "SYSTEM_USER_PREFIX"]

@@ -3,7 +3,10 @@
 Portable on SQLite and PostgreSQL: every period is turned into a half-open UTC range [start, end) computed in
 Python from Japanese calendar dates (JST, fiscal year from April 1), and time buckets (weeks, months) are a CASE
 over those bounds in a subquery, so neither dialect's date functions nor its time-zone handling are involved.
-Timestamps are compared as UTC (SQLite stores the UTC wall-clock text written by `utcnow`)."""
+Timestamps are compared as UTC (SQLite stores the UTC wall-clock text written by `utcnow`).
+
+Only staff requests count: background work (user ids starting with SYSTEM_USER_PREFIX, e.g. the news summaries made
+by "system:news") stays in the audit but out of every figure here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,10 +14,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, distinct, func, literal, select
+from sqlalchemy import and_, case, distinct, func, literal, or_, select
 
 from core.store import Database
-from core.store.models import Feedback, UsageEvent
+from core.store.models import SYSTEM_USER_PREFIX, Feedback, UsageEvent
 from skills.kpi.models import QuizResult
 from skills.kpi.settings import KpiSettings
 
@@ -26,6 +29,8 @@ WEEKS = 12
 U = UsageEvent.__table__
 F = Feedback.__table__
 Q = QuizResult.__table__
+STAFF = or_(U.c.user_id.is_(None), ~U.c.user_id.startswith(SYSTEM_USER_PREFIX, autoescape=True))
+"""A staff request, not the assistant's own background work."""
 
 
 # -- calendar ---------------------------------------------------------------------------------------------------
@@ -150,7 +155,7 @@ class KpiReport:
 
 
 def _uses(start: datetime, end: datetime):
-    return and_(U.c.created_at >= start, U.c.created_at < end, U.c.outcome.in_(USE_OUTCOMES))
+    return and_(U.c.created_at >= start, U.c.created_at < end, U.c.outcome.in_(USE_OUTCOMES), STAFF)
 
 
 def bucket_subquery(bounds: Sequence[datetime], *columns, where=None):
@@ -159,7 +164,7 @@ def bucket_subquery(bounds: Sequence[datetime], *columns, where=None):
              for i in range(len(bounds) - 1)]
     bucket = case(*whens, else_=literal(-1)).label("bucket")
     q = select(bucket, *columns).where(U.c.created_at >= bounds[0], U.c.created_at < bounds[-1],
-                                       U.c.outcome.in_(USE_OUTCOMES))
+                                       U.c.outcome.in_(USE_OUTCOMES), STAFF)
     if where is not None:
         q = q.where(where)
     return q.subquery()
@@ -266,7 +271,7 @@ async def monthly_rows(db: Database, settings: KpiSettings, fy: int, now: dateti
 
 
 async def monthly_totals(db: Database, fy: int, now: datetime) -> list[tuple[date, int, int, int, int]]:
-    """Per month of fiscal year `fy`: (month, uses, distinct users, refused, errors)."""
+    """Per month of fiscal year `fy`: (month, uses, distinct users, refused, errors), of staff requests."""
     months = [date(fy, 4, 1)]
     while len(months) < 13:
         months.append(add_month(months[-1]))
@@ -278,7 +283,7 @@ async def monthly_totals(db: Database, fy: int, now: datetime) -> list[tuple[dat
              for i in range(len(bounds) - 1)]
     bucket = case(*whens, else_=literal(-1)).label("bucket")
     sub = select(bucket, U.c.user_id, U.c.outcome).where(U.c.created_at >= bounds[0],
-                                                         U.c.created_at < bounds[-1]).subquery()
+                                                         U.c.created_at < bounds[-1], STAFF).subquery()
     is_use = sub.c.outcome.in_(USE_OUTCOMES)
     q = (select(sub.c.bucket,
                 func.sum(case((is_use, 1), else_=0)),

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.ai import AIFailed, AIRefused
 from core.skills import SkillRequest
-from core.store.models import KeyValue
+from core.store.models import SYSTEM_USER_PREFIX, KeyValue
 from skills import prompts
 from skills.news.fetch import Fetcher, FetchResult
 from skills.news.models import NewsItem, NewsProfile, NewsSource, NewsSummary
@@ -27,7 +27,7 @@ from skills.news.sources import SourceConfig
 
 log = logging.getLogger(__name__)
 
-SYSTEM_USER = "system:news"
+SYSTEM_USER = SYSTEM_USER_PREFIX + "news"        # background work: audited, not counted as a staff use
 FETCH_LEASE_KEY = "news:fetch-cycle"
 DUP_TITLE_JACCARD = 0.8
 DUP_DAYS = 3

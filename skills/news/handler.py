@@ -66,8 +66,9 @@ async def show_digest(req, reply, services) -> None:
     seen = await delivered_recently(services.db, [req.user_id], today, d.s.NEWS_WINDOW_DAYS)
     digest = d.build(corpus, profile, req.user_id, today, seen.get(req.user_id, set()))
     card = digest_card(digest, user_name=req.user_name, paused=profile.paused)
-    if services.ai.offline or not digest.ai_used:
-        await services.ai.record_offline(req, "news")
+    # One staff use per digest read. The summaries in it were made in the background (audited as "system:news",
+    # which the KPI does not count), so reading them is the use, with or without an LLM configured.
+    await services.ai.record_offline(req, "news", outcome="ok" if digest.ai_used else "offline")
     await reply.send_card(card, ai_generated=digest.ai_used, feedback=digest.ai_used)
 
 
