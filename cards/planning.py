@@ -10,7 +10,7 @@ from cards.common import (AI_REMINDER, card, container, execute, facts, heading,
 
 BUDGETS = ("未定", "100万円未満", "100万〜1,000万円", "1,000万〜1億円", "1億円以上")
 FORMAT_LABELS = {"report": ("報告書（Word）を作成", "plan.report"), "slides": ("スライド（PowerPoint）を作成", "plan.slides")}
-STATUS_LABELS = {"running": "処理中", "failed": "失敗", "done": "完了"}
+STATUS_LABELS = {"running": "処理中", "interrupted": "中断", "failed": "失敗", "done": "完了"}
 STAGE_LABELS = {"research": "調査", "outline": "構成案の作成", "done": "完了"}
 KIND_LABELS = {"knowledge": "庁内資料", "case": "他都市事例", "law": "法令"}
 INPUT_LABELS = (("purpose", "目的"), ("target", "対象"), ("period", "期間"), ("budget", "予算規模"))
@@ -56,11 +56,13 @@ def accepted_card(theme: str, profile_name: str) -> dict:
                 fallback_text="企画を受け付けました")
 
 
-def failed_card(job_id: int, theme: str, stage_label: str, message: str) -> dict:
-    body = [title("企画サポート"), text(f"「{theme}」：{stage_label}で失敗しました。", weight="Bolder", color="Attention"),
-            text(message), note("完了した段階はやり直さずに、失敗した段階から再開します。")]
+def failed_card(job_id: int, theme: str, stage_label: str, message: str, *, interrupted: bool = False) -> dict:
+    """A stage that failed, or (`interrupted`) that stopped because its process is gone; both with the retry."""
+    what = "の途中で中断しました" if interrupted else "で失敗しました"
+    body = [title("企画サポート"), text(f"「{theme}」：{stage_label}{what}。", weight="Bolder", color="Attention"),
+            text(message), note(f"完了した段階はやり直さずに、{'中断' if interrupted else '失敗'}した段階から再開します。")]
     return card(body, [execute("この段階から再実行", "plan.retry", {"job_id": job_id})],
-                fallback_text=f"{stage_label}で失敗しました。")
+                fallback_text=f"{stage_label}{what}。")
 
 
 def outline_card(job_id: int, theme: str, profile_name: str, inputs: dict, outline: dict, sources: list[dict], *,

@@ -93,11 +93,11 @@ async def _form(req: SkillRequest, reply: ReplyPort, services, settings: Plannin
         if not recent:
             await reply.send_text(strings.USAGE)
             return
-        now = services.clock.now()
+        now, beat = services.clock.now(), settings.PLANNING_HEARTBEAT_SECONDS
         await reply.send_card(plan_cards.jobs_card([{
-            "id": j.id, "theme": j.theme, "status": j.status, "stage": j.stage,
+            "id": j.id, "theme": j.theme, "status": jobs.shown_status(j, now, beat), "stage": j.stage,
             "updated": _jst(services, j.updated_at).strftime("%m/%d %H:%M"),
-            "resumable": jobs.resumable(j, now, settings.PLANNING_STALE_SECONDS)} for j in recent]),
+            "resumable": jobs.resumable(j, now, beat)} for j in recent]),
             text=strings.USAGE)
         return
     if len(theme) > MAX_THEME:
@@ -131,6 +131,8 @@ async def _start(req: SkillRequest, reply: ReplyPort, services, settings: Planni
                     await reply.refresh_card(plan_cards.accepted_card(earlier.theme, profile.name))
                 if earlier.stage == "done":
                     await _show(earlier, reply, settings, prefix=strings.ALREADY_DONE)
+                elif jobs.resumable(earlier, services.clock.now(), settings.PLANNING_HEARTBEAT_SECONDS):
+                    await _offer_retry(earlier, reply)
                 else:
                     await reply.send_text(strings.ALREADY_RUNNING)
                 return
@@ -148,7 +150,7 @@ async def _retry(job, req: SkillRequest, reply: ReplyPort, services, settings: P
         await _show(job, reply, settings, prefix=strings.ALREADY_DONE)
         return
     if not await jobs.claim(services.db, job.id, now=services.clock.now(),
-                            stale_seconds=settings.PLANNING_STALE_SECONDS):
+                            heartbeat_seconds=settings.PLANNING_HEARTBEAT_SECONDS):
         await reply.send_text(strings.ALREADY_RUNNING)
         return
     log.info("plan job %s resumed at stage %s", job.id, job.stage)
@@ -161,17 +163,23 @@ async def _retry(job, req: SkillRequest, reply: ReplyPort, services, settings: P
 # ------------------------------------------------------------------------------------------------------ the stages
 
 async def run_job(job_id: int, req: SkillRequest, reply: ReplyPort, services, settings: PlanningSettings) -> None:
-    """Run the job from its current stage to the end. A failure is stored with its stage and offered for retry."""
+    """Run the job from its current stage to the end. A failure is stored with its stage and offered for retry.
+    The job's heartbeat is renewed meanwhile, so other processes see it alive (and see it interrupted if we die)."""
     job = await jobs.get(services.db, job_id)
     profile = _profiles(settings).get(job.profile)
     stage = job.stage
     try:
-        if job.stage == "research":
-            stage = "research"
-            job = await _research(job, profile, req, reply, services, settings)
-        if job.stage == "outline":
-            stage = "outline"
-            job = await _outline(job, profile, req, reply, services, settings)
+        async with jobs.heartbeat(services.db, job_id, clock=services.clock,
+                                  every=settings.PLANNING_HEARTBEAT_SECONDS):
+            if job.stage == "research":
+                stage = "research"
+                job = await _research(job, profile, req, reply, services, settings)
+            if job.stage == "outline":
+                stage = "outline"
+                job = await _outline(job, profile, req, reply, services, settings)
+    except jobs.JobLost:
+        log.warning("plan job %s was taken over by another process at stage %s; this run stops", job_id, stage)
+        return
     except (AIFailed, AIRefused, StageError, OutlineUnreadable) as e:
         message = getattr(e, "message_ja", None) or str(e)
         await _fail(job_id, stage, message, job.theme, reply, services)
@@ -185,11 +193,23 @@ async def run_job(job_id: int, req: SkillRequest, reply: ReplyPort, services, se
 
 
 async def _fail(job_id: int, stage: str, message: str, theme: str, reply: ReplyPort, services) -> None:
-    await jobs.save(services.db, job_id, now=services.clock.now(), status=jobs.FAILED, error=message)
+    try:
+        await jobs.save(services.db, job_id, now=services.clock.now(), owner=jobs.OWNER, status=jobs.FAILED,
+                        error=message)
+    except jobs.JobLost:
+        log.warning("plan job %s failed at stage %s after another process took it over", job_id, stage)
+        return
     label = strings.STAGE_NAMES.get(stage, stage)
     log.info("plan job %s failed at stage %s", job_id, stage)
     await reply.send_card(plan_cards.failed_card(job_id, theme, label, message),
                           text=strings.STAGE_FAILED.format(stage=label))
+
+
+async def _offer_retry(job, reply: ReplyPort) -> None:
+    """A job whose process is gone (中断): say so, with the retry button."""
+    label = strings.STAGE_NAMES.get(job.stage, job.stage)
+    await reply.send_card(plan_cards.failed_card(job.id, job.theme, label, strings.INTERRUPTED, interrupted=True),
+                          text=strings.STAGE_INTERRUPTED.format(stage=label))
 
 
 def _messages(system: str, user: str) -> list[dict]:
@@ -207,7 +227,7 @@ async def _research(job, profile: Profile, req, reply, services, settings: Plann
         answer = await services.ai.chat(req, SKILL, _messages(prompts.load(SKILL, "system"), prompt),
                                         timeout=settings.PLANNING_LLM_TIMEOUT_SECONDS)
         notes, masked = answer.text.strip(), answer.masked_note
-    return await jobs.save(services.db, job.id, now=services.clock.now(), sources=materials,
+    return await jobs.save(services.db, job.id, now=services.clock.now(), owner=jobs.OWNER, sources=materials,
                            research={"notes": notes, "masked_note": masked}, stage="outline")
 
 
@@ -228,8 +248,8 @@ async def _outline(job, profile: Profile, req, reply, services, settings: Planni
         outline = parse_outline(answer.text, job.theme, valid)
         notes_masked = (job.research or {}).get("masked_note") or ""
         outline["masked_note"] = answer.masked_note or notes_masked
-    return await jobs.save(services.db, job.id, now=services.clock.now(), outline=outline, stage="done",
-                           status=jobs.DONE, error=None)
+    return await jobs.save(services.db, job.id, now=services.clock.now(), owner=jobs.OWNER, outline=outline,
+                           stage="done", status=jobs.DONE, error=None)
 
 
 # ------------------------------------------------------------------------------------------------------- results

@@ -12,7 +12,8 @@ from core.store.models import Base, utcnow
 class PlanJob(Base):
     """`stage` is the stage to run next (or the one that failed): research → outline → done.
     `status`: running | failed | done. `sources`: the numbered material gathered by research (cited as [n]);
-    `research`: the research notes; `outline`: {"title", "mode", "sections": [{"name", "points", "sources"}]}."""
+    `research`: the research notes; `outline`: {"title", "mode", "sections": [{"name", "points", "sources"}]}.
+    `owner` / `heartbeat_at`: who runs a 'running' job and when it last said so (see jobs.py)."""
 
     __tablename__ = "plan_jobs"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
@@ -30,6 +31,8 @@ class PlanJob(Base):
     outline: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    owner: Mapped[str | None] = mapped_column(String(100))          # the process running it (jobs.OWNER)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))   # the owner's last sign of life
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

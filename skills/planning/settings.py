@@ -20,8 +20,9 @@ class PlanningSettings(AppSettings):
     """Law passages (e-Gov) gathered for the legal basis of a plan."""
     PLANNING_MAX_SOURCES: int = 12
     """Most sources one plan cites (Teams shows at most 20 citations)."""
-    PLANNING_STALE_SECONDS: int = 900
-    """A job still 'running' after this many seconds without progress may be resumed (its process is presumed gone)."""
+    PLANNING_HEARTBEAT_SECONDS: float = 15.0
+    """A running plan job renews its heartbeat this often, in seconds. After 3 missed beats its process is presumed
+    gone: the job is shown as interrupted (中断) and can be retried at once."""
 
     def profiles_path(self) -> Path:
         return Path(self.PLANNING_PROFILES_FILE) if self.PLANNING_PROFILES_FILE.strip() else BUNDLED_PROFILES

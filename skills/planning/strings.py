@@ -12,6 +12,9 @@ INFORM_REPORT = "報告書を作成中…"
 INFORM_SLIDES = "スライドを作成中…"
 STAGE_NAMES = {"research": "調査", "outline": "構成案の作成"}
 STAGE_FAILED = "{stage}で失敗しました。"
+STAGE_INTERRUPTED = "{stage}の途中で処理が中断されました。"
+INTERRUPTED = ("サーバーの再起動などにより、処理が中断されました。"
+               "「この段階から再実行」を押すと、中断した段階から再開します。")
 JOB_NOT_FOUND = "指定された企画が見つかりませんでした。/plan から改めてお試しください。"
 NOT_YOURS = "この企画は、作成した職員のみ操作できます。"
 ALREADY_RUNNING = "この企画は現在処理中です。完了までしばらくお待ちください。"

@@ -247,13 +247,13 @@ async def test_claim_is_exclusive_and_a_stale_running_job_can_be_resumed(db):
     now = utcnow()
     job = await jobs.create(db, now=now, user_id="u", aad_object_id=None, conversation_id="c", theme="t",
                             profile="general", inputs={})
-    assert not await jobs.claim(db, job.id, now=now, stale_seconds=900)              # running, fresh
-    later = now + timedelta(seconds=901)
-    assert jobs.resumable(await jobs.get(db, job.id), later, 900)
-    assert await jobs.claim(db, job.id, now=later, stale_seconds=900)                # abandoned: resumable once
-    assert not await jobs.claim(db, job.id, now=later, stale_seconds=900)
+    assert not await jobs.claim(db, job.id, now=now, heartbeat_seconds=15)           # running, fresh heartbeat
+    later = now + timedelta(seconds=46)                                               # 3 heartbeats missed
+    assert jobs.resumable(await jobs.get(db, job.id), later, 15)
+    assert await jobs.claim(db, job.id, now=later, heartbeat_seconds=15)             # abandoned: resumable once
+    assert not await jobs.claim(db, job.id, now=later, heartbeat_seconds=15)
     await jobs.save(db, job.id, now=later, status=jobs.FAILED)
-    assert await jobs.claim(db, job.id, now=later, stale_seconds=900)
+    assert await jobs.claim(db, job.id, now=later, heartbeat_seconds=15)
     assert (await jobs.get(db, job.id)).attempts == 3
 
 
