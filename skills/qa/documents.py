@@ -1,9 +1,10 @@
 """Documents sent to the bot in personal chat → a knowledge set the sender may write to.
 
-The file is fetched from Teams' download URL (pre-authenticated, short-lived) with a size cap, converted by the
-search package (markitdown) and upserted (source "chat", key = file name). When the sender may write to several
-sets, a card asks which; the pending files wait in the `kv` table under a random token (the card carries only the
-token, never a URL)."""
+The file is fetched from Teams' download URL (pre-authenticated, short-lived) with a size cap, only from the hosts
+Teams serves files from (QA_DOWNLOAD_HOSTS) and under core.net's address policy, both checked at every redirect
+hop; it is converted by the search package (markitdown) and upserted (source "chat", key = file name). When the
+sender may write to several sets, a card asks which; the pending files wait in the `kv` table under a random token
+(the card carries only the token, never a URL)."""
 from __future__ import annotations
 
 import base64
@@ -11,11 +12,13 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import aiohttp
 from sqlalchemy import delete
 
 from cards import qa as qa_cards
+from core.net import AddressPolicy, FetchRefused, fetch_checked, host_matches, policy_session
 from core.search.index import SearchError
 from core.search.ingest import IngestError, supported, to_markdown, to_markdown_async
 from core.skills import ReplyPort, SkillRequest
@@ -100,29 +103,49 @@ async def _claim(services, token: str, user_id: str) -> list[_File] | None:
 
 # ------------------------------------------------------------------------------------------------ download
 
-async def download(url: str, *, max_bytes: int, timeout: float) -> bytes:
-    """GET a file with a size cap. Raises DownloadError("too_large" | "failed")."""
-    if not url or not url.lower().startswith(("https://", "http://")):
-        raise DownloadError("failed")
+MAX_REDIRECTS = 5
+REFUSED = {"not_allowed", "blocked", "bad_url", "scheme"}     # policy refusals (not network trouble)
+
+
+def download_check(hosts: list[str], policy: AddressPolicy):
+    """The per-hop check of a chat file URL: https to a host of the list (plain http only for a host the address
+    allowlist itself names, i.e. loopback test servers). The address policy is applied after it by core.net."""
+    def check(url: str) -> None:
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+        except ValueError as e:
+            raise FetchRefused("bad_url", str(e)) from None
+        if not host_matches(host, hosts):
+            raise FetchRefused("not_allowed", host[:200])
+        if parts.scheme != "https" and not (parts.scheme == "http" and policy.listed(host)):
+            raise FetchRefused("scheme", f"{parts.scheme}://{host}"[:200])
+    return check
+
+
+async def download(url: str, *, max_bytes: int, timeout: float, hosts: list[str],
+                   allowlist: list[str] | tuple[str, ...] = ()) -> bytes:
+    """GET a file with a size cap, only from the allowed hosts, every redirect hop checked against the host list
+    and the address policy. Raises DownloadError("refused" | "too_large" | "failed")."""
+    policy = AddressPolicy(allowlist)
+    async with policy_session(policy, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+        res = await fetch_checked(session, url or "", policy, max_bytes=max_bytes, max_redirects=MAX_REDIRECTS,
+                                  check=download_check(hosts, policy), deadline=timeout)
+    if res.ok and not res.not_modified:
+        return res.body
+    host = _host_of(res.url)              # the URL itself carries a token: only its host is logged
+    if res.error in REFUSED:
+        log.warning("file download refused (%s) at host %s: %s", res.error, host, res.detail[:200])
+        raise DownloadError("refused")
+    log.info("file download failed (%s %s) at host %s", res.error, res.status or "", host)
+    raise DownloadError("too_large" if res.error == "too_large" else "failed")
+
+
+def _host_of(url: str) -> str:
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-            async with session.get(url, allow_redirects=True) as resp:
-                if resp.status != 200:
-                    log.info("file download answered HTTP %s", resp.status)
-                    raise DownloadError("failed")
-                if resp.content_length is not None and resp.content_length > max_bytes:
-                    raise DownloadError("too_large")
-                buf = bytearray()
-                async for chunk in resp.content.iter_chunked(65536):
-                    buf += chunk
-                    if len(buf) > max_bytes:
-                        raise DownloadError("too_large")
-                return bytes(buf)
-    except DownloadError:
-        raise
-    except (aiohttp.ClientError, TimeoutError) as e:
-        log.info("file download failed: %s", type(e).__name__)
-        raise DownloadError("failed") from e
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
 
 
 # ------------------------------------------------------------------------------------------------ flows
@@ -193,13 +216,15 @@ async def ingest_files(services, files: list[_File], set_name: str) -> list[str]
             continue
         try:
             data = f.content if f.content is not None else await download(
-                f.url or "", max_bytes=cap, timeout=settings.QA_DOWNLOAD_TIMEOUT_SECONDS)
+                f.url or "", max_bytes=cap, timeout=settings.QA_DOWNLOAD_TIMEOUT_SECONDS,
+                hosts=settings.download_hosts, allowlist=settings.download_allowlist)
             if len(data) > cap:
                 raise DownloadError("too_large")
             conv = await to_markdown_async(data, name)
             res = await index.upsert(set_name, "chat", f"chat:{name}", conv.title, None, conv.markdown)
         except DownloadError as e:
             lines.append(S.UPLOAD_TOO_LARGE.format(name=name, mb=settings.QA_MAX_FILE_MB) if e.message == "too_large"
+                         else S.UPLOAD_URL_REFUSED.format(name=name) if e.message == "refused"
                          else S.UPLOAD_DOWNLOAD_FAILED.format(name=name))
             continue
         except IngestError as e:

@@ -6,6 +6,12 @@ from pydantic import field_validator
 from core.settings import AppSettings, csv_list
 
 
+# Where Teams serves the files users send: SharePoint / OneDrive for Business (commercial and GCC, GCC High, DoD)
+# for the downloadUrl of file.download.info attachments, and the Bot Framework attachment service for contentUrl.
+TEAMS_FILE_HOSTS = ("*.sharepoint.com,*.sharepoint.us,*.sharepoint-mil.us,"
+                    "smba.trafficmanager.net,*.teams.microsoft.com,*.botframework.com")
+
+
 class QASettings(AppSettings):
     section = "qa"
 
@@ -29,6 +35,10 @@ class QASettings(AppSettings):
     """Largest file (MB) accepted when a document is sent to the bot in chat."""
     QA_DOWNLOAD_TIMEOUT_SECONDS: float = 30.0
     """Timeout for downloading a file sent in chat (seconds)."""
+    QA_DOWNLOAD_HOSTS: str = TEAMS_FILE_HOSTS
+    """Hosts a file sent in chat may be downloaded from, comma separated ("*.example.com" = any name below it); every redirect hop must match too. Default: where Teams serves files (SharePoint/OneDrive, Bot Framework attachments)."""
+    QA_DOWNLOAD_ALLOWLIST: str = ""
+    """Hosts, addresses or CIDR ranges a chat file download may reach although private/loopback/link-local/metadata (comma separated); plain http is accepted only for these. Normally empty."""
     QA_SHAREPOINT_DRIVES: dict[str, list[str] | str] = {}
     """JSON {"<set>": "<drive id>" or ["<drive id>", …]}: SharePoint document libraries kept in sync with a set (needs Graph)."""
     QA_SHAREPOINT_SYNC_MINUTES: int = 30
@@ -47,6 +57,14 @@ class QASettings(AppSettings):
     @classmethod
     def _drives_as_lists(cls, value: dict) -> dict[str, list[str]]:
         return {k: [v] if isinstance(v, str) else [d for d in v if d] for k, v in (value or {}).items()}
+
+    @property
+    def download_hosts(self) -> list[str]:
+        return csv_list(self.QA_DOWNLOAD_HOSTS)
+
+    @property
+    def download_allowlist(self) -> list[str]:
+        return csv_list(self.QA_DOWNLOAD_ALLOWLIST)
 
     @property
     def admin_ids(self) -> set[str]:

@@ -33,6 +33,7 @@ UPLOAD_NO_WRITABLE = ("文書を登録できるナレッジセットがありま
 UPLOAD_CHOOSE = "登録先のナレッジセットを選んでください。"
 UPLOAD_EXPIRED = "ファイルの受付期限が過ぎました。お手数ですが、もう一度ファイルを送信してください。"
 UPLOAD_DOWNLOAD_FAILED = "「{name}」を受け取れませんでした。時間をおいて、もう一度送信してください。"
+UPLOAD_URL_REFUSED = "「{name}」の取得先がTeamsのファイル保存先ではないため、取得しませんでした。"
 UPLOAD_TOO_LARGE = "「{name}」は大きすぎるため登録できません（上限は{mb}MBです）。"
 UPLOAD_DONE = {"added": "「{name}」をナレッジセット「{set}」に登録しました（{chunks}件の区画）。",
                "updated": "「{name}」をナレッジセット「{set}」で更新しました（{chunks}件の区画）。",

@@ -113,12 +113,12 @@ async def test_resolver_pins_to_allowed_addresses(monkeypatch):
 async def test_rebinding_between_check_and_connect_is_caught(feeds, tmp_path, monkeypatch):
     """check_url sees a public address, but the connection's resolver gets 127.0.0.1: the connect is refused."""
     feeds.routes["/feed"] = Route(body=GOOD)
-    import skills.news.fetch as fetch_mod
+    import core.net as net_mod            # the hop check news fetches go through
 
     async def fake_check(url, policy):
         return None                       # pretend the pre-check resolved to a public address
 
-    monkeypatch.setattr(fetch_mod, "check_url", fake_check)
+    monkeypatch.setattr(net_mod, "check_url", fake_check)
     s = news_settings(tmp_path, NEWS_FETCH_ALLOWLIST="")
     async with Fetcher(s) as f:
         res = await f.fetch(feeds.url("/feed", host="localhost"))
