@@ -1,8 +1,14 @@
 """Documents in, Markdown out: PDF, DOCX, XLSX, PPTX, HTML, TXT and MD through markitdown.
 
-`to_markdown(data, filename)` converts bytes; bad or unsupported files raise an `IngestError` whose `message` is a
-Japanese sentence fit to show the user. Page, sheet and slide boundaries are marked for the chunker
+`to_markdown(data, filename)` converts bytes; bad, unsupported or hostile files raise an `IngestError` whose
+`message` is a Japanese sentence fit to show the user. Page, sheet and slide boundaries are marked for the chunker
 (`<!-- Page: n -->`, `<!-- Sheet: name -->`, markitdown's `<!-- Slide number: n -->`).
+
+Files are treated as hostile (see `core.search.extract`): the content must match the extension, Office packages
+have their zip directory inspected before anything is inflated (zip bombs are refused), and the conversion runs in
+a child process with memory, CPU and wall-clock limits (`IngestSettings`). A document over the page, sheet, row,
+slide or character caps is taken in up to the cap — the first part of a long document still answers questions —
+and `Converted.truncated_note` tells the user, in Japanese, what was left out; callers show it with their result.
 
 `ingest_folder(index, set_name, path)` is the administrators' bulk load (`python -m bot ingest <set> <path>`): it
 walks a folder, converts each supported file, upserts it (unchanged files are skipped by content hash) and removes
@@ -10,12 +16,17 @@ documents whose files have disappeared."""
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
+
+from core import settings as app_settings
+from core.search.extract import Limits, Refused, convert_isolated, inspect_zip, sniff
+from core.settings import AppSettings
 
 if TYPE_CHECKING:
     from core.search.index import Index
@@ -27,6 +38,48 @@ MAX_BYTES = 50 * 1024 * 1024
 _ZIP_KINDS = {".docx", ".xlsx", ".pptx"}
 _KIND_NAMES = {".pdf": "PDF", ".docx": "Word", ".xlsx": "Excel", ".pptx": "PowerPoint", ".html": "HTML",
                ".htm": "HTML", ".txt": "テキスト", ".md": "Markdown", ".markdown": "Markdown"}
+_SNIFFED_NAMES = {"pdf": "PDFのファイル", "docx": "Word（.docx）のファイル", "xlsx": "Excel（.xlsx）のファイル",
+                  "pptx": "PowerPoint（.pptx）のファイル", "zip": "ZIP形式の圧縮ファイル", "html": "HTMLのファイル"}
+
+
+class IngestSettings(AppSettings):
+    """Limits on converting one document (a hostile file must cost one failed conversion, never the bot)."""
+
+    section = "search"
+
+    INGEST_MAX_UNCOMPRESSED_MB: int = 200
+    """Largest total inflated size (MB) of a Word/Excel/PowerPoint file (a zip package); larger is refused as a possible zip bomb."""
+    INGEST_MAX_RATIO: int = 100
+    """Largest compression ratio of one part (1 MB or more inflated) of a Word/Excel/PowerPoint file; higher is refused as a possible zip bomb."""
+    INGEST_MAX_MEMBERS: int = 5000
+    """Largest number of parts in a Word/Excel/PowerPoint file (zip package); more is refused."""
+    INGEST_MAX_PAGES: int = 1000
+    """PDF pages taken in per document; later pages are left out and the user is told."""
+    INGEST_MAX_SHEETS: int = 100
+    """Excel sheets taken in per workbook; later sheets are left out and the user is told."""
+    INGEST_MAX_ROWS: int = 50000
+    """Excel rows (all sheets together, blank rows included) read per workbook; later rows are left out and the user is told."""
+    INGEST_MAX_COLUMNS: int = 200
+    """Excel columns read per sheet; later columns are left out and the user is told."""
+    INGEST_MAX_SLIDES: int = 500
+    """PowerPoint slides taken in per presentation; later slides are left out and the user is told."""
+    INGEST_MAX_CHARS: int = 1000000
+    """Characters of converted text kept per document; the rest is left out and the user is told."""
+    INGEST_MEMORY_MB: int = 1024
+    """Memory (address space, MB) of the child process that converts one document; a file needing more is refused."""
+    INGEST_TIMEOUT_SECONDS: float = 120.0
+    """Wall-clock (and CPU) time allowed to convert one document (seconds); a slower file is refused."""
+    INGEST_MAX_PARALLEL: int = 2
+    """Conversions (child processes) running at once in this process; more wait their turn."""
+
+    def limits(self) -> Limits:
+        return Limits(max_uncompressed_mb=max(1, self.INGEST_MAX_UNCOMPRESSED_MB),
+                      max_ratio=max(1, self.INGEST_MAX_RATIO),
+                      max_members=max(1, self.INGEST_MAX_MEMBERS), max_pages=max(1, self.INGEST_MAX_PAGES),
+                      max_sheets=max(1, self.INGEST_MAX_SHEETS), max_rows=max(1, self.INGEST_MAX_ROWS),
+                      max_columns=max(1, self.INGEST_MAX_COLUMNS), max_slides=max(1, self.INGEST_MAX_SLIDES),
+                      max_chars=max(1000, self.INGEST_MAX_CHARS), memory_mb=max(64, self.INGEST_MEMORY_MB),
+                      timeout_seconds=max(1.0, self.INGEST_TIMEOUT_SECONDS))
 
 
 class IngestError(Exception):
@@ -47,6 +100,10 @@ class BrokenFile(IngestError):
     pass
 
 
+class WrongFileType(BrokenFile):
+    """The content is another kind of file than the extension says (a PDF named .docx, a zip named .pdf, …)."""
+
+
 class EmptyDocument(IngestError):
     pass
 
@@ -55,19 +112,42 @@ class FileTooLarge(IngestError):
     pass
 
 
+class SuspiciousFile(IngestError):
+    """Refused before conversion: a possible zip bomb, a nested archive, odd member names. `reason` is the code."""
+
+    def __init__(self, message: str, *, reason: str, filename: str = "", detail: str = "") -> None:
+        super().__init__(message, filename=filename, detail=detail)
+        self.reason = reason
+
+
+class ConversionLimitExceeded(IngestError):
+    """The conversion child ran out of memory or time, or died. `reason` is "memory", "timeout" or "crashed"."""
+
+    def __init__(self, message: str, *, reason: str, filename: str = "", detail: str = "") -> None:
+        super().__init__(message, filename=filename, detail=detail)
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Converted:
     title: str
     markdown: str
     kind: str          # the extension without the dot: "pdf", "docx", …
+    truncated_note: str = ""   # Japanese; set when only the first part was taken in (show it with the result)
 
 
 def supported(filename: str) -> bool:
     return PurePath(filename).suffix.lower() in SUPPORTED_EXTENSIONS
 
 
-def to_markdown(data: bytes, filename: str) -> Converted:
-    """Convert one file (its bytes and name) to Markdown. Raises `IngestError` subclasses with Japanese messages."""
+def to_markdown(data: bytes, filename: str, *, settings: IngestSettings | None = None,
+                converter: str | None = None) -> Converted:
+    """Convert one file (its bytes and name) to Markdown. Raises `IngestError` subclasses with Japanese messages.
+
+    `settings` defaults to the process-wide `IngestSettings`; `converter` is a test hook ("module:function" run in
+    the conversion child instead of the built-in converter), never user input."""
+    s = settings or app_settings.get(IngestSettings)
+    limits = s.limits()
     name = PurePath(filename or "").name or "無題"
     ext = PurePath(name).suffix.lower()
     if ext not in SUPPORTED_EXTENSIONS:
@@ -82,81 +162,151 @@ def to_markdown(data: bytes, filename: str) -> Converted:
     broken = BrokenFile(f"「{name}」を読み取れませんでした。ファイルが壊れているか、{_KIND_NAMES[ext]}の形式ではない"
                         "可能性があります。元のアプリケーションで開けることをご確認のうえ、もう一度お送りください。",
                         filename=name)
-    if ext == ".pdf" and not data.lstrip()[:5].startswith(b"%PDF-"):
-        raise broken
-    if ext in _ZIP_KINDS and not data.startswith(b"PK"):
-        raise broken
-
-    if ext in (".txt", ".md", ".markdown"):
-        markdown = _decode(data)
-    else:
-        try:
-            markdown = _markitdown(data, name, ext)
-        except Exception as e:  # noqa: BLE001 - any converter failure is a broken file to the user
-            broken.detail = f"{type(e).__name__}: {e}"
-            log.info("conversion failed for %s: %s", name, broken.detail)
-            raise broken from e
-        if ext == ".pdf":
-            markdown = _mark_pdf_pages(markdown)
-        elif ext == ".xlsx":
-            markdown = re.sub(r"^## (.+)$", lambda m: f"<!-- Sheet: {m.group(1).strip()} -->\n## {m.group(1)}",
-                              markdown, flags=re.M)
-    markdown = markdown.replace("\x00", "").strip()
+    _check_content_type(data, name, ext, broken)
+    try:
+        if ext in _ZIP_KINDS:
+            inspect_zip(data, ext[1:], limits)
+        with _slots():
+            extracted = convert_isolated(data, name, ext, limits, converter=converter)
+    except Refused as e:
+        err = _refusal(e, name, ext, broken)
+        err.detail = err.detail or f"{e.code}: {e.detail}"
+        log.info("conversion refused for %s: %s", name, err.detail[:500])
+        raise err from None
+    markdown = extracted.markdown
     if not re.search(r"[^\s|\-#:<>!]", re.sub(r"<!--.*?-->", "", markdown)):
         raise EmptyDocument(f"「{name}」から文字を取り出せませんでした。画像だけのPDF（スキャンしたもの）などは、"
                             "文字を含む形式にしてからお送りください。", filename=name)
-    return Converted(title=_title(markdown, name), markdown=markdown, kind=ext[1:])
+    note = truncated_note(name, extracted.truncated)
+    if note:
+        log.info("conversion of %s truncated: %s", name, extracted.truncated)
+    return Converted(title=_title(markdown, name), markdown=markdown, kind=ext[1:], truncated_note=note)
 
 
-async def to_markdown_async(data: bytes, filename: str) -> Converted:
-    """`to_markdown` in a worker thread (conversion is CPU-bound and may take a while for large files)."""
-    return await asyncio.to_thread(to_markdown, data, filename)
+async def to_markdown_async(data: bytes, filename: str, *, settings: IngestSettings | None = None,
+                            converter: str | None = None) -> Converted:
+    """`to_markdown` off the event loop: the thread only waits for the conversion child. Conversions queue on a
+    pool of INGEST_MAX_PARALLEL threads of their own, so waiting files never tie up the loop's default executor."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_executor(), lambda: to_markdown(data, filename, settings=settings,
+                                                                       converter=converter))
 
 
-def _markitdown(data: bytes, name: str, ext: str) -> str:
-    """Run the one markitdown converter for this type. (MarkItDown.convert_stream would fall back to its plain-text
-    converter and accept a broken file as text; calling the converter itself makes a broken file an error.)"""
-    from markitdown import StreamInfo
-    from markitdown.converters import DocxConverter, HtmlConverter, PdfConverter, PptxConverter, XlsxConverter
-
-    converter = {".pdf": PdfConverter, ".docx": DocxConverter, ".xlsx": XlsxConverter, ".pptx": PptxConverter,
-                 ".html": HtmlConverter, ".htm": HtmlConverter}[ext]()
-    info = StreamInfo(extension=ext, filename=name, charset=_html_charset(data) if ext in (".html", ".htm") else None)
-    result = converter.convert(io.BytesIO(data), info)
-    return result.markdown or ""
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_semaphore: threading.BoundedSemaphore | None = None
 
 
-def _html_charset(data: bytes) -> str:
-    m = re.search(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_\-]+)""", data[:4096], flags=re.I)
-    if m:
-        return m.group(1).decode("ascii")
-    try:
-        data.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError:
-        return "cp932"
+def _parallel() -> int:
+    return max(1, app_settings.get(IngestSettings).INGEST_MAX_PARALLEL)
 
 
-def _decode(data: bytes) -> str:
-    for enc in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            pass
-    for enc in ("cp932", "euc_jp"):  # Japanese legacy encodings are still common in office folders
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError:
-            pass
-    return data.decode("utf-8", errors="replace")
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=_parallel(), thread_name_prefix="ingest")
+        return _pool
 
 
-def _mark_pdf_pages(markdown: str) -> str:
-    """pdfminer separates pages with form feeds; turn them into page markers the chunker understands."""
-    pages = markdown.split("\f")
-    if len(pages) > 1 and not pages[-1].strip():
-        pages = pages[:-1]
-    return "\n\n".join(f"<!-- Page: {i} -->\n{p.strip()}" for i, p in enumerate(pages, 1) if p.strip())
+class _slots:
+    """At most INGEST_MAX_PARALLEL conversion children at once (whichever thread asks)."""
+
+    def __init__(self) -> None:
+        global _semaphore
+        with _pool_lock:
+            if _semaphore is None:
+                _semaphore = threading.BoundedSemaphore(_parallel())
+        self._sem = _semaphore
+
+    def __enter__(self) -> None:
+        self._sem.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self._sem.release()
+
+
+def _check_content_type(data: bytes, name: str, ext: str, broken: BrokenFile) -> None:
+    """The content must be what the extension says (a PDF renamed .docx, a zip renamed .pdf are refused clearly)."""
+    actual = sniff(data)
+    expected = {".pdf": "pdf", ".docx": "docx", ".xlsx": "xlsx", ".pptx": "pptx"}.get(ext)
+    if actual == "ole" and (expected or ext in (".html", ".htm", ".txt", ".md", ".markdown")):
+        raise WrongFileType(
+            f"「{name}」は拡張子が「{ext}」ですが、中身は古い形式（.doc、.xls、.ppt）のファイルか、パスワードで保護された"
+            "Officeファイルのようです。新しい形式（.docx、.xlsx、.pptx）で保存し直すか、パスワードを解除してから、"
+            "もう一度お送りください。", filename=name)
+    if expected is None:   # HTML and text: only binaries of a known kind are refused
+        if actual in ("pdf", "docx", "xlsx", "pptx", "zip"):
+            raise _wrong(name, ext, actual)
+        return
+    if actual == expected or (actual == "zip" and expected != "pdf"):
+        return   # a zip without the expected folder goes on to the zip checks and the converter
+    if actual in _SNIFFED_NAMES:
+        raise _wrong(name, ext, actual)
+    raise broken
+
+
+def _wrong(name: str, ext: str, actual: str) -> WrongFileType:
+    return WrongFileType(f"「{name}」は拡張子が「{ext}」ですが、中身は{_SNIFFED_NAMES[actual]}のようです。"
+                         "ファイルの種類と拡張子が合っていることをご確認のうえ、もう一度お送りください。", filename=name)
+
+
+def _refusal(e: Refused, name: str, ext: str, broken: BrokenFile) -> IngestError:
+    kind = _KIND_NAMES[ext]
+    bomb = "（圧縮爆弾の可能性があります）"
+    split = "ファイルを分割するなどして小さくしてから、もう一度お送りください。"
+    if e.code == "zip_size":
+        return SuspiciousFile(f"「{name}」は展開後の大きさが上限（{e.info['limit_mb']}MB）を超えるため取り込めません{bomb}。",
+                              reason=e.code, filename=name)
+    if e.code == "zip_ratio":
+        return SuspiciousFile(f"「{name}」は圧縮率が異常に高い部分を含むため取り込めません{bomb}。",
+                              reason=e.code, filename=name)
+    if e.code == "zip_members":
+        return SuspiciousFile(f"「{name}」は内部のファイル数が多すぎるため取り込めません（上限は{e.info['limit']:,}個です）。",
+                              reason=e.code, filename=name)
+    if e.code == "zip_nested":
+        return SuspiciousFile(f"「{name}」は内部に別の圧縮ファイルを含むため取り込めません。{kind}で通常の形式のまま"
+                              "保存し直してから、もう一度お送りください。", reason=e.code, filename=name)
+    if e.code in ("zip_name", "zip_method"):
+        return SuspiciousFile(f"「{name}」は{kind}のファイルとして不自然な構造のため取り込めません。{kind}で保存し直して"
+                              "から、もう一度お送りください。", reason=e.code, filename=name)
+    if e.code == "memory":
+        return ConversionLimitExceeded(f"「{name}」は変換に必要なメモリが上限（{e.info.get('mb', '?')}MB）を超えたため"
+                                       f"取り込めませんでした。{split}", reason=e.code, filename=name)
+    if e.code == "timeout":
+        seconds = e.info.get("seconds")
+        limit = f"（上限{seconds:g}秒）" if isinstance(seconds, (int, float)) else ""
+        return ConversionLimitExceeded(f"「{name}」は変換に時間がかかりすぎたため{limit}取り込めませんでした。{split}",
+                                       reason=e.code, filename=name)
+    if e.code == "crashed":
+        return ConversionLimitExceeded(f"「{name}」の変換中に処理が異常終了したため取り込めませんでした。ファイルが壊れて"
+                                       "いる可能性があります。元のアプリケーションで保存し直してから、もう一度お送りください。",
+                                       reason=e.code, filename=name)
+    return broken   # zip_broken, broken
+
+
+def truncated_note(name: str, truncated: list[dict]) -> str:
+    """The Japanese note for a document taken in up to its caps ("" when nothing was left out)."""
+    parts = []
+    for t in truncated:
+        limit, total, what = t.get("limit"), t.get("total"), t.get("what")
+        of = f"（全{total:,}" if isinstance(total, int) else ""
+        if what == "pages":
+            parts.append(f"先頭から{limit:,}ページまで" + (f"{of}ページ）" if of else ""))
+        elif what == "sheets":
+            parts.append(f"先頭から{limit:,}シートまで" + (f"{of}シート）" if of else ""))
+        elif what == "rows":
+            parts.append(f"先頭から{limit:,}行まで")
+        elif what == "columns":
+            parts.append(f"各シートの先頭から{limit:,}列まで")
+        elif what == "slides":
+            parts.append(f"先頭から{limit:,}枚目のスライドまで" + (f"{of}枚）" if of else ""))
+        elif what == "chars":
+            parts.append(f"先頭から{limit:,}文字まで")
+    if not parts:
+        return ""
+    return (f"「{name}」は大きいため、一部だけを取り込みました（{'、'.join(dict.fromkeys(parts))}）。残りの部分は検索の"
+            "対象になりません。必要な場合は、ファイルを分割してからお送りください。")
 
 
 def _title(markdown: str, name: str) -> str:
@@ -177,10 +327,13 @@ class FolderReport:
     skipped: int = 0                      # files of other types
     failed: list[tuple[str, str]] = field(default_factory=list)
     pages: int = 0                        # documents converted (for the pages-per-second figure)
+    truncated: list[tuple[str, str]] = field(default_factory=list)   # (relative path, Japanese note): taken in part
 
     def summary(self) -> str:
         text = (f"追加 {self.added} 件、更新 {self.updated} 件、変更なし {self.unchanged} 件、削除 {self.removed} 件、"
                 f"対象外 {self.skipped} 件、失敗 {len(self.failed)} 件")
+        if self.truncated:
+            text += f"（うち一部のみ取り込み {len(self.truncated)} 件）"
         return text
 
 
@@ -213,6 +366,8 @@ async def ingest_folder(index: "Index", set_name: str, path: str | Path, *, url_
         url = (url_prefix.rstrip("/") + "/" + rel) if url_prefix else file.resolve().as_uri()
         res = await index.upsert(set_name, "folder", rel, conv.title, url, conv.markdown)
         report.pages += 1
+        if conv.truncated_note:
+            report.truncated.append((rel, conv.truncated_note))
         if res.status == "added":
             report.added += 1
         elif res.status == "updated":

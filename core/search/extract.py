@@ -1,0 +1,485 @@
+"""Safe extraction: hostile documents are inspected before they are opened, and converted in a child process that
+has hard limits, so that a bad file costs one failed conversion and never the bot.
+
+Two layers (both used by `core.search.ingest`, which turns their refusals into Japanese messages):
+
+* `inspect_zip(data, kind, limits)` reads only the central directory of an Office file (.docx/.xlsx/.pptx are zip
+  packages) and refuses zip bombs (total inflated size, per-member compression ratio), absurd member counts,
+  nested archives outside the embeddings folders, odd member names and unusual compression methods. It never
+  inflates a member.
+* `convert_isolated(data, name, ext, limits)` runs the conversion in a fresh interpreter
+  (`python -m core.search.extract`), one per document, with RLIMIT_AS (memory), RLIMIT_CPU, RLIMIT_FSIZE and a
+  wall-clock timeout, and a pared-down environment (no secrets reach the process that parses hostile input). A child
+  that runs out of memory, time or dies is reported as a `Refused` with code "memory", "timeout" or "crashed".
+  A fresh `python -m` child was chosen over multiprocessing: it re-imports nothing of the parent (no `__main__`,
+  no event loop, no threads or locks inherited through fork) and a crash leaves no pool to repair.
+
+The child takes the first pages (PDF), sheets and rows (xlsx, read row by row in openpyxl's read-only mode; never
+the whole sheet), slides (pptx) and characters of output, and reports what it left out in `Extracted.truncated`.
+
+This module imports only the standard library at load time: the child starts fast, and the parent never imports
+the converters."""
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time as dtime
+from pathlib import Path, PurePosixPath
+
+ROOT = Path(__file__).resolve().parents[2]   # the directory holding the `core` package (the child's import root)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one conversion may cost (see `core.search.ingest.IngestSettings` for the meaning of each)."""
+
+    max_uncompressed_mb: int = 200
+    max_ratio: int = 100
+    max_members: int = 5000
+    max_pages: int = 1000
+    max_sheets: int = 100
+    max_rows: int = 50_000
+    max_columns: int = 200
+    max_slides: int = 500
+    max_chars: int = 1_000_000
+    memory_mb: int = 1024
+    timeout_seconds: float = 120.0
+
+
+class Refused(Exception):
+    """A file refused before or during conversion. `code` says why; `info` carries the numbers for the message."""
+
+    def __init__(self, code: str, detail: str = "", **info) -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+        self.info = info
+
+
+@dataclass
+class Extracted:
+    markdown: str
+    # what was left out: {"what": "pages"|"sheets"|"rows"|"columns"|"slides"|"chars", "limit": n, "total": m|None}
+    truncated: list[dict] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------- sniffing
+
+def sniff(data: bytes) -> str:
+    """What the bytes are, by content: "pdf", "docx", "xlsx", "pptx", "zip", "ole" (legacy Office or an
+    encrypted Office file), "html", or "" (unknown / text)."""
+    head = data[:1024].lstrip()
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "ole"
+    if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                # the first few names tell the package (reading names only; a bomb is refused later, by size)
+                names = {n.split("/", 1)[0] for n in (i.filename for i in z.infolist()[:200])}
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+            return "zip"
+        for top, kind in (("word", "docx"), ("xl", "xlsx"), ("ppt", "pptx")):
+            if top in names:
+                return kind
+        return "zip"
+    if re.match(rb"(?i)(<!doctype html|<html)", head):
+        return "html"
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------- zip inspection
+
+_NESTED = re.compile(r"\.(zip|docx|docm|xlsx|xlsm|xlsb|pptx|pptm|jar|7z|rar|gz|tgz|bz2|xz|cab|tar)$", re.I)
+_EMBEDDINGS = re.compile(r"^(word|xl|ppt)/embeddings/[^/]+$")
+_MIN_RATIO_SIZE = 1 << 20   # members smaller than 1 MiB are not held to the ratio cap (small XML compresses well)
+
+
+def _eocd_entries(data: bytes) -> int | None:
+    """Number of entries from the end-of-central-directory record, read before zipfile builds its list (so that a
+    central directory of half a million entries is refused without half a million ZipInfo objects)."""
+    pos = data.rfind(b"PK\x05\x06", max(0, len(data) - 65557))
+    if pos < 0 or pos + 22 > len(data):
+        return None
+    total = struct.unpack("<H", data[pos + 10:pos + 12])[0]
+    return total
+
+
+def inspect_zip(data: bytes, kind: str, limits: Limits) -> None:
+    """Refuse an Office package that is a zip bomb or otherwise not what Office writes. Reads the central directory
+    only. Raises `Refused` with code zip_broken, zip_members, zip_size, zip_ratio, zip_nested, zip_name or
+    zip_method."""
+    entries = _eocd_entries(data)
+    if entries is None:
+        raise Refused("zip_broken", "no end of central directory")
+    if entries >= 0xFFFF or entries > limits.max_members:
+        raise Refused("zip_members", f"{entries} entries", limit=limits.max_members)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as e:
+        raise Refused("zip_broken", f"{type(e).__name__}: {e}") from e
+    if len(infos) > limits.max_members:
+        raise Refused("zip_members", f"{len(infos)} entries", limit=limits.max_members)
+    cap = limits.max_uncompressed_mb * 1024 * 1024
+    total = 0
+    seen: set[str] = set()
+    for info in infos:
+        name = info.filename
+        if _odd_name(name) or name.lower() in seen:
+            raise Refused("zip_name", f"member {name!r}")
+        seen.add(name.lower())
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise Refused("zip_method", f"member {name!r} method {info.compress_type}")
+        if info.flag_bits & 0x1:
+            raise Refused("zip_method", f"member {name!r} is encrypted")
+        if _NESTED.search(name) and not _EMBEDDINGS.match(name):
+            raise Refused("zip_nested", f"member {name!r}")
+        total += info.file_size
+        if total > cap:
+            raise Refused("zip_size", f"more than {total} bytes inflated", limit_mb=limits.max_uncompressed_mb)
+        if info.file_size >= _MIN_RATIO_SIZE and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+            raise Refused("zip_ratio", f"member {name!r} {info.file_size}/{info.compress_size}",
+                          limit=limits.max_ratio)
+
+
+def _odd_name(name: str) -> bool:
+    if not name or len(name) > 512 or name.startswith(("/", "\\")) or "\\" in name or ":" in name:
+        return True
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return True
+    return any(part in ("..", ".") for part in PurePosixPath(name).parts) or "//" in name
+
+
+# ---------------------------------------------------------------------------------------------- parent side
+
+_ENV_KEEP = ("PATH", "PYTHONPATH", "PYTHONHOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TEMP", "TMP", "HOME",
+             "SYSTEMROOT", "VIRTUAL_ENV")
+
+
+def convert_isolated(data: bytes, name: str, ext: str, limits: Limits, *, converter: str | None = None) -> Extracted:
+    """Convert in a child process under `limits`. `converter` ("module:function", called with (data, name) and
+    returning Markdown) replaces the built-in converter — a test hook for proving the limits; never user input.
+    Raises `Refused` ("broken", "memory", "timeout", "crashed")."""
+    header = json.dumps({"name": name, "ext": ext, "limits": asdict(limits), "converter": converter}).encode()
+    env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MALLOC_ARENA_MAX="2",
+               PYTHONIOENCODING="utf-8", PYTHONDONTWRITEBYTECODE="1")
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.run([sys.executable, "-m", "core.search.extract"], input=header + b"\n" + data,
+                                  stdout=subprocess.PIPE, stderr=err, env=env, cwd=str(ROOT),
+                                  timeout=limits.timeout_seconds + 2)
+        except subprocess.TimeoutExpired:   # run() has killed the child
+            raise Refused("timeout", f"no result in {limits.timeout_seconds} s",
+                          seconds=limits.timeout_seconds) from None
+        err.seek(0, os.SEEK_END)
+        err.seek(max(0, err.tell() - 4000))
+        tail = err.read().decode("utf-8", errors="replace")
+    try:
+        result = json.loads(proc.stdout.decode("utf-8")) if proc.stdout else None
+    except (UnicodeDecodeError, ValueError):
+        result = None
+    if isinstance(result, dict) and "markdown" in result:
+        return Extracted(markdown=result["markdown"], truncated=list(result.get("truncated") or []))
+    if isinstance(result, dict) and result.get("error"):
+        code = result["error"]
+        if code == "memory":
+            raise Refused("memory", result.get("detail", ""), mb=limits.memory_mb)
+        if code == "timeout":
+            raise Refused("timeout", result.get("detail", ""), seconds=limits.timeout_seconds)
+        raise Refused(code, result.get("detail", ""))
+    rc = proc.returncode
+    detail = f"exit {rc}: {tail[-500:]}"
+    if "MemoryError" in tail or "Cannot allocate memory" in tail or "std::bad_alloc" in tail:
+        raise Refused("memory", detail, mb=limits.memory_mb)
+    if rc in (-24, 128 + 24):   # SIGXCPU: the CPU limit
+        raise Refused("timeout", detail, seconds=limits.timeout_seconds)
+    raise Refused("crashed", detail)
+
+
+# ---------------------------------------------------------------------------------------------- child side
+
+def _child_main() -> int:
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)          # whatever a library prints goes to stderr; stdout carries the result alone
+    stdin = sys.stdin.buffer
+    header = json.loads(stdin.readline())
+    limits = Limits(**header["limits"])
+    _limit_self(limits)
+    import logging
+    import warnings
+    logging.basicConfig(level=logging.ERROR)
+    warnings.simplefilter("ignore")
+    try:
+        data = stdin.read()
+        if header.get("converter"):
+            import importlib
+            module, _, func = header["converter"].partition(":")
+            res = Extracted(getattr(importlib.import_module(module), func)(data, header["name"]))
+        else:
+            res = convert(data, header["name"], header["ext"], limits)
+        payload = {"markdown": res.markdown, "truncated": res.truncated}
+    except MemoryError:
+        payload = {"error": "memory", "detail": "MemoryError"}
+    except Refused as e:
+        payload = {"error": e.code, "detail": e.detail}
+    except RecursionError:
+        payload = {"error": "broken", "detail": "RecursionError (nesting too deep)"}
+    except Exception as e:  # noqa: BLE001 - a converter failure is a broken file
+        text = f"{type(e).__name__}: {e}"[:2000]
+        memory = "Memory allocation failed" in text or "MemoryError" in text or isinstance(e.__cause__, MemoryError)
+        payload = {"error": "memory" if memory else "broken", "detail": text}
+    out.write(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+    out.flush()
+    return 0
+
+
+def _limit_self(limits: Limits) -> None:
+    """Hard limits on this (child) process; the parent's wall-clock timeout stays the last word."""
+    try:
+        import resource
+    except ImportError:   # not on POSIX (a developer's Windows machine): the timeout alone applies
+        return
+    import signal
+    mem = limits.memory_mb * 1024 * 1024
+    cpu = int(math.ceil(limits.timeout_seconds)) + 1
+    for res, value in ((resource.RLIMIT_AS, (mem, mem)), (resource.RLIMIT_CPU, (cpu, cpu + 5)),
+                       (resource.RLIMIT_CORE, (0, 0)), (resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))):
+        try:
+            resource.setrlimit(res, value)
+        except (ValueError, OSError):   # a lower hard limit is already in place: keep it
+            pass
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a chatty library gets EFBIG on stderr instead of a kill
+
+
+def convert(data: bytes, name: str, ext: str, limits: Limits) -> Extracted:
+    """The conversion proper (runs in the child). Page, sheet and slide boundaries are marked for the chunker."""
+    truncated: list[dict] = []
+    if ext in (".txt", ".md", ".markdown"):
+        markdown = decode(data)
+    elif ext == ".pdf":
+        markdown = _pdf(data, name, limits, truncated)
+    elif ext == ".xlsx":
+        markdown = _xlsx(data, limits, truncated)
+    elif ext == ".pptx":
+        markdown = _pptx(data, name, limits, truncated)
+    elif ext in (".docx", ".html", ".htm"):
+        markdown = _markitdown(data, name, ext)
+    else:
+        raise Refused("broken", f"no converter for {ext}")
+    markdown = markdown.replace("\x00", "").strip()
+    if len(markdown) > limits.max_chars:
+        cut = markdown.rfind("\n", 0, limits.max_chars)
+        if cut < limits.max_chars * 0.9:
+            cut = limits.max_chars
+        truncated.append({"what": "chars", "limit": limits.max_chars, "total": len(markdown)})
+        markdown = markdown[:cut].rstrip()
+    return Extracted(markdown, truncated)
+
+
+def _no_pandas() -> None:
+    # markitdown imports pandas for its xlsx converter only; this child never uses that converter (xlsx is read
+    # row by row below), and skipping pandas saves half a second and 40 MB in every child.
+    sys.modules.setdefault("pandas", None)  # type: ignore[arg-type]
+
+
+def _markitdown(data: bytes, name: str, ext: str) -> str:
+    """Run the one markitdown converter for this type. (MarkItDown.convert_stream would fall back to its plain-text
+    converter and accept a broken file as text; calling the converter itself makes a broken file an error.)"""
+    _no_pandas()
+    from markitdown import StreamInfo
+    from markitdown.converters import DocxConverter, HtmlConverter, PdfConverter, PptxConverter
+
+    converter = {".pdf": PdfConverter, ".docx": DocxConverter, ".pptx": PptxConverter,
+                 ".html": HtmlConverter, ".htm": HtmlConverter}[ext]()
+    info = StreamInfo(extension=ext, filename=name, charset=html_charset(data) if ext in (".html", ".htm") else None)
+    result = converter.convert(io.BytesIO(data), info)
+    return result.markdown or ""
+
+
+def _pdf(data: bytes, name: str, limits: Limits, truncated: list[dict]) -> str:
+    """markitdown's PDF conversion of the first `max_pages` pages: a longer PDF is cut down with pdfium (which reads
+    the page tree only) before pdfminer/pdfplumber see it, so the 20,000th page is never parsed."""
+    import pypdfium2 as pdfium
+
+    try:
+        src = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError:   # pdfminer is sometimes more forgiving; the child's limits still bound it
+        return mark_pdf_pages(_markitdown(data, name, ".pdf"))
+    try:
+        pages = len(src)
+        if pages > limits.max_pages:
+            cut = pdfium.PdfDocument.new()
+            try:
+                cut.import_pages(src, list(range(limits.max_pages)))
+                buf = io.BytesIO()
+                cut.save(buf)
+            finally:
+                cut.close()
+            data = buf.getvalue()
+            truncated.append({"what": "pages", "limit": limits.max_pages, "total": pages})
+    finally:
+        src.close()
+    return mark_pdf_pages(_markitdown(data, name, ".pdf"))
+
+
+def _pptx(data: bytes, name: str, limits: Limits, truncated: list[dict]) -> str:
+    """markitdown's PowerPoint conversion of the first `max_slides` slides (later slides are dropped from the slide
+    list first)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        slide_parts = sum(1 for n in z.namelist() if re.fullmatch(r"ppt/slides/slide\d+\.xml", n))
+    if slide_parts > limits.max_slides:
+        import pptx
+        prs = pptx.Presentation(io.BytesIO(data))
+        ids = prs.slides._sldIdLst  # noqa: SLF001 - python-pptx has no public way to drop a slide
+        total = len(ids)
+        if total > limits.max_slides:
+            for sld in list(ids)[limits.max_slides:]:
+                ids.remove(sld)
+            buf = io.BytesIO()
+            prs.save(buf)
+            data = buf.getvalue()
+            truncated.append({"what": "slides", "limit": limits.max_slides, "total": total})
+        del prs
+    return _markitdown(data, name, ".pptx")
+
+
+def _xlsx(data: bytes, limits: Limits, truncated: list[dict]) -> str:
+    """Each sheet as `<!-- Sheet: name -->`, `## name` and a Markdown table (first non-empty row = header), read row
+    by row in openpyxl's read-only mode up to `max_rows` rows in all (counting blank rows, so a sheet whose
+    dimension claims a million rows costs at most the cap) and `max_columns` columns."""
+    import openpyxl
+
+    wb = _open_workbook(openpyxl, data)
+    try:
+        sheets = wb.worksheets
+        if len(sheets) > limits.max_sheets:
+            truncated.append({"what": "sheets", "limit": limits.max_sheets, "total": len(sheets)})
+            sheets = sheets[:limits.max_sheets]
+        budget = limits.max_rows
+        parts: list[str] = []
+        cols_cut = False
+        for ws in sheets:
+            if budget <= 0:
+                truncated.append({"what": "rows", "limit": limits.max_rows, "total": None})
+                break
+            if not hasattr(ws, "iter_rows"):   # a chart sheet
+                continue
+            try:
+                declared = ws.max_column or 0
+            except Exception:  # noqa: BLE001 - a bad dimension element: read without the hint
+                declared = 0
+            cols_cut = cols_cut or declared > limits.max_columns
+            rows: list[list[str]] = []
+            used = 0
+            for row in ws.iter_rows(max_col=limits.max_columns, values_only=True):
+                if budget <= 0:
+                    truncated.append({"what": "rows", "limit": limits.max_rows, "total": None})
+                    break
+                budget -= 1
+                cells = [_cell(v) for v in row]
+                if any(cells):
+                    rows.append(cells)
+                    used = max(used, max(i + 1 for i, c in enumerate(cells) if c))
+            parts.append(f"<!-- Sheet: {ws.title.strip()} -->\n## {ws.title}\n" + _table(rows, used))
+            if truncated and truncated[-1]["what"] == "rows":
+                break
+        if cols_cut:
+            truncated.append({"what": "columns", "limit": limits.max_columns, "total": None})
+        return "\n\n".join(parts)
+    finally:
+        wb.close()
+
+
+def _open_workbook(openpyxl, data: bytes):
+    try:
+        return openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except TypeError as e:
+        # Some producers write "showZeroes" on <sheetView> where the schema says "showZeros" (see markitdown).
+        if "showZeroes" not in str(e):
+            raise
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+            for item in src.infolist():
+                body = src.read(item.filename)
+                if item.filename.startswith("xl/worksheets/") and b"showZeroes" in body:
+                    body = re.sub(rb"(<sheetView\b[^>]*?\s)showZeroes(\s*=)", rb"\1showZeros\2", body)
+                dst.writestr(item, body)
+        return openpyxl.load_workbook(io.BytesIO(out.getvalue()), read_only=True, data_only=True)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if isinstance(v, datetime):
+        return v.date().isoformat() if v.time() == dtime(0) else v.isoformat(sep=" ")
+    if isinstance(v, (date, dtime)):
+        return v.isoformat()
+    return " ".join(str(v).split()).replace("|", "\\|")
+
+
+def _table(rows: list[list[str]], width: int) -> str:
+    if not rows or width == 0:
+        return ""
+    lines = []
+    for i, r in enumerate(rows):
+        cells = (r + [""] * width)[:width]
+        lines.append("| " + " | ".join(cells) + " |")
+        if i == 0:
+            lines.append("|" + "|".join(["---"] * width) + "|")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- text helpers
+
+def html_charset(data: bytes) -> str:
+    m = re.search(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_\-]+)""", data[:4096], flags=re.I)
+    if m:
+        return m.group(1).decode("ascii")
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "cp932"
+
+
+def decode(data: bytes) -> str:
+    for enc in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            pass
+    for enc in ("cp932", "euc_jp"):  # Japanese legacy encodings are still common in office folders
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            pass
+    return data.decode("utf-8", errors="replace")
+
+
+def mark_pdf_pages(markdown: str) -> str:
+    """pdfminer separates pages with form feeds; turn them into page markers the chunker understands."""
+    pages = markdown.split("\f")
+    if len(pages) > 1 and not pages[-1].strip():
+        pages = pages[:-1]
+    return "\n\n".join(f"<!-- Page: {i} -->\n{p.strip()}" for i, p in enumerate(pages, 1) if p.strip())
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())
