@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.store.models import Base, utcnow
+from core.store.types import UTCDateTime
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -21,7 +22,7 @@ class KnowledgeSet(Base):
     title: Mapped[str] = mapped_column(String(200), default="")
     owner: Mapped[str | None] = mapped_column(String(200))
     members: Mapped[list] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Document(Base):
@@ -36,7 +37,7 @@ class Document(Base):
     url: Mapped[str | None] = mapped_column(String(2000))
     etag: Mapped[str | None] = mapped_column(String(200))         # the source's version tag (Graph eTag/cTag)
     content_hash: Mapped[str] = mapped_column(String(64))         # sha256 of title + markdown
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     staff_written: Mapped[bool] = mapped_column(Boolean, default=False)
     # the embeddings (model and document prefix) that gave every chunk a vector; NULL: no complete set of vectors
     embed_space: Mapped[str | None] = mapped_column(String(300), nullable=True)
@@ -67,6 +68,6 @@ class IndexChange(Base):
     set_id: Mapped[int] = mapped_column(_ID)
     document_id: Mapped[int] = mapped_column(_ID)
     op: Mapped[str] = mapped_column(String(10))                   # upsert | delete
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (Index("ix_search_changes_doc", "document_id"),)

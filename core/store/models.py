@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from core.store.types import UTCDateTime
 
 
 def utcnow() -> datetime:
@@ -35,8 +36,8 @@ class UserProfile(Base):
     job_title: Mapped[str | None] = mapped_column(String(200))
     locale: Mapped[str | None] = mapped_column(String(20))
     prefs: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class ConversationRef(Base):
@@ -51,7 +52,7 @@ class ConversationRef(Base):
     service_url: Mapped[str] = mapped_column(String(500))
     reference: Mapped[dict] = mapped_column(JSON)
     installed: Mapped[bool] = mapped_column(Boolean, default=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class Feedback(Base):
@@ -60,7 +61,7 @@ class Feedback(Base):
     __tablename__ = "feedback"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                     autoincrement=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     user_id: Mapped[str] = mapped_column(String(200), index=True)
     aad_object_id: Mapped[str | None] = mapped_column(String(64))
     conversation_id: Mapped[str | None] = mapped_column(String(400))
@@ -77,7 +78,7 @@ class UsageEvent(Base):
     __tablename__ = "usage_events"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                     autoincrement=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     user_id: Mapped[str | None] = mapped_column(String(200), index=True)
     aad_object_id: Mapped[str | None] = mapped_column(String(64))
     department: Mapped[str | None] = mapped_column(String(200))
@@ -105,8 +106,8 @@ class KeyValue(Base):
     __tablename__ = "kv"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[dict] = mapped_column(JSON)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 __all__ = ["Base", "UserProfile", "ConversationRef", "Feedback", "UsageEvent", "KeyValue", "UniqueConstraint",

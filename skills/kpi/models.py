@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.store.models import Base, utcnow
+from core.store.types import UTCDateTime
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -16,7 +17,7 @@ class QuizResult(Base):
 
     __tablename__ = "kpi_quiz_results"
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     user_id: Mapped[str] = mapped_column(String(200), index=True)
     aad_object_id: Mapped[str | None] = mapped_column(String(64))
     department: Mapped[str | None] = mapped_column(String(200))
@@ -31,7 +32,7 @@ class HelpdeskTicket(Base):
 
     __tablename__ = "kpi_helpdesk_tickets"
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     user_id: Mapped[str] = mapped_column(String(200), index=True)
     aad_object_id: Mapped[str | None] = mapped_column(String(64))
     user_name: Mapped[str | None] = mapped_column(String(200))
@@ -44,7 +45,7 @@ class HelpdeskTicket(Base):
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)  # open | answered | failed
     answer: Mapped[str | None] = mapped_column(Text)
     answered_by: Mapped[str | None] = mapped_column(String(200))
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivered: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -57,6 +58,6 @@ class NudgeLog(Base):
     week: Mapped[str] = mapped_column(String(10))                        # JST Monday, "2026-11-30"
     conversation_id: Mapped[str | None] = mapped_column(String(400))
     status: Mapped[str] = mapped_column(String(20), default="claimed")   # claimed | sent | gone
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (UniqueConstraint("user_id", "week", name="uq_kpi_nudge_user_week"),)

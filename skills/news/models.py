@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.store.models import Base, utcnow
+from core.store.types import UTCDateTime
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -25,14 +26,14 @@ class NewsSource(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     etag: Mapped[str | None] = mapped_column(String(300))
     last_modified: Mapped[str | None] = mapped_column(String(100))
-    last_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_ok_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(String(500))
-    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     jst_dates: Mapped[bool] = mapped_column(Boolean, default=False)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class NewsItem(Base):
@@ -48,8 +49,8 @@ class NewsItem(Base):
     title: Mapped[str] = mapped_column(String(1000))
     norm_title: Mapped[str] = mapped_column(String(1000), default="")
     feed_summary: Mapped[str] = mapped_column(Text, default="")
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     terms: Mapped[list] = mapped_column(JSON, default=list)
     duplicate_of: Mapped[int | None] = mapped_column(_ID)
@@ -64,7 +65,7 @@ class NewsSummary(Base):
     content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     text: Mapped[str] = mapped_column(Text)
     model: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class NewsProfile(Base):
@@ -86,8 +87,8 @@ class NewsProfile(Base):
     job_title: Mapped[str | None] = mapped_column(String(200))
     graph_checked: Mapped[bool] = mapped_column(Boolean, default=False)
     term_weights: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class NewsDelivery(Base):
@@ -99,10 +100,10 @@ class NewsDelivery(Base):
     day: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default="claimed")   # claimed|retry|sent|gone|failed
     claimed_by: Mapped[str | None] = mapped_column(String(100))
-    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=1)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     activity_id: Mapped[str | None] = mapped_column(String(200))
     item_ids: Mapped[list] = mapped_column(JSON, default=list)
     mail_status: Mapped[str | None] = mapped_column(String(20))

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.store.models import Base, utcnow
+from core.store.types import UTCDateTime
 
 
 class PlanJob(Base):
@@ -32,8 +33,8 @@ class PlanJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     owner: Mapped[str | None] = mapped_column(String(100))          # the process running it (jobs.OWNER)
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))   # the owner's last sign of life
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())   # the owner's last sign of life
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (Index("ix_plan_jobs_user_updated", "user_id", "updated_at"),)

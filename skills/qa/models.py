@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.store.models import Base, utcnow
+from core.store.types import UTCDateTime
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -32,10 +33,10 @@ class QAQuestion(Base):
     answer_activity_id: Mapped[str | None] = mapped_column(String(200), index=True)  # our reply (for 👎 feedback)
     answer: Mapped[str | None] = mapped_column(Text)
     answered_by: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivery_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_qa_questions_status", "status", "backend"),)
