@@ -122,6 +122,11 @@ class NewsEngine:
             rows = (await s.execute(select(NewsSource))).scalars().all()
         return [r for r in rows if (r.origin == "config" and r.active) or (r.origin == "user" and r.url in followed)]
 
+    async def source_health(self) -> tuple[int, int]:
+        """(sources fetched, sources whose last fetch failed)."""
+        sources = await self._sources_to_fetch()
+        return len(sources), sum(1 for src in sources if (src.consecutive_failures or 0) > 0)
+
     # -- the cycle -----------------------------------------------------------------------------------------------
     async def _take_lease(self, minutes: int = 15) -> bool:
         now = self.now()

@@ -69,6 +69,11 @@ async def show_digest(req, reply, services) -> None:
     # One staff use per digest read. The summaries in it were made in the background (audited as "system:news",
     # which the KPI does not count), so reading them is the use, with or without an LLM configured.
     await services.ai.record_offline(req, "news", outcome="ok" if digest.ai_used else "offline")
+    if not digest.items:
+        total, failed = await d.engine.source_health()
+        if failed:        # not "no news": the sources could not be read (no network, a feed gone…)
+            return await reply.send_text(S.ALL_SOURCES_FAILED.format(total=total) if failed == total
+                                         else S.SOME_SOURCES_FAILED.format(total=total, failed=failed))
     await reply.send_card(card, ai_generated=digest.ai_used, feedback=digest.ai_used)
 
 
