@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 
 from cards import qa as qa_cards
-from cards.common import OFFLINE_SEARCH, SEARCH_ONLY
 from core.ai import AIFailed, AIRefused
 from core.search.index import Hit
 from core.skills import Citation, ReplyPort, SkillRequest
@@ -33,11 +32,6 @@ class Grounded:
     text: str                 # the answer with markers renumbered to the passages actually cited
     used: list[int]           # original passage numbers (1-based) in their new order
     declined: bool            # the model said it cannot answer from the documents
-
-
-def md_safe(value: str) -> str:
-    """Document titles in Markdown text: no brackets that could pose as citation markers or links."""
-    return re.sub(r"[\\`*_<>#|]", "", value).replace("[", "［").replace("]", "］")
 
 
 def passages_from_hits(hits: list[Hit], limit: int = PASSAGE_CHARS) -> list[dict]:
@@ -182,12 +176,10 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
 
 
 async def _search_results(reply: ReplyPort, services, qid: int, passages: list[dict], escalate: bool) -> None:
+    """One message: the card carries the label, the lead and the passages (no text list repeating them)."""
     shown = passages[:OFFLINE_PASSAGES]
-    offline = services.ai.offline
-    lines = [OFFLINE_SEARCH if offline else SEARCH_ONLY, "", S.OFFLINE_LEAD] + [
-        f"- [{p['n']}] {md_safe(qa_cards.passage_label(p))}" + (f"（{S.STAFF_WRITTEN}）" if p.get("staff_written") else "")
-        for p in shown]
     activity_id = await reply.send_card(
-        qa_cards.search_results_card(shown, qid, can_escalate=escalate, offline=offline), text="\n".join(lines),
+        qa_cards.search_results_card(shown, qid, lead=S.OFFLINE_LEAD, can_escalate=escalate,
+                                     offline=services.ai.offline),
         ai_generated=False, citations=[citation_for(p["n"], p) for p in shown], feedback=False)
     await _update(services, qid, status="offline", answer_activity_id=activity_id)

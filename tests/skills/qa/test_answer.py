@@ -132,7 +132,8 @@ async def test_hybrid_mode_embeds_masked_and_may_answer_on_meaning(db, llm):
     port = await ask(attempted, "夏季休暇は何日ですか", tier="lgwan")
     assert len([r for r in llm.requests if "input" in r]) == embedded
     assert "「LGWAN接続系」の区分で扱う必要があります" in port.sent[-2].text     # and no LGWAN chat endpoint either
-    assert port.last().text.startswith(SEARCH_ONLY) and "[1] 職員の休暇に関する規程 — 夏季休暇" in port.last().text
+    results = json.dumps(port.last().card, ensure_ascii=False)
+    assert SEARCH_ONLY in results and "職員の休暇に関する規程 — 夏季休暇" in results
 
 
 async def test_model_answer_without_valid_citations_is_declined(db, llm):
@@ -154,12 +155,14 @@ async def test_offline_quotes_passages_labelled_as_search_results(db, card_valid
     services = build(db)
     await seed(services)
     port = await ask(services, "年次休暇は何日ありますか")
+    assert len(port.sent) == 1                          # one message: the results card, not a text list as well
     sent = port.last()
+    assert sent.kind == "card" and not sent.text
     assert not sent.ai_generated and not sent.feedback
-    assert sent.text.startswith(OFFLINE_SEARCH) and "[1] 職員の休暇に関する規程 — 年次休暇" in sent.text
     assert sent.citations[0].position == 1 and sent.citations[0].name == "職員の休暇に関する規程 — 年次休暇"
     card = json.dumps(sent.card, ensure_ascii=False)
     assert OFFLINE_SEARCH in card and "年次休暇は1年につき20日とする" in card and AI_REMINDER not in card
+    assert S.OFFLINE_LEAD in card and card.count("職員の休暇に関する規程 — 年次休暇") == 1
     assert_valid_card(card_validator, sent.card)
     async with services.db.session() as s:
         ev = (await s.scalars(select(UsageEvent))).one()
@@ -172,7 +175,7 @@ async def test_model_failure_falls_back_to_search_results(db, llm):
     llm.default = {"status": 500}
     port = await ask(services, "年次休暇は何日ありますか")
     assert "AI" in port.sent[-2].text and S.AI_BUSY_FALLBACK in port.sent[-2].text
-    assert port.last().text.startswith(SEARCH_ONLY) and not port.last().ai_generated   # not "offline": it is configured
+    assert not port.last().text and not port.last().ai_generated and port.last().citations
     assert SEARCH_ONLY in json.dumps(port.last().card, ensure_ascii=False)
 
 
@@ -184,7 +187,7 @@ async def test_channel_default_set_narrows_the_search(db):
     assert port.last().text == S.NOT_FOUND      # 休暇 lives in soumu, not in the channel's set
     port = await ask(services, "粗大ごみの申込み方法", conversation_id="19:kankyo@thread.tacv2;messageid=6",
                      conversation_type="channel")
-    assert "ごみの出し方 — 粗大ごみ" in port.last().text
+    assert "ごみの出し方 — 粗大ごみ" in json.dumps(port.last().card, ensure_ascii=False)
 
 
 async def test_members_only_set_is_searched_by_its_members_only(db):
@@ -193,7 +196,7 @@ async def test_members_only_set_is_searched_by_its_members_only(db):
     port = await ask(services, "人事異動の内示はいつですか")
     assert port.last().text == S.NOT_FOUND
     port = await ask(services, "人事異動の内示はいつですか", aad_object_id="00000000-0000-0000-0000-0000000000BB")
-    assert "人事異動の内示" in port.last().text
+    assert "人事異動の内示" in json.dumps(port.last().card, ensure_ascii=False)
 
 
 async def test_no_sets_usage_and_free_text(db):
@@ -205,7 +208,7 @@ async def test_no_sets_usage_and_free_text(db):
     await seed(services)
     port = RecorderPort()
     await handle(make_request("年次休暇は何日ありますか"), port, services)     # free text routed to qa
-    assert "年次休暇" in port.last().text
+    assert "年次休暇" in json.dumps(port.last().card, ensure_ascii=False)
 
 
 async def test_sets_listing_register_and_create(db, card_validator):

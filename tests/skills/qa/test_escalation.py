@@ -93,7 +93,7 @@ async def test_kintone_round_trip_escalate_poll_deliver_and_next_asker_gets_it(d
     port = RecorderPort()
     await handle(make_request(UNKNOWN_Q, command="ask", user_id="29:user-3"), port, services)
     sent = port.last()
-    assert "【職員回答】" not in sent.text and S.STAFF_WRITTEN in sent.text
+    assert "【職員回答】" not in card_text(sent) and S.STAFF_WRITTEN in card_text(sent)
     assert sent.citations[0].name.startswith("【職員回答】" + UNKNOWN_Q)
     assert "来庁者用駐車場は職員は利用できません" in card_text(sent)
     docs = await index_of(services).list_documents("soumu")
