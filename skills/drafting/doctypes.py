@@ -94,8 +94,31 @@ def guess_type(text: str) -> DocType | None:
     t = _norm(text)
     for key, words in _GUESS:
         if any(w in t for w in words):
-            return DOC_TYPES[key]
+            return for_audience(DOC_TYPES[key], text)
     return None
+
+
+# Whom a notice is for: 「市民に」「住民の皆さまへ」「市民向け」 name the public; 「庁内」「職員」「各課」 the staff.
+_CITIZENS = re.compile(r"(市民|住民|区民|町民)(の皆|の方|向け|むけ|に|へ|あて|宛|全体)")
+_STAFF_WORDS = ("庁内", "職員", "各課", "各局", "各部", "所属長")
+_GENERIC_NOTICE = {_norm(w) for w in ("通知文", "通知")}
+
+
+def for_citizens(text: str) -> bool:
+    t = _norm(text)
+    return bool(_CITIZENS.search(t)) and not any(w in t for w in _STAFF_WORDS)
+
+
+def for_audience(doc_type: DocType | None, text: str) -> DocType | None:
+    """A plain 「通知文」 / 「通知」 (not 「通知文（庁内）」 or 「庁内通知」) for citizens is an お知らせ（市民向け）:
+    「/draft 通知文 …市民に知らせたい」. Any other type is kept."""
+    if doc_type is None or doc_type.key != "notice_internal":
+        return doc_type
+    words = _norm(text).split(maxsplit=1)
+    named = words[0] if words else ""
+    if named in _ALIAS and named not in _GENERIC_NOTICE:
+        return doc_type                     # 「通知文（庁内）」 named outright
+    return DOC_TYPES["oshirase"] if for_citizens(text) else doc_type
 
 
 _KEY_LINE = re.compile(r"^\s*([^:：\n]{1,20})\s*[:：]\s*(.*)$")

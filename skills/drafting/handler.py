@@ -12,8 +12,8 @@ from core.docx import DOCX_CONTENT_TYPE
 from core.settings import get as get_settings
 from core.skills import Citation, ReplyPort, SkillRequest
 from skills.drafting import checks, compose, strings
-from skills.drafting.doctypes import (COMMITMENTS, DOC_TYPES, MULTILINE, TONES, DocType, guess_type, missing,
-                                      parse_fields, type_from_word)
+from skills.drafting.doctypes import (COMMITMENTS, DOC_TYPES, MULTILINE, TONES, DocType, for_audience, guess_type,
+                                      missing, parse_fields, type_from_word)
 from skills.drafting.layout import file_name, render_docx
 from skills.drafting.references import ReferencesUnavailable, find_references
 from skills.law.tool import find_law
@@ -80,6 +80,7 @@ async def _start(req: SkillRequest, reply: ReplyPort, services, text: str, force
             rest = word_rest
     else:
         dt, rest = _split_type(text)
+        dt = for_audience(dt, text)          # a plain 通知文 for citizens is an お知らせ
         if dt is None and text:
             dt = guess_type(text)
     if dt is None:
