@@ -41,11 +41,15 @@ def test_free_text_without_a_type_word():
 
 
 async def test_draft_command_for_citizens_opens_the_oshirase_form(lite_db, llm):
-    from tests.skills.drafting.test_drafting_skill import card_text, online, run
+    from tests.skills.drafting.test_drafting_skill import OPENED, card_text, online, run
 
     services = online(lite_db, llm)
-    port = await run(services, "/draft 通知文 夏季の節電について市民に知らせたい")
-    text = card_text(port.cards()[0])
-    assert "お知らせ（市民向け）" in text and "通知文（庁内）" not in text
-    port = await run(services, "/draft 通知文 情報セキュリティ研修を5月14日に実施します")
-    assert "通知文（庁内）" in card_text(port.cards()[0])
+    try:
+        port = await run(services, "/draft 通知文 夏季の節電について市民に知らせたい")
+        text = card_text(port.cards()[0])
+        assert "お知らせ（市民向け）" in text and "通知文（庁内）" not in text
+        port = await run(services, "/draft 通知文 情報セキュリティ研修を5月14日に実施します")
+        assert "通知文（庁内）" in card_text(port.cards()[0])
+    finally:                                 # the clients online() opened, closed on this test's loop
+        while OPENED:
+            await OPENED.pop().llm.close()
