@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 
-.PHONY: run test test-fast package bench config-table readme clean
+.PHONY: run test check test-fast package bench config-table readme clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,10 +16,17 @@ $(STAMP): requirements.txt
 run: $(STAMP)
 	@scripts/run.sh
 
-## Run the whole test suite (PostgreSQL tests run when 127.0.0.1:5432 answers; REQUIRE_POSTGRES=1 makes them mandatory).
-test: $(STAMP)
+## Run the checks and the whole test suite (PostgreSQL tests run when 127.0.0.1:5432 answers; REQUIRE_POSTGRES=1
+## makes them mandatory): ruff, mypy on core/ and cards/, the import contracts (pyproject.toml), then pytest.
+test: $(STAMP) check
 	$(PY) -m pytest
 	@if [ -x infra/scan.sh ]; then infra/scan.sh; fi
+
+## Static checks only: lint (ruff), types (mypy), import direction (import-linter contracts in pyproject.toml).
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 ## Tests without the end-to-end Playground test and the IaC scan.
 test-fast: $(STAMP)

@@ -123,6 +123,7 @@ def rss_mb() -> float:
 
 
 async def main(args) -> None:
+    from cards.news import digest_card
     from core.ai import AI
     from core.guard.policy import Guard, GuardSettings
     from core.llm import LLMGateway, LLMSettings
@@ -130,12 +131,11 @@ async def main(args) -> None:
     from core.skills import Registry
     from core.store import Database
     from core.store.models import ConversationRef
-    from skills.news.digest import Corpus, ProfileView, delivered_recently, rank
+    from skills.news.digest import Corpus, ProfileView, delivered_recently
     from skills.news.engine import NewsEngine
     from skills.news.models import NewsProfile
     from skills.news.schedule import Deliverer, RateLimiter
     from skills.news.settings import NewsSettings
-    from cards.news import digest_card
 
     srv = Servers(args.feeds, args.items)
     await srv.start()
@@ -183,6 +183,7 @@ async def main(args) -> None:
         rss_cycle = rss_mb()
         calls = srv.llm_calls - calls0
         from sqlalchemy import func, select
+
         from skills.news.models import NewsItem
         async with db.session() as s:
             unique = (await s.execute(select(func.count(func.distinct(NewsItem.content_hash))).where(

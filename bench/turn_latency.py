@@ -61,7 +61,7 @@ async def measure(connector: ConnectorStandIn, url: str, text: str, turns: int, 
             t0 = time.perf_counter()
             async with s.post(url + "/api/messages", json=connector.activity(text)) as r:
                 assert r.status in (200, 201, 202), r.status
-            await connector.wait_for(lambda acts: len(connector.messages()) > n, timeout=10)
+            await connector.wait_for(lambda acts: len(connector.messages()) > n, timeout=10)  # noqa: B023 - awaited in this iteration
             dt = (time.perf_counter() - t0) * 1000
             msg = connector.messages()[-1]
             assert expect in str(msg), msg

@@ -4,6 +4,7 @@
     python -m bot ingest <set> <path>  register a local folder's documents in a knowledge set
     python -m bot reembed [<set> …]    give stored documents vectors from the configured embeddings
     python -m bot config-table         print the configuration table (Markdown) for the README
+    python -m bot new-migration <rev> <message>   autogenerate a migration (developers)
 """
 from __future__ import annotations
 
@@ -53,6 +54,23 @@ def reembed(argv: list[str]) -> int:
     return reembed_command(argv)
 
 
+def new_migration(argv: list[str]) -> int:
+    import asyncio
+    import importlib
+
+    from core.store import all_models  # noqa: F401 - core's tables
+    from core.store.new_migration import main as autogenerate
+    from skills.catalog import model_modules
+
+    if len(argv) != 2:
+        print("usage: python -m bot new-migration <rev> <message>", file=sys.stderr)
+        return 2
+    for name in model_modules():
+        importlib.import_module(name)
+    asyncio.run(autogenerate(argv[0], argv[1]))
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         return serve()
@@ -65,6 +83,8 @@ def main(argv: list[str]) -> int:
         return ingest(rest)
     if cmd == "reembed":
         return reembed(rest)
+    if cmd == "new-migration":
+        return new_migration(rest)
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -1,6 +1,6 @@
 """Administrator tasks run from the command line (`python -m bot ingest …`, `python -m bot reembed …`).
 
-Both use the index as the bot builds it (`skills.qa.service.index_of`): with EMBEDDINGS_MODEL set, documents get
+Both use the index as the bot builds it (`services.knowledge`): with EMBEDDINGS_MODEL set, documents get
 their vectors through the guard, exactly as documents sent in chat do."""
 from __future__ import annotations
 
@@ -71,7 +71,6 @@ async def _index():
     """The bot's search index on the configured database (migrated), or None after printing why not."""
     from bot.app import build_services
     from core.store import Database, StoreSettings
-    from skills.qa.service import index_of
 
     db = Database.from_settings(StoreSettings())
     try:
@@ -84,7 +83,7 @@ async def _index():
             return
         services = build_services(db=db)
         try:
-            yield index_of(services)
+            yield services.knowledge
         finally:
             await services.llm.close()
     finally:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -12,19 +13,24 @@ from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ActivityTypes
 
-from bot import background
+from bot import background, edge
 from bot.config import BotSettings
 from bot.connectors import CachingAuthentication
 from bot.handler import APOLOGY, AssistantBot, drain_background, new_correlation_id
 from bot.logs import correlation_id
 from bot.proactive import BotProactiveSender
-from bot.reply import RawEntity
 from bot.registry import build_registry
+from bot.reply import RawEntity
+from core import jsonsafe, router
 from core.ai import AI
 from core.graph import GraphService, GraphSettings
 from core.guard.policy import Guard, GuardSettings
+from core.kintone.client import KintoneClient, KintoneSettings
+from core.law.client import LawClient, LawSettings
 from core.llm import LLMGateway, LLMSettings
+from core.search.index import Index
 from core.services import Services
+from core.settings import Settings
 from core.store import Database, StoreSettings
 from core.telemetry import ERRORS, TURN_DURATION, tracer
 
@@ -35,7 +41,6 @@ ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", AssistantBot)
 SETTINGS = web.AppKey("settings", BotSettings)
 TASKS = web.AppKey("tasks", set)
-STARTUP_HOOKS = "startup_hooks"
 BACKGROUND = web.AppKey("background", list)
 BACKGROUND_ON = web.AppKey("background_on", bool)   # tests set False to drive scheduled work themselves
 
@@ -61,19 +66,30 @@ def auth_config(s: BotSettings) -> SimpleNamespace:
 
 
 def build_services(*, db: Database | None = None, llm_settings: LLMSettings | None = None,
-                   guard_settings: GuardSettings | None = None) -> Services:
+                   guard_settings: GuardSettings | None = None, settings: Settings | None = None,
+                   local_admin: bool = False) -> Services:
+    """The composition root: every shared service built once, from settings read once."""
+    settings = settings or Settings()
+    for given in (llm_settings, guard_settings):
+        if given is not None:
+            settings.put(given)
     registry = build_registry()
-    db = db or Database.from_settings(StoreSettings())
-    gateway = LLMGateway(llm_settings or LLMSettings())
-    gs = guard_settings or GuardSettings()
-    guard = Guard(gs, gateway)
-    ai = AI(gateway, guard, db, keep_prompts=gs.AUDIT_KEEP_PROMPTS)
-    return Services(registry=registry, db=db, llm=gateway, ai=ai, graph=GraphService.from_settings(GraphSettings()))
+    db = db or Database.from_settings(settings.get(StoreSettings))
+    gateway = LLMGateway(settings.get(LLMSettings))
+    gs = settings.get(GuardSettings)
+    ai = AI(gateway, Guard(gs, gateway), db, keep_prompts=gs.AUDIT_KEEP_PROMPTS)
+    knowledge = Index(db, embed=ai.embed, embed_space=ai.embeddings_space) if ai.can_embed else Index(db)
+    services = Services(registry=registry, db=db, llm=gateway, ai=ai, knowledge=knowledge,
+                        kintone=KintoneClient(settings.get(KintoneSettings)), law=LawClient(settings.get(LawSettings)),
+                        settings=settings, graph=GraphService.from_settings(settings.get(GraphSettings)),
+                        local_admin=local_admin)
+    services.dispatch = functools.partial(router.dispatch, services=services)
+    return services
 
 
 def create_app(settings: BotSettings | None = None, services: Services | None = None) -> web.Application:
     settings = settings or BotSettings()
-    services = services or build_services()
+    services = services or build_services(local_admin=settings.anonymous and settings.host_is_loopback())
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(auth_config(settings)))
     adapter.bot_framework_authentication = CachingAuthentication(adapter.bot_framework_authentication)
     bot = AssistantBot(services, allowed_tenants=settings.allowed_tenants, file_delivery=settings.FILE_DELIVERY)
@@ -106,11 +122,8 @@ def create_app(settings: BotSettings | None = None, services: Services | None = 
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    from skills.kpi.http import mount as mount_kpi_admin
-    from skills.qa.http import kintone_webhook_handler
-
-    mount_kpi_admin(app)                                      # GET /admin/audit.csv (bearer AUDIT_EXPORT_TOKEN)
-    app.router.add_post("/api/kintone/webhook", kintone_webhook_handler(services))
+    for _skill, route in services.registry.routes():       # each skill's own endpoints (webhooks, exports)
+        app.router.add_route(route.method, route.path, functools.partial(route.handler, services=services))
     app.on_startup.append(_startup)
     app.on_shutdown.append(_shutdown)
     return app
@@ -130,8 +143,6 @@ async def _errors_middleware(request: web.Request, handler):
 async def _startup(app: web.Application) -> None:
     services = app[SERVICES]
     await services.db.migrate()
-    for hook in app.get(STARTUP_HOOKS, []):
-        await hook(app)
     if app.get(BACKGROUND_ON, True):
         app[BACKGROUND] = background.start(services)
     log.info("ready (llm=%s)", "offline" if services.llm.offline else ",".join(e.name for e in services.llm.endpoints))
@@ -153,8 +164,12 @@ async def _shutdown(app: web.Application) -> None:
                     await result
             except Exception:  # noqa: BLE001 - shutting down: log and go on
                 log.warning("could not close %s", name)
-    if services.graph is not None:
-        await services.graph.close()
+    for client in (services.kintone, services.law, services.graph):
+        if client is not None:
+            try:
+                await client.close()
+            except Exception:  # noqa: BLE001 - shutting down: log and go on
+                log.warning("could not close %s", type(client).__name__)
     await services.llm.close()
     await services.db.dispose()
 
@@ -177,16 +192,21 @@ async def messages(request: web.Request) -> web.Response:
     cid = new_correlation_id()
     correlation_id.set(cid)
     started = time.perf_counter()
-    if "application/json" not in request.headers.get("Content-Type", ""):
-        return _bad(415, "Content-Type must be application/json")
-    try:
-        body = await request.json(loads=json.loads)
-    except web.HTTPRequestEntityTooLarge:
+    content_type = request.headers.get("Content-Type", "")
+    if "application/json" not in content_type.lower() or not jsonsafe.charset_ok(content_type):
+        return _bad(415, "Content-Type must be application/json (UTF-8)")
+    limit = request.app[SETTINGS].MAX_REQUEST_BYTES
+    if request.content_length is not None and request.content_length > limit:
         return _bad(413, "request body too large")
-    except (ValueError, UnicodeDecodeError):
-        return _bad(400, "malformed JSON")
+    try:
+        body = jsonsafe.loads(await request.content.read(limit + 1), max_bytes=limit)
+    except jsonsafe.BadJson as e:
+        return _bad(413 if "large" in e.reason else 400, e.reason)
     if not isinstance(body, dict):
         return _bad(400, "an activity must be a JSON object")
+    problem = edge.check_activity(body)
+    if problem:
+        return _bad(400, problem)
     try:
         activity = Activity().deserialize(body)
         # msrest keeps only an Entity's `type`: keep the whole entity (mention.mentioned, streaminfo …).
@@ -197,9 +217,6 @@ async def messages(request: web.Request) -> web.Response:
         return _bad(400, "not a valid activity")
     if not activity.type or not isinstance(activity.type, str):
         return _bad(400, "activity type missing")
-    if activity.type in (ActivityTypes.message, ActivityTypes.invoke) and (
-            not activity.conversation or not activity.service_url):
-        return _bad(400, "activity conversation or serviceUrl missing")
 
     adapter = request.app[ADAPTER]
     bot = request.app[BOT]

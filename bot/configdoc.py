@@ -8,7 +8,6 @@ import pkgutil
 
 from core.settings import registered_settings
 
-
 PRODUCT_PACKAGES = ("bot", "core", "skills", "manifest")
 
 
@@ -39,7 +38,7 @@ def _field_docs(cls) -> dict[str, str]:
     return docs
 
 
-SECTION_ORDER = ("bot", "storage", "llm", "guard", "graph", "observability", "news", "drafting", "qa", "kintone",
+SECTION_ORDER = ("bot", "storage", "llm", "guard", "graph", "observability", "news", "drafting", "qa", "search", "kintone",
                  "planning", "law", "kpi", "manifest")
 
 

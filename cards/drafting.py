@@ -3,8 +3,29 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from cards.common import (AI_REMINDER, OFFLINE_TEMPLATE, card, container, execute, facts, input_choice, input_text,
-                          note, text, title, toggle)
+from cards.common import (
+    AI_REMINDER,
+    OFFLINE_TEMPLATE,
+    card,
+    container,
+    execute,
+    facts,
+    input_choice,
+    input_text,
+    note,
+    text,
+    title,
+    toggle,
+)
+
+# Card verbs (the drafting skill's verb table maps each to its handler).
+FORM_VERB = "draft.form"          # data: doc_type, points
+CREATE_VERB = "draft.create"      # data: doc_type, the type's fields, easy
+REVISE_VERB = "draft.revise"      # data: draft_id, instruction
+SHORTER_VERB = "draft.shorter"    # data: draft_id
+POLITE_VERB = "draft.polite"      # data: draft_id
+EASY_VERB = "draft.easy"          # data: draft_id
+DOCX_VERB = "draft.docx"          # data: draft_id
 
 # Kept here (cards import no skill code): the UI words of the drafting cards.
 CHOOSE_TYPE = "作成する文書の種類を選んでください。"
@@ -36,7 +57,7 @@ def type_choice_card(types: Sequence[tuple[str, str]], *, points: str = "") -> d
             input_choice("doc_type", TYPE_LABEL, list((label, key) for key, label in types), value=types[0][0],
                          expanded=True, required=True),
             input_text("points", POINTS_LABEL, value=points, multiline=True, max_length=4000)]
-    return card(body, [execute(NEXT, "draft.form")], fallback_text=CHOOSE_TYPE)
+    return card(body, [execute(NEXT, FORM_VERB)], fallback_text=CHOOSE_TYPE)
 
 
 def form_card(type_key: str, type_label: str, fields: list[dict[str, Any]], *, missing_labels: Sequence[str] = (),
@@ -59,7 +80,7 @@ def form_card(type_key: str, type_label: str, fields: list[dict[str, Any]], *, m
                                    required=bool(f.get("essential")), max_length=4000))
     if easy_variant:
         body.append(toggle("easy", EASY_TOGGLE, easy))
-    return card(body, [execute(CREATE, "draft.create", {"doc_type": type_key}, style="positive")],
+    return card(body, [execute(CREATE, CREATE_VERB, {"doc_type": type_key}, style="positive")],
                 fallback_text=f"{type_label}の素案を作成")
 
 
@@ -108,12 +129,12 @@ def result_card(*, draft_id: int, heading: str, draft: str, issues: Sequence[tup
     actions = []
     if not offline:
         body.append(input_text("instruction", REVISE_LABEL, multiline=True, max_length=4000))
-        actions.append(execute(REVISE, "draft.revise", data, style="positive"))
-        actions.append(execute(SHORTER, "draft.shorter", data))
-        actions.append(execute(POLITE, "draft.polite", data))
+        actions.append(execute(REVISE, REVISE_VERB, data, style="positive"))
+        actions.append(execute(SHORTER, SHORTER_VERB, data))
+        actions.append(execute(POLITE, POLITE_VERB, data))
         if easy_variant and not easy:
-            actions.append(execute(EASY, "draft.easy", data))
-    actions.append(execute(WORD, "draft.docx", data))
+            actions.append(execute(EASY, EASY_VERB, data))
+    actions.append(execute(WORD, DOCX_VERB, data))
     return card(body, actions, fallback_text=heading)
 
 

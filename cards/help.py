@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from cards.common import card, container, execute, note, text, title
+from cards.kpi import BROWSE_VERB
 from core.skills import Registry
 
 
@@ -31,5 +32,6 @@ def help_card(registry: Registry, *, scope: str = "personal", unknown: str | Non
         body.append(note("現在はAIに接続していない「オフラインモード」で動いています。文書のひな形や検索結果は"
                          "AIを使わずにお示しします。"))
     body.append(note("個人情報はAIに送る前に自動で伏せます。AIの出力は必ず内容を確認してからご利用ください。"))
-    actions = [execute("活用例を見る", "kpi.examples")] if registry.skill("kpi") and registry.skill("kpi").ready else []
+    examples = registry.verb(BROWSE_VERB)
+    actions = [execute("活用例を見る", BROWSE_VERB)] if examples and examples[0].serves else []
     return card(body, actions, fallback_text="尼崎市AIアシスタントの使い方: /help")

@@ -5,6 +5,9 @@ from typing import Iterable
 
 from cards.common import card, container, execute, heading, note, open_url, text, title
 
+ARTICLE_VERB = "law.article"     # data: law_id, elm, q
+SEARCH_VERB = "law.search"       # data: q
+
 RESULTS_NOTE = "e-Gov法令検索（デジタル庁）の法令データです。最新の改正状況は、リンク先の原文でご確認ください。"
 
 
@@ -23,7 +26,7 @@ def results_card(query: str, hits: Iterable, *, total_note: str = "") -> dict:
                  text(hit.excerpt, max_lines=4, spacing="Small")]
         actions = []
         if hit.elm:
-            actions.append(execute("条文を表示", "law.article", {"law_id": hit.law_id, "elm": hit.elm, "q": query}))
+            actions.append(execute("条文を表示", ARTICLE_VERB, {"law_id": hit.law_id, "elm": hit.elm, "q": query}))
         if hit.url:
             actions.append(open_url("e-Govで開く", hit.url))
         if actions:
@@ -58,5 +61,5 @@ def article_card(article, *, query: str = "") -> dict:
     if article.url:
         actions.append(open_url("e-Govで開く", article.url))
     if query:
-        actions.append(execute("検索結果に戻る", "law.search", {"q": query}))
+        actions.append(execute("検索結果に戻る", SEARCH_VERB, {"q": query}))
     return card([b for b in body if b], actions or None, fallback_text=f"{article.law_title} {head}".strip())

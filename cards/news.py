@@ -5,9 +5,27 @@ from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-from cards.common import AI_REMINDER, card, container, execute, heading, input_choice, input_text, note, open_url, \
-    plain, text, title, toggle
+from cards.common import (
+    AI_REMINDER,
+    card,
+    container,
+    execute,
+    heading,
+    input_choice,
+    input_text,
+    note,
+    open_url,
+    plain,
+    text,
+    title,
+    toggle,
+)
+
 JST = ZoneInfo("Asia/Tokyo")
+
+LIKE_VERB = "news.like"                  # data: item, items (the ids on the card), day
+DISLIKE_VERB = "news.dislike"            # data: item, items, day
+SAVE_SETTINGS_VERB = "news.settings.save"   # data: the settings form's inputs
 _WEEKDAYS = "月火水木金土日"
 
 # Card wording (skills/news/strings.py re-exports these; cards never import skills).
@@ -74,8 +92,8 @@ def digest_card(digest, *, user_name: str | None = None, reactions: dict[int, st
                 items.append(note(DISLIKED))
             else:
                 data = {"item": it.id, "items": ids, "day": digest.day.isoformat()}
-                actions.append(execute(LIKE, "news.like", data))
-                actions.append(execute(DISLIKE, "news.dislike", data))
+                actions.append(execute(LIKE, LIKE_VERB, data))
+                actions.append(execute(DISLIKE, DISLIKE_VERB, data))
             items.append({"type": "ActionSet", "actions": actions})
             body.append(container(items, separator=True))
     if digest.ai_used:
@@ -114,7 +132,7 @@ def settings_card(profile: Any, *, known_tags: Sequence[str], mail_available: bo
     if profile.sources:
         body.append(heading("個人で登録した情報源"))
         body.append(text("\n".join(f"- {plain(u, 300)}" for u in profile.sources), trusted=True, size="Small"))
-    return card(body, [execute("保存", "news.settings.save", {}, style="positive")])
+    return card(body, [execute("保存", SAVE_SETTINGS_VERB, {}, style="positive")])
 
 
 def sources_card(rows: Iterable[Any], *, reason_ja=lambda code, detail: code or "",

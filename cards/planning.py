@@ -5,11 +5,28 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from cards.common import (AI_REMINDER, card, container, execute, facts, heading, input_choice, input_text, note, text,
-                          title)
+from cards.common import (
+    AI_REMINDER,
+    card,
+    container,
+    execute,
+    facts,
+    heading,
+    input_choice,
+    input_text,
+    note,
+    text,
+    title,
+)
 
 BUDGETS = ("未定", "100万円未満", "100万〜1,000万円", "1,000万〜1億円", "1億円以上")
-FORMAT_LABELS = {"report": ("報告書（Word）を作成", "plan.report"), "slides": ("スライド（PowerPoint）を作成", "plan.slides")}
+START_VERB = "plan.start"        # data: the form's inputs (theme, purpose, target, period, budget, profile)
+RETRY_VERB = "plan.retry"        # data: job_id
+SHOW_VERB = "plan.show"          # data: job_id
+REVISE_VERB = "plan.revise"      # data: job_id, section, instruction
+REPORT_VERB = "plan.report"      # data: job_id
+SLIDES_VERB = "plan.slides"      # data: job_id
+FORMAT_LABELS = {"report": ("報告書（Word）を作成", REPORT_VERB), "slides": ("スライド（PowerPoint）を作成", SLIDES_VERB)}
 STATUS_LABELS = {"running": "処理中", "interrupted": "中断", "failed": "失敗", "done": "完了"}
 STAGE_LABELS = {"research": "調査", "outline": "構成案の作成", "done": "完了"}
 KIND_LABELS = {"knowledge": "庁内資料", "case": "他都市事例", "law": "法令"}
@@ -47,7 +64,7 @@ def clarify_card(theme: str, profiles: Sequence[tuple[str, str, str]], selected:
             input_choice("profile", "課のプロファイル（調査手法と参照する資料）", [(n, pid) for pid, n, _m in profiles],
                          value=selected),
             note(f"調査手法：{method.get(selected, '')}")]
-    return card(body, [execute("調査を開始", "plan.start", style="positive")], fallback_text="企画サポート")
+    return card(body, [execute("調査を開始", START_VERB, style="positive")], fallback_text="企画サポート")
 
 
 def accepted_card(theme: str, profile_name: str) -> dict:
@@ -61,7 +78,7 @@ def failed_card(job_id: int, theme: str, stage_label: str, message: str, *, inte
     what = "の途中で中断しました" if interrupted else "で失敗しました"
     body = [title("企画サポート"), text(f"「{theme}」：{stage_label}{what}。", weight="Bolder", color="Attention"),
             text(message), note(f"完了した段階はやり直さずに、{'中断' if interrupted else '失敗'}した段階から再開します。")]
-    return card(body, [execute("この段階から再実行", "plan.retry", {"job_id": job_id})],
+    return card(body, [execute("この段階から再実行", RETRY_VERB, {"job_id": job_id})],
                 fallback_text=f"{stage_label}{what}。")
 
 
@@ -96,7 +113,7 @@ def outline_card(job_id: int, theme: str, profile_name: str, inputs: dict, outli
                          required=True),
             input_text("instruction", "修正の指示", multiline=True, required=True, max_length=1000,
                        placeholder="例：他都市の事例をもう少し具体的に")],
-            [execute("この項目を修正", "plan.revise", {"job_id": job_id})]))
+            [execute("この項目を修正", REVISE_VERB, {"job_id": job_id})]))
     return card(body, actions, fallback_text=outline.get("title") or theme)
 
 
@@ -109,9 +126,9 @@ def jobs_card(jobs: Sequence[dict]) -> dict:
         line = f"{status}（{stage}）・{j['updated']}" if j["status"] != "done" else f"{status}・{j['updated']}"
         actions = []
         if j["status"] == "done":
-            actions.append(execute("構成案を表示", "plan.show", {"job_id": j["id"]}))
+            actions.append(execute("構成案を表示", SHOW_VERB, {"job_id": j["id"]}))
         if j.get("resumable"):
-            actions.append(execute("この段階から再実行", "plan.retry", {"job_id": j["id"]}))
+            actions.append(execute("この段階から再実行", RETRY_VERB, {"job_id": j["id"]}))
         items = [text(j["theme"], weight="Bolder"), text(line, size="Small", subtle=True, spacing="None")]
         if actions:
             items.append({"type": "ActionSet", "actions": actions})

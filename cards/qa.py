@@ -6,8 +6,22 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from cards.common import (AI_REMINDER, OFFLINE_SEARCH, SEARCH_ONLY, card, container, execute, facts, heading, input_choice,
-                          input_text, note, open_url, text, title)
+from cards.common import (
+    AI_REMINDER,
+    OFFLINE_SEARCH,
+    SEARCH_ONLY,
+    card,
+    container,
+    execute,
+    facts,
+    heading,
+    input_choice,
+    input_text,
+    note,
+    open_url,
+    text,
+    title,
+)
 
 ESCALATE_VERB = "qa.escalate"
 STAFF_ANSWER_VERB = "qa.staff_answer"

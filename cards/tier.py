@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from cards.common import card, container, execute, facts, note, text, title
+from core.guard.policy import TIER_LABELS_JA as LABELS
 
-LABELS = {"internet": "インターネット接続系", "lgwan": "LGWAN接続系", "mynumber": "マイナンバー利用事務系"}
+SET_VERB = "tier.set"      # data: tier ("" = back to the default)
 
 
 def tier_card(current: str | None, default: str, available: list[tuple[str, str, bool]], *,
@@ -25,8 +26,8 @@ def tier_card(current: str | None, default: str, available: list[tuple[str, str,
     body.extend(rows)
     body.append(note("個人番号を含む依頼は、選択にかかわらずマイナンバー利用事務系として扱います。"
                      "区分ごとに利用を認められた接続先だけを使います。"))
-    actions = [execute(f"{LABELS.get(t, t)}にする", "tier.set", {"tier": t}) for t, _, _ in available
+    actions = [execute(f"{LABELS.get(t, t)}にする", SET_VERB, {"tier": t}) for t, _, _ in available
                if t != (current or default)]
     if current:
-        actions.append(execute("標準に戻す", "tier.set", {"tier": ""}))
+        actions.append(execute("標準に戻す", SET_VERB, {"tier": ""}))
     return card(body, actions[:5], fallback_text="AIを利用するネットワーク区分")

@@ -63,8 +63,9 @@ class GraphService:
     credential (any azure.core async TokenCredential) directly."""
 
     def __init__(self, credential: Any, base_url: str = "https://graph.microsoft.com/v1.0") -> None:
-        from kiota_authentication_azure.azure_identity_authentication_provider import \
-            AzureIdentityAuthenticationProvider
+        from kiota_authentication_azure.azure_identity_authentication_provider import (
+            AzureIdentityAuthenticationProvider,
+        )
         from msgraph import GraphServiceClient
         from msgraph.graph_request_adapter import GraphRequestAdapter
 
@@ -111,8 +112,9 @@ class GraphService:
     async def member_groups(self, user_id: str) -> list[str]:
         """POST /users/{id}/getMemberGroups: every group the user belongs to, directly or transitively
         (app-only: GroupMember.Read.All or User.Read.All)."""
-        from msgraph.generated.users.item.get_member_groups.get_member_groups_post_request_body import \
-            GetMemberGroupsPostRequestBody
+        from msgraph.generated.users.item.get_member_groups.get_member_groups_post_request_body import (
+            GetMemberGroupsPostRequestBody,
+        )
 
         try:
             resp = await self.client.users.by_user_id(user_id).get_member_groups.post(

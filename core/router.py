@@ -1,5 +1,6 @@
-"""Deterministic routing: card verbs, slash commands, offline keyword rules. Free text with an LLM configured goes
-to the `chat` skill, which lets the model choose a skill through tool calling (skills are the tools)."""
+"""Deterministic routing: card verbs (each skill's verb table), slash commands, files (the skills that accept them),
+offline keyword rules. Free text with an LLM configured goes to the skill in the "chat" role, which lets the model
+choose a skill through tool calling (skills are the tools). The router names no skill: it asks the registry."""
 from __future__ import annotations
 
 import difflib
@@ -7,20 +8,31 @@ import logging
 import unicodedata
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from core import tiers
+from core.carddata import CardData, NoData
 from core.services import Services
-from core.skills import Command, Registry, ReplyPort, Skill, SkillRequest, normalize_command
+from core.skills import Command, Registry, ReplyPort, Skill, SkillRequest, Verb, normalize_command
 
 log = logging.getLogger(__name__)
 
 SLASHES = ("/", "／")
 
 
+UNKNOWN_VERB = "このカードの操作は現在ご利用いただけません。もう一度コマンドからお試しください。"
+BAD_CARD_DATA = "このカードの入力内容を読み取れませんでした。カードをもう一度開き直してから操作してください。"
+COMING_SOON = "「{title}」（/{command}）は現在準備中です。公開までしばらくお待ちください。使える機能は /help でご覧いただけます。"
+PERSONAL_ONLY = "/{command} は個人チャットでご利用ください。"
+CHOOSE_SKILL_FOR_FILE = "ファイルの用途を続けて入力してください（例: {examples}）。"
+
+
 @dataclass
-class Route:
-    kind: str                       # skill | coming_soon | unknown_command | wrong_scope | free_text | unknown_verb
+class Routed:
+    kind: str                       # skill | verb | coming_soon | unknown_command | wrong_scope | free_text | unknown_verb
     skill: Skill | None = None
     command: Command | None = None
+    verb: Verb | None = None
     args: str = ""
     word: str = ""
     nearest: list[str] = field(default_factory=list)
@@ -49,23 +61,25 @@ def nearest_commands(registry: Registry, word: str, n: int = 3) -> list[str]:
     return out[:n]
 
 
-def route(registry: Registry, req: SkillRequest) -> Route:
+def route(registry: Registry, req: SkillRequest) -> Routed:
     if req.verb:
-        skill = registry.by_verb(req.verb)
-        return Route("skill", skill=skill) if skill else Route("unknown_verb", word=req.verb)
+        found_verb = registry.verb(req.verb)
+        if found_verb is None:
+            return Routed("unknown_verb", word=req.verb)
+        return Routed("verb", skill=found_verb[0], verb=found_verb[1])
     parsed = split_command(req.text)
     if parsed:
         word, args = parsed
         found = registry.lookup(word)
         if not found:
-            return Route("unknown_command", word=word, nearest=nearest_commands(registry, word))
+            return Routed("unknown_command", word=word, nearest=nearest_commands(registry, word))
         skill, cmd = found
         if req.conversation_type not in _scope_names(cmd):
-            return Route("wrong_scope", skill=skill, command=cmd, word=word)
-        if not skill.ready or skill.handler is None:
-            return Route("coming_soon", skill=skill, command=cmd, word=word)
-        return Route("skill", skill=skill, command=cmd, args=args, word=word)
-    return Route("free_text", args=req.text.strip())
+            return Routed("wrong_scope", skill=skill, command=cmd, word=word)
+        if not skill.serves:
+            return Routed("coming_soon", skill=skill, command=cmd, word=word)
+        return Routed("skill", skill=skill, command=cmd, args=args, word=word)
+    return Routed("free_text", args=req.text.strip())
 
 
 def _scope_names(cmd: Command) -> set[str]:
@@ -75,17 +89,38 @@ def _scope_names(cmd: Command) -> set[str]:
     return scopes
 
 
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
 def keyword_skill(registry: Registry, text: str) -> Skill | None:
     """Offline free-text rule: the ready skill whose keywords occur most often in the text (registry order on ties)."""
-    t = unicodedata.normalize("NFKC", text).lower()
+    t = _fold(text)
     best, best_score = None, 0
     for s in registry.skills:
-        if not (s.ready and s.free_text and s.handler):
+        if not (s.serves and s.free_text):
             continue
-        score = sum(1 for k in s.keywords if unicodedata.normalize("NFKC", k).lower() in t)
+        score = sum(1 for k in s.keywords if _fold(k) in t)
         if score > best_score:
             best, best_score = s, score
     return best
+
+
+def file_skill(registry: Registry, req: SkillRequest) -> tuple[Skill | None, list[Skill]]:
+    """Which skill takes the files of this message: the one skill that accepts every file, or among several the
+    one the user's words point to. Returns (chosen, candidates); chosen is None when the words do not decide."""
+    candidates: list[Skill] | None = None
+    for a in req.attachments:
+        takers = registry.accepting(a.name)
+        candidates = takers if candidates is None else [s for s in candidates if s in takers]
+    candidates = candidates or []
+    if len(candidates) <= 1:
+        return (candidates[0] if candidates else None), candidates
+    t = _fold(req.text or "")
+    scored = [(sum(1 for k in (s.accepts.keywords if s.accepts else ()) if _fold(k) in t), s) for s in candidates]
+    best = max(score for score, _ in scored)
+    winners = [s for score, s in scored if score == best]
+    return (winners[0] if best > 0 and len(winners) == 1 else None), candidates
 
 
 async def dispatch(req: SkillRequest, port: ReplyPort, services: Services) -> str:
@@ -94,49 +129,67 @@ async def dispatch(req: SkillRequest, port: ReplyPort, services: Services) -> st
     if req.tier is None:
         req.tier = await tiers.resolve(services, req)
     r = route(registry, req)
-    if r.kind == "skill":
+    if r.kind == "verb" and r.skill is not None and r.verb is not None:
+        model: type[CardData] = r.verb.data or NoData
+        try:
+            req.data = model.model_validate(req.data).values()
+        except ValidationError as e:
+            log.info("card data refused for verb %s: %d error(s)", req.verb, e.error_count())
+            await port.send_text(BAD_CARD_DATA)
+            return r.skill.name
+        await r.verb.handler(req, port, services)
+        return r.skill.name
+    if r.kind == "skill" and r.skill is not None and r.skill.handler is not None:
         req.command = r.command.name if r.command else req.command
         if r.command:
             req.text = r.args
         await r.skill.handler(req, port, services)
         return r.skill.name
-    if r.kind == "coming_soon":
-        await port.send_text(f"「{r.skill.title}」（/{r.command.name}）は現在準備中です。公開までしばらくお待ちください。"
-                             "使える機能は /help でご覧いただけます。")
+    if r.kind == "coming_soon" and r.skill and r.command:
+        await port.send_text(COMING_SOON.format(title=r.skill.title, command=r.command.name))
         return r.skill.name
-    if r.kind == "wrong_scope":
-        await port.send_text(f"/{r.command.name} は個人チャットでご利用ください。")
+    if r.kind == "wrong_scope" and r.skill and r.command:
+        await port.send_text(PERSONAL_ONLY.format(command=r.command.name))
         return r.skill.name
     if r.kind == "unknown_verb":
-        await port.send_text("このカードの操作は現在ご利用いただけません。もう一度コマンドからお試しください。")
-        return "help"
+        await port.send_text(UNKNOWN_VERB)
+        return "-"
     if r.kind == "unknown_command":
         return await _help(req, port, services, unknown=r.word, nearest=r.nearest)
     # free text
     if not req.text.strip() and not req.attachments:
         return await _help(req, port, services)
     if req.attachments:
-        target = registry.skill("qa")
-        if target and target.ready and target.handler:
-            await target.handler(req, port, services)
-            return target.name
-    if not services.ai.offline:
-        chat = registry.skill("chat")
-        if chat and chat.handler:
-            await chat.handler(req, port, services)
-            return chat.name
+        chosen, candidates = file_skill(registry, req)
+        if chosen is not None and chosen.handler is not None:
+            await chosen.handler(req, port, services)
+            return chosen.name
+        if candidates:
+            examples = "、".join(f"「{c.accepts.keywords[0]}」" for c in candidates if c.accepts and c.accepts.keywords)
+            lines = [f"・{c.title}: {c.accepts.description}" for c in candidates if c.accepts]
+            await port.send_text("このファイルは次の機能で扱えます。\n" + "\n".join(lines) + "\n"
+                                 + CHOOSE_SKILL_FOR_FILE.format(examples=examples or "用途"))
+            return "-"
+        names = "、".join(a.name for a in req.attachments)
+        await port.send_text(f"「{names}」は、このアシスタントでは扱えない種類のファイルです。"
+                             "使える機能は /help でご覧いただけます。")
+        return "-"
+    chat = registry.by_role("chat")
+    if not services.ai.offline and chat is not None and chat.handler is not None:
+        await chat.handler(req, port, services)
+        return chat.name
     target = keyword_skill(registry, req.text)
-    if target:
+    if target is not None and target.handler is not None:
         await target.handler(req, port, services)
         return target.name
     return await _help(req, port, services, free_text=True)
 
 
 async def _help(req: SkillRequest, port: ReplyPort, services: Services, **data) -> str:
-    helper = services.registry.skill("help")
+    helper = services.registry.by_role("help")
     req.data = {**req.data, **{k: v for k, v in data.items() if v}}
-    if helper and helper.handler:
+    if helper is not None and helper.handler is not None:
         await helper.handler(req, port, services)
-    else:  # pragma: no cover - help is always registered
-        await port.send_text("使い方は /help でご確認ください。")
-    return "help"
+        return helper.name
+    await port.send_text("使い方は /help でご確認ください。")
+    return "-"

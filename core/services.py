@@ -1,17 +1,28 @@
-"""The services a skill receives with every request, built once at start (bot/app.py) or by tests."""
+"""The services every skill receives with every request. Built once by the composition root (bot/app.py
+`build_services`) or by tests, and never rebuilt per request: settings are read once, the knowledge index, the
+kintone, law and Graph clients exist once per process and are shared by every skill."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol, TypeVar
 
-from core.ai import AI
-from core.llm import LLMGateway
-from core.skills import Registry
-from core.store import Database
+from core.settings import Settings
+from core.timeutil import JST
 
-JST = ZoneInfo("Asia/Tokyo")
+if TYPE_CHECKING:  # pragma: no cover
+    from core.ai import AI
+    from core.graph import GraphService
+    from core.kintone.client import KintoneClient
+    from core.law.client import LawClient
+    from core.llm import LLMGateway
+    from core.search.index import Index
+    from core.skills import Registry, ReplyPort, SkillRequest
+    from core.store import Database
+
+T = TypeVar("T")
+
+__all__ = ["Clock", "SendResult", "ProactiveSender", "Services", "JST"]
 
 
 class Clock:
@@ -40,18 +51,31 @@ class ProactiveSender(Protocol):
                    ai_generated: bool = False) -> SendResult: ...
 
 
+Dispatch = Callable[["SkillRequest", "ReplyPort"], Awaitable[str]]
+
+
+async def _no_dispatch(_req: SkillRequest, _port: ReplyPort) -> str:  # pragma: no cover - replaced at build
+    raise RuntimeError("services.dispatch is set by the composition root")
+
+
 @dataclass
 class Services:
     registry: Registry
     db: Database
     llm: LLMGateway
     ai: AI
+    knowledge: Index                       # the one knowledge index (Q&A, drafting references, planning research)
+    kintone: KintoneClient                 # the one kintone client (Q&A hand-off, help desk)
+    law: LawClient                         # the one e-Gov client (its cache is shared by every caller)
+    settings: Settings = field(default_factory=Settings)
+    graph: GraphService | None = None      # Microsoft Graph when configured
     clock: Clock = field(default_factory=Clock)
     proactive: ProactiveSender | None = None
-    graph: Any = None                      # core.graph.GraphService when configured
-    extras: dict[str, Any] = field(default_factory=dict)   # per-skill singletons (news engine, search index …)
+    dispatch: Dispatch = _no_dispatch      # run a request through the router (a skill asking another capability)
+    local_admin: bool = False              # anonymous local mode (make run): the local user is an administrator
+    extras: dict[str, Any] = field(default_factory=dict)   # state that belongs to one skill (its engine, caches)
 
-    def extra(self, key: str, factory):
+    def extra(self, key: str, factory: Callable[[], T]) -> T:
         """A per-process singleton owned by one skill, created on first use."""
         if key not in self.extras:
             self.extras[key] = factory()

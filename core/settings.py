@@ -50,3 +50,22 @@ def csv_list(value: str | None) -> list[str]:
     if not value:
         return []
     return [p.strip() for p in value.replace("\n", ",").replace(" ", ",").split(",") if p.strip()]
+
+
+class Settings:
+    """The settings of one app, each class read from the environment once (on first use) and then shared: the
+    composition root builds one and hands it to every skill through `services.settings`. Tests put their own
+    instances with `put` (or pass them to the constructor)."""
+
+    def __init__(self, *instances: AppSettings) -> None:
+        self._by_class: dict[type, AppSettings] = {type(i): i for i in instances}
+
+    def get(self, cls: type[T]) -> T:
+        inst = self._by_class.get(cls)
+        if inst is None:
+            inst = cls()
+            self._by_class[cls] = inst
+        return inst  # type: ignore[return-value]
+
+    def put(self, instance: AppSettings) -> None:
+        self._by_class[type(instance)] = instance

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Mapping, Protocol, Sequence
+
+from core.carddata import CardData
 
 if TYPE_CHECKING:  # pragma: no cover
+    from aiohttp import web
+
     from core.services import Services
 
 SCOPES_ALL = ("personal", "team", "groupChat")
@@ -108,29 +112,100 @@ class ReplyPort(Protocol):
 
 
 Handler = Callable[["SkillRequest", ReplyPort, "Services"], Awaitable[None]]
+RouteHandler = Callable[["web.Request", "Services"], Awaitable["web.StreamResponse"]]
+JobRun = Callable[["Services"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Verb:
+    """One card verb a skill owns: its handler and the model its card data must fit.
+
+    The router validates `req.data` against `data` before the handler runs: hostile or stale card data (a huge or
+    non-integer id, a list where a string belongs) gets one clear Japanese message and never reaches the handler.
+    Without a model the data must still be a small JSON object (see `core.verbs.GenericData`)."""
+
+    handler: Handler
+    data: type[CardData] | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """An HTTP route a skill serves (the kintone webhook, the audit export). bot/ mounts it with the services."""
+
+    method: str                   # "GET" | "POST"
+    path: str                     # "/api/kintone/webhook"
+    handler: RouteHandler
+
+
+@dataclass(frozen=True)
+class Job:
+    """Background work started with the app (unless BACKGROUND_JOBS is off). `run` is one pass when `every` is set
+    (the loop, its pause and its error handling are bot/'s); without `every` it is a loop that runs until cancelled.
+    `enabled(services)` decides at start whether this process runs it (e.g. only when kintone is configured)."""
+
+    name: str
+    run: JobRun
+    every: float | Callable[["Services"], float] | None = None
+    enabled: Callable[["Services"], bool] = field(default=lambda _services: True)
+
+
+@dataclass(frozen=True)
+class Accepts:
+    """Files a skill takes when they are sent in chat without a command."""
+
+    extensions: tuple[str, ...]    # lower-case, with the dot: (".pdf", ".docx")
+    description: str               # Japanese, shown when the user is asked which skill should take a file
+    keywords: tuple[str, ...] = ()  # words that, in the message sent with the file, point to this skill
+
+    def takes(self, name: str) -> bool:
+        lower = (name or "").lower()
+        return any(lower.endswith(ext) for ext in self.extensions)
+
+
+ROLES = ("help", "chat")
 
 
 @dataclass
 class Skill:
-    """A capability: its commands, the card verbs it owns, how free text reaches it, and its handler.
+    """A capability, declared in one place: its commands, the card verbs it owns, its HTTP routes, its background
+    jobs, the files it accepts, how free text reaches it, and its handler for commands and free text.
 
-    `ready=False` makes every command answer honestly that the capability is being prepared (準備中)."""
+    `role` marks the two skills the router needs by function, never by name: "help" answers unknown commands and
+    empty or unmatched text; "chat" takes free text when an LLM is configured. `ready=False` makes every command
+    answer honestly that the capability is being prepared (準備中)."""
 
     name: str                                  # "news"
     title: str                                 # "ニュース"
     description: str                           # Japanese, shown in /help and used as the LLM tool description
     commands: list[Command]
-    handler: Handler | None = None
-    verb_prefix: str | None = None             # card verbs starting "<prefix>." belong to this skill
+    handler: Handler | None = None             # commands and free text
+    verbs: Mapping[str, Verb] = field(default_factory=dict)
+    verb_prefix: str | None = None             # every verb of this skill starts "<prefix>."
+    routes: Sequence[Route] = ()
+    jobs: Sequence[Job] = ()
+    accepts: Accepts | None = None
     keywords: tuple[str, ...] = ()             # offline free-text routing (Japanese keywords)
     free_text: bool = True                     # may the LLM / keyword router send free text here?
     ready: bool = True
     examples: tuple[str, ...] = ()             # example utterances for /help and the tool description
     on_feedback: Handler | None = None         # 👍/👎 on any answer: req.data = {reaction, text, reply_to_id}
+    role: str | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.verb_prefix is None:
             self.verb_prefix = self.name
+        if self.role is not None and self.role not in ROLES:
+            raise ValueError(f"skill {self.name!r}: unknown role {self.role!r}")
+        for verb, spec in self.verbs.items():
+            if not verb.startswith(f"{self.verb_prefix}."):
+                raise ValueError(f"skill {self.name!r}: verb {verb!r} must start with {self.verb_prefix!r}.")
+            if not isinstance(spec, Verb):
+                raise TypeError(f"skill {self.name!r}: verb {verb!r} must map to a Verb")
+
+    @property
+    def serves(self) -> bool:
+        """Ready and able to take a request."""
+        return self.ready and self.handler is not None
 
 
 def normalize_command(word: str) -> str:
@@ -142,21 +217,34 @@ def normalize_command(word: str) -> str:
 
 
 class Registry:
-    """All skills and their commands, declared once."""
+    """All skills, their commands, verbs, routes and jobs, declared once."""
 
     def __init__(self) -> None:
         self._skills: dict[str, Skill] = {}
         self._by_word: dict[str, tuple[Skill, Command]] = {}
+        self._by_verb: dict[str, tuple[Skill, Verb]] = {}
+        self._routes: dict[tuple[str, str], Skill] = {}
 
     def add(self, skill: Skill) -> Skill:
         if skill.name in self._skills:
             raise ValueError(f"skill {skill.name!r} registered twice")
+        if skill.role and self.by_role(skill.role):
+            raise ValueError(f"role {skill.role!r} taken twice")
         for cmd in skill.commands:
             for word in (cmd.name, *cmd.aliases):
                 key = normalize_command(word)
                 if key in self._by_word:
                     raise ValueError(f"command word {word!r} declared twice")
                 self._by_word[key] = (skill, cmd)
+        for verb, spec in skill.verbs.items():
+            if verb in self._by_verb:
+                raise ValueError(f"verb {verb!r} declared twice")
+            self._by_verb[verb] = (skill, spec)
+        for route in skill.routes:
+            where = (route.method.upper(), route.path)
+            if where in self._routes:
+                raise ValueError(f"route {where[0]} {route.path} declared twice")
+            self._routes[where] = skill
         self._skills[skill.name] = skill
         return skill
 
@@ -166,6 +254,9 @@ class Registry:
 
     def skill(self, name: str) -> Skill | None:
         return self._skills.get(name)
+
+    def by_role(self, role: str) -> Skill | None:
+        return next((s for s in self._skills.values() if s.role == role), None)
 
     def commands(self, scope: str | None = None) -> list[tuple[Skill, Command]]:
         out = []
@@ -181,9 +272,18 @@ class Registry:
     def words(self) -> list[str]:
         return list(self._by_word)
 
-    def by_verb(self, verb: str) -> Skill | None:
-        prefix = verb.split(".", 1)[0]
-        for s in self._skills.values():
-            if s.verb_prefix == prefix:
-                return s
-        return None
+    def verb(self, verb: str) -> tuple[Skill, Verb] | None:
+        return self._by_verb.get(verb)
+
+    def verbs(self) -> dict[str, tuple[Skill, Verb]]:
+        return dict(self._by_verb)
+
+    def routes(self) -> list[tuple[Skill, Route]]:
+        return [(s, r) for s in self._skills.values() for r in s.routes]
+
+    def jobs(self) -> list[tuple[Skill, Job]]:
+        return [(s, j) for s in self._skills.values() for j in s.jobs]
+
+    def accepting(self, filename: str) -> list[Skill]:
+        """Ready skills that take this file when it is sent in chat, in registry order."""
+        return [s for s in self._skills.values() if s.serves and s.accepts and s.accepts.takes(filename)]

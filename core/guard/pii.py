@@ -440,7 +440,7 @@ class PiiDetector:
             out += self._names_regex(norm)
         # Furigana right after a name: 山田太郎（ヤマダ タロウ）
         extra = []
-        for _, s, e, _ in out:
+        for _, _s, e, _ in out:
             f = _FURIGANA.match(norm, e)
             if f:
                 extra.append(("name", f.start(1), f.end(1), None))

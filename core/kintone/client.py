@@ -21,7 +21,6 @@ The API token is never logged; only error ``code`` / ``id`` and HTTP status are.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import aiohttp
 from pydantic import SecretStr, field_validator
 
 from core.settings import AppSettings
+from core.tokens import same_secret
 
 log = logging.getLogger(__name__)
 
@@ -281,9 +281,7 @@ class KintoneClient:
     def verify_webhook_token(self, presented: str | None) -> bool:
         """Constant-time check of the token the webhook URL carried; False when no token is configured."""
         secret = self.settings.KINTONE_WEBHOOK_TOKEN
-        if not secret or not secret.get_secret_value() or not presented:
-            return False
-        return hmac.compare_digest(secret.get_secret_value().encode(), presented.encode())
+        return same_secret(presented, secret.get_secret_value() if secret else None)
 
     def parse_webhook(self, payload: dict) -> AnsweredRecord | None:
         """A kintone webhook body → the answered question it reports, or None (other app, other event, not yet

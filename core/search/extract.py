@@ -32,7 +32,8 @@ import sys
 import tempfile
 import zipfile
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time as dtime
+from datetime import date, datetime
+from datetime import time as dtime
 from pathlib import Path, PurePosixPath
 
 ROOT = Path(__file__).resolve().parents[2]   # the directory holding the `core` package (the child's import root)

@@ -1,14 +1,13 @@
-"""Import every `models` module under core/ and skills/ so that Base.metadata knows every table.
+"""Import every `models` module under core/ so that Base.metadata knows the shared tables.
 
-Skills keep their tables in `skills/<name>/models.py` (or `core/<service>/models.py`) and their migration in
-`core/store/migrations/versions/`, branching from the foundation revision; nothing here needs editing."""
+Skills keep their tables in `skills/<name>/models.py` and their migration in `core/store/migrations/versions/`,
+branching from the foundation revision. core/ never imports skills/: the tool that autogenerates a migration
+(`python -m bot new-migration`) imports the skills' models before it diffs."""
 import importlib
 import pkgutil
 
 import core
-import skills
 
-for _pkg in (core, skills):
-    for _mod in pkgutil.walk_packages(_pkg.__path__, _pkg.__name__ + "."):
-        if _mod.name.rsplit(".", 1)[-1] == "models":
-            importlib.import_module(_mod.name)
+for _mod in pkgutil.walk_packages(core.__path__, core.__name__ + "."):
+    if _mod.name.rsplit(".", 1)[-1] == "models":
+        importlib.import_module(_mod.name)

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
 from core.store.types import UTCDateTime
 
 

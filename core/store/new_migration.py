@@ -1,11 +1,11 @@
 """Developer tool: autogenerate a migration branching from the foundation revision.
 
-    .venv/bin/python -m core.store.new_migration 0003_news "news tables"
+    .venv/bin/python -m bot new-migration 0011_minutes "minutes tables"
+
+(bot/ runs it, after importing every skill's models: core/ never imports skills/.)
 
 It upgrades a scratch SQLite database to every current head, then diffs it against the models. Read the
 generated file: it must contain only your own tables."""
-import asyncio
-import sys
 import tempfile
 
 from alembic import command
@@ -24,6 +24,3 @@ async def main(rev: str, message: str) -> None:
         await conn.run_sync(go)
     await db.dispose()
 
-
-if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))

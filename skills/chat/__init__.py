@@ -18,7 +18,7 @@ def tools_for(registry) -> list[dict]:
     """Every ready skill that accepts free text, described from the registry."""
     tools = []
     for s in registry.skills:
-        if s.name in ("chat", "help") or not (s.ready and s.handler and s.free_text):
+        if s.role or not (s.serves and s.free_text):
             continue
         desc = s.description + (" 例: " + " / ".join(s.examples) if s.examples else "")
         tools.append({"type": "function", "function": {
@@ -58,7 +58,7 @@ async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
         await reply.send_text(e.message_ja)
         return
     target = services.registry.skill(calls[0].name) if calls else None
-    if target is None or not target.handler or target.name == "chat":
+    if target is None or target.handler is None or target.role or not target.serves:
         await reply.send_text("ご依頼の内容を読み取れませんでした。言い換えて、もう一度お試しください。"
                               "使える機能は /help でご覧いただけます。")
         return
@@ -66,4 +66,4 @@ async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
 
 
 SKILL = Skill(name="chat", title="相談", description="一般的な相談に答えます。", commands=[], handler=handle,
-              free_text=False)
+              free_text=False, role="chat")

@@ -1,12 +1,6 @@
 """文書作成支援: drafts of 通知文, お知らせ, 市民対応 replies and 議会答弁 in the city's style."""
-from core.skills import Command, Skill, SkillRequest
-
-
-async def handle(req: SkillRequest, reply, services) -> None:
-    from skills.drafting.handler import handle as _handle   # imported lazily: keeps the registry import light
-
-    await _handle(req, reply, services)
-
+from core.skills import Command, Skill
+from skills.drafting.handler import VERBS, handle
 
 SKILL = Skill(
     name="drafting", title="文書作成", verb_prefix="draft",
@@ -17,5 +11,5 @@ SKILL = Skill(
         Command("answer", "議会答弁", "議会答弁の素案を作成します。", usage="/answer <質問の要旨>", aliases=("答弁",)),
     ],
     keywords=("通知文", "お知らせ", "下書き", "文案", "答弁", "あいさつ", "事務連絡", "回答文"),
-    handler=handle, ready=True,
+    handler=handle, verbs=VERBS, ready=True,
 )

@@ -8,22 +8,32 @@ from dataclasses import dataclass, field
 
 from cards import drafting as cards
 from core.ai import AIFailed, AIRefused
+from core.carddata import CardData, Name, RowId, Text
 from core.docx import DOCX_CONTENT_TYPE
-from core.settings import get as get_settings
-from core.skills import Citation, ReplyPort, SkillRequest
+from core.law.lookup import find_law
+from core.services import Services
+from core.skills import Citation, ReplyPort, SkillRequest, Verb
 from skills.drafting import checks, compose, strings
-from skills.drafting.doctypes import (COMMITMENTS, DOC_TYPES, MULTILINE, TONES, DocType, for_audience, guess_type,
-                                      missing, parse_fields, type_from_word)
+from skills.drafting.doctypes import (
+    COMMITMENTS,
+    DOC_TYPES,
+    MULTILINE,
+    TONES,
+    DocType,
+    for_audience,
+    guess_type,
+    missing,
+    parse_fields,
+    type_from_word,
+)
 from skills.drafting.layout import file_name, render_docx
 from skills.drafting.references import ReferencesUnavailable, find_references
-from skills.law.tool import find_law
 from skills.drafting.settings import DraftingSettings
 from skills.drafting.store import create_draft, load_draft, update_draft
 
 log = logging.getLogger(__name__)
 
 SKILL_NAME = "drafting"
-SETTINGS_KEY = "drafting.settings"
 
 
 class InputError(Exception):
@@ -32,18 +42,19 @@ class InputError(Exception):
         self.message = message
 
 
-def settings_of(services) -> DraftingSettings:
-    return services.extra(SETTINGS_KEY, lambda: get_settings(DraftingSettings))
+def settings_of(services: Services) -> DraftingSettings:
+    return services.settings.get(DraftingSettings)
 
 
-async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
+async def handle(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+    """/draft, /answer and free text."""
+    forced = DOC_TYPES["gikai"] if req.command == "answer" else None
+    await _guarded(_start(req, reply, services, req.text, forced=forced), reply)
+
+
+async def _guarded(work, reply: ReplyPort) -> None:
     try:
-        if req.verb:
-            await _verb(req, reply, services)
-        elif req.command == "answer":
-            await _start(req, reply, services, req.text, forced=DOC_TYPES["gikai"])
-        else:
-            await _start(req, reply, services, req.text)
+        await work
     except (AIRefused, AIFailed) as e:
         await reply.send_text(e.message_ja)
     except InputError as e:
@@ -125,38 +136,72 @@ def _truthy(v) -> bool:
 
 # -- verbs -------------------------------------------------------------------------------------------------------
 
-async def _verb(req: SkillRequest, reply: ReplyPort, services) -> None:
-    verb = req.verb or ""
-    data = req.data or {}
-    if verb == "draft.form":
-        dt = _type_of(data)
-        points = str(data.get("points") or "")
-        _limit(services, points)
-        values = compose.normalize_fields(dt, parse_fields(points), services.clock.now_jst().date())
-        await reply.refresh_card(_form(dt, values, [], easy=False))
-    elif verb == "draft.create":
-        dt = _type_of(data)
-        raw = {k: str(data.get(k) or "") for k in dt.fields}
-        _limit(services, *raw.values())
-        easy = dt.easy_variant and _truthy(data.get("easy"))
-        values = compose.normalize_fields(dt, raw, services.clock.now_jst().date())
-        lacking = missing(dt, values)
-        if lacking:
-            await reply.refresh_card(_form(dt, values, lacking, easy=easy))
-            return
-        pairs = [(dt.label_of(k), v) for k, v in values.items() if v]
-        await reply.refresh_card(cards.submitted_card(dt.label, pairs, strings.SUBMITTED))
-        try:
-            await _generate(req, reply, services, dt, values, easy=easy)
-        except (AIRefused, AIFailed) as e:   # keep what was typed: the form comes back with the message
-            await reply.send_text(e.message_ja)
-            await reply.send_card(_form(dt, values, [], easy=easy))
-    elif verb in ("draft.revise", "draft.shorter", "draft.polite", "draft.easy"):
-        await _revise(req, reply, services, verb.split(".", 1)[1])
-    elif verb == "draft.docx":
-        await _docx(req, reply, services)
-    else:
-        await reply.send_text("このカードの操作は現在ご利用いただけません。もう一度 /draft からお試しください。")
+class FormData(CardData):
+    doc_type: Name = ""
+    points: Text = ""
+
+
+class DraftRef(CardData):
+    draft_id: RowId
+    instruction: Text = ""
+
+
+async def on_form(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+    await _guarded(_on_form(req, reply, services), reply)
+
+
+async def _on_form(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+    data = req.data
+    dt = _type_of(data)
+    points = str(data.get("points") or "")
+    _limit(services, points)
+    values = compose.normalize_fields(dt, parse_fields(points), services.clock.now_jst().date())
+    await reply.refresh_card(_form(dt, values, [], easy=False))
+
+
+async def on_create(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+    await _guarded(_on_create(req, reply, services), reply)
+
+
+async def _on_create(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+    data = req.data
+    dt = _type_of(data)
+    raw = {k: str(data.get(k) or "") for k in dt.fields}
+    _limit(services, *raw.values())
+    easy = dt.easy_variant and _truthy(data.get("easy"))
+    values = compose.normalize_fields(dt, raw, services.clock.now_jst().date())
+    lacking = missing(dt, values)
+    if lacking:
+        await reply.refresh_card(_form(dt, values, lacking, easy=easy))
+        return
+    pairs = [(dt.label_of(k), v) for k, v in values.items() if v]
+    await reply.refresh_card(cards.submitted_card(dt.label, pairs, strings.SUBMITTED))
+    try:
+        await _generate(req, reply, services, dt, values, easy=easy)
+    except (AIRefused, AIFailed) as e:   # keep what was typed: the form comes back with the message
+        await reply.send_text(e.message_ja)
+        await reply.send_card(_form(dt, values, [], easy=easy))
+
+
+def _revision(kind: str):
+    async def on_revision(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+        await _guarded(_revise(req, reply, services, kind), reply)
+    return on_revision
+
+
+async def on_docx(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+    await _guarded(_docx(req, reply, services), reply)
+
+
+VERBS = {
+    cards.FORM_VERB: Verb(on_form, FormData),
+    cards.CREATE_VERB: Verb(on_create, FormData),
+    cards.REVISE_VERB: Verb(_revision("revise"), DraftRef),
+    cards.SHORTER_VERB: Verb(_revision("shorter"), DraftRef),
+    cards.POLITE_VERB: Verb(_revision("polite"), DraftRef),
+    cards.EASY_VERB: Verb(_revision("easy"), DraftRef),
+    cards.DOCX_VERB: Verb(on_docx, DraftRef),
+}
 
 
 # -- generating --------------------------------------------------------------------------------------------------
@@ -233,7 +278,7 @@ async def _generate(req, reply: ReplyPort, services, dt: DocType, values: dict, 
 async def law_references(services, basis: str, *, start: int) -> list[compose.Reference]:
     """The 根拠法令 the user named, looked up through the law search tool (e-Gov 法令API), to quote and cite.
     Nothing when e-Gov cannot be reached: the draft then names the law as written by the user."""
-    hits = await find_law(services, basis, limit=2)
+    hits = await find_law(services.law, basis, limit=2)
     return [compose.Reference(position=start + i, title=f"{h.law_title} {h.article or ''}".strip()[:80],
                               text=h.excerpt[:300], url=h.url, kind="law") for i, h in enumerate(hits)]
 
@@ -254,10 +299,9 @@ def _result(dt: DocType, draft, issues: list[checks.Issue], notices: list[str]) 
 
 
 async def _owned_draft(req: SkillRequest, services):
-    try:
-        draft_id = int(str((req.data or {}).get("draft_id")))
-    except (TypeError, ValueError):
-        raise InputError(strings.NOT_FOUND) from None
+    draft_id = req.data.get("draft_id")
+    if not isinstance(draft_id, int):
+        raise InputError(strings.NOT_FOUND)
     draft = await load_draft(services.db, draft_id, req.user_id)
     if draft is None:
         raise InputError(strings.NOT_FOUND)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from core.docx import OfficialDocument
-from skills.drafting.checks import DATE_LINE, HONORIFIC, ITEM_LINE, NUMBER_LINE, lines_of, title_line
+from skills.drafting.checks import DATE_LINE, HONORIFIC, ITEM_LINE, lines_of, title_line
 from skills.drafting.doctypes import DocType
 
 CONTACT = re.compile(r"^[（(]?(担当|電話|TEL|Tel|メール|E-?mail|e-?mail|問い合わせ|問合せ|FAX|ファクス)")

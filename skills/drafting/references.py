@@ -1,20 +1,19 @@
-"""Past 議会答弁 and plans for answer drafts, from the knowledge index (core.search) when it is configured.
+"""Past 議会答弁 and plans for answer drafts, from the one knowledge index (`services.knowledge`, hybrid when
+embeddings are configured, the same index /ask searches).
 
-The seam: `find_references(...)` returns [] when no set is configured (DRAFT_REFERENCE_SETS), when the search package
-is missing, or when the search fails (the draft is then written without references and says so)."""
+`find_references(...)` returns [] when no set is configured (DRAFT_REFERENCE_SETS); it raises
+ReferencesUnavailable when the search fails (the draft is then written without references and says so)."""
 from __future__ import annotations
 
 import logging
 
 from core.profiles import group_ids
+from core.search.index import readable_sets
 from core.skills import SkillRequest
 from skills.drafting.compose import Reference, budget_references
 from skills.drafting.settings import DraftingSettings
 
 log = logging.getLogger(__name__)
-
-INDEX_KEY = "search.index"     # services.extra key of the per-process core.search Index (shared with the Q&A skill)
-
 
 class ReferencesUnavailable(Exception):
     pass
@@ -25,11 +24,7 @@ async def find_references(services, req: SkillRequest, query: str, settings: Dra
     if not sets or not query.strip():
         return []
     try:
-        from core.search.index import Index, readable_sets
-    except ImportError as e:  # pragma: no cover - the search package is part of the tree
-        raise ReferencesUnavailable() from e
-    try:
-        index = services.extra(INDEX_KEY, lambda: Index(services.db))
+        index = services.knowledge
         allowed = set(await readable_sets(req.aad_object_id, await group_ids(services, req.aad_object_id),
                                               services.db))
         names = [n for n in sets if n in allowed]

@@ -13,5 +13,5 @@ async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
 SKILL = Skill(
     name="help", title="ヘルプ", description="使い方とコマンドの一覧を表示します。",
     commands=[Command("help", "ヘルプ", "使い方とコマンドの一覧を表示します。", aliases=("ヘルプ", "使い方"))],
-    handler=handle, free_text=False, keywords=("使い方", "ヘルプ", "何ができる"),
+    handler=handle, free_text=False, role="help", keywords=("使い方", "ヘルプ", "何ができる"),
 )

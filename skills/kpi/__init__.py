@@ -1,6 +1,23 @@
 """効果測定と利用促進: the city's KPI card, skill check, examples library, help desk."""
-from core.skills import Command, Skill
-from skills.kpi.handler import handle
+from core.skills import Command, Job, Route, Skill
+from skills.kpi.handler import VERBS, handle
+from skills.kpi.helpdesk import poll_kintone_answers
+from skills.kpi.http import audit_csv
+from skills.kpi.nudges import nudge_tick
+from skills.kpi.settings import settings_of
+
+
+def _helpdesk_polls(services) -> bool:
+    return services.kintone.configured and settings_of(services).HELPDESK_BACKEND == "kintone" \
+        and services.kintone.settings.KINTONE_POLL_SECONDS > 0
+
+
+async def _nudges(services) -> None:
+    await nudge_tick(services, services.clock.now())
+
+
+async def _helpdesk(services) -> None:
+    await poll_kintone_answers(services)
 
 SKILL = Skill(
     name="kpi", title="効果測定・利用促進",
@@ -16,5 +33,10 @@ SKILL = Skill(
     ],
     keywords=("利用状況", "活用例", "使い方を相談"),
     handler=handle,
+    verbs=VERBS,
+    routes=[Route("GET", "/admin/audit.csv", audit_csv)],
+    jobs=[Job("kpi-nudges", _nudges, every=60),
+          Job("kpi-helpdesk-kintone", _helpdesk, enabled=_helpdesk_polls,
+              every=lambda services: services.kintone.settings.KINTONE_POLL_SECONDS)],
     ready=True,
 )

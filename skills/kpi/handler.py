@@ -9,17 +9,27 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from cards.kpi import (examples_category_card, examples_index_card, kpi_card, quiz_card, quiz_result_card,
-                       roles_card)
+from cards import kpi as kpi_cards
+from cards.kpi import examples_category_card, examples_index_card, kpi_card, quiz_card, quiz_result_card, roles_card
+from core.carddata import CardData, Name, RowId, Text
 from core.profiles import group_ids
-from core.skills import ReplyPort, SkillRequest
+from core.skills import Handler, ReplyPort, SkillRequest, Verb
 from core.store.models import UserProfile
 from skills.kpi import helpdesk
 from skills.kpi import strings as S
 from skills.kpi.content import ContentError, load_library, load_quiz, score
 from skills.kpi.export import audit_csv, monthly_csv, monthly_detail_csv
 from skills.kpi.models import QuizResult
-from skills.kpi.report import JST, U, build_report, fiscal_year, fiscal_year_label, jst_midnight_utc
+from skills.kpi.report import (
+    FIRST_DATE,
+    JST,
+    LAST_DATE,
+    U,
+    build_report,
+    fiscal_year,
+    fiscal_year_label,
+    jst_midnight_utc,
+)
 from skills.kpi.settings import KpiSettings, settings_of
 
 log = logging.getLogger(__name__)
@@ -30,7 +40,10 @@ EXPORT_CHAT_MAX_ROWS = 100_000
 
 async def is_admin(req: SkillRequest, settings: KpiSettings, services=None) -> bool:
     """An administrator is listed in KPI_ADMIN_IDS by Entra ID object id, or belongs (transitively) to a group
-    listed there — group membership comes from Microsoft Graph when it is configured."""
+    listed there — group membership comes from Microsoft Graph when it is configured. In anonymous local mode
+    (`make run`: no bot credentials, loopback only) the one local user is the administrator."""
+    if services is not None and services.local_admin:
+        return True
     if not req.aad_object_id:
         return False
     if req.aad_object_id.lower() in settings.admin_ids:
@@ -41,10 +54,9 @@ async def is_admin(req: SkillRequest, settings: KpiSettings, services=None) -> b
 
 
 async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
+    """/kpi, /skillcheck, /examples, /helpdesk and free text."""
     try:
-        if req.verb:
-            await _on_verb(req, reply, services)
-        elif req.command == "kpi":
+        if req.command == "kpi":
             await _kpi_command(req, reply, services)
         elif req.command == "skillcheck":
             await _skillcheck(req, reply, services)
@@ -58,37 +70,95 @@ async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
         await reply.send_text(e.message_ja)
 
 
-async def _on_verb(req: SkillRequest, reply: ReplyPort, services) -> None:
-    verb = req.verb or ""
-    if verb in ("kpi.export", "kpi.refresh"):
+# -- card verbs ---------------------------------------------------------------------------------------------------
+
+def _content(handler: Handler) -> Handler:
+    """Broken administrator-edited content (quiz, examples) becomes the user's message."""
+    async def guarded(req: SkillRequest, reply: ReplyPort, services) -> None:
+        try:
+            await handler(req, reply, services)
+        except ContentError as e:
+            await reply.send_text(e.message_ja)
+    return guarded
+
+
+def _admin_personal(handler: Handler) -> Handler:
+    async def checked(req: SkillRequest, reply: ReplyPort, services) -> None:
         if not await is_admin(req, settings_of(services), services):
             await reply.send_text(S.NOT_ADMIN)
-        elif not req.personal:
+        elif not req.personal:                # department figures are for administrators' eyes only
             await reply.send_text(S.PERSONAL_ONLY.format(command="/kpi"))
-        elif verb == "kpi.export":
-            await _export(req, reply, services, None)
         else:
-            await reply.refresh_card(await _kpi_card(services))
-    elif verb.startswith("kpi.skillcheck.") and not req.personal:
-        await reply.send_text(S.PERSONAL_ONLY.format(command="/skillcheck"))
-    elif verb == "kpi.skillcheck.roles":
-        await reply.refresh_card(roles_card(_quiz(services).roles))
-    elif verb == "kpi.skillcheck.start":
-        quiz = _quiz(services)
-        role = quiz.role(str(req.data.get("role") or ""))
-        await reply.refresh_card(quiz_card(role) if role else roles_card(quiz.roles))
-    elif verb == "kpi.skillcheck.submit":
-        await _submit_quiz(req, reply, services)
-    elif verb == "kpi.examples.browse":
-        lib = _library(services)
-        cat = lib.category(str(req.data.get("category") or ""))
-        await reply.refresh_card(examples_category_card(cat) if cat else examples_index_card(lib.categories))
-    elif verb == "kpi.examples.run":
-        await _run_example(req, reply, services)
-    elif verb == "kpi.helpdesk.answer":
-        await helpdesk.answer(req, reply, services)
+            await handler(req, reply, services)
+    return checked
+
+
+def _personal(command: str, handler: Handler) -> Handler:
+    async def checked(req: SkillRequest, reply: ReplyPort, services) -> None:
+        if not req.personal:                  # a result refreshed in a channel card would show to everyone
+            await reply.send_text(S.PERSONAL_ONLY.format(command=command))
+        else:
+            await handler(req, reply, services)
+    return checked
+
+
+async def on_export(req: SkillRequest, reply: ReplyPort, services) -> None:
+    await _export(req, reply, services, None)
+
+
+async def on_refresh(req: SkillRequest, reply: ReplyPort, services) -> None:
+    await reply.refresh_card(await _kpi_card(services))
+
+
+async def on_roles(req: SkillRequest, reply: ReplyPort, services) -> None:
+    await reply.refresh_card(roles_card(_quiz(services).roles))
+
+
+async def on_role(req: SkillRequest, reply: ReplyPort, services) -> None:
+    quiz = _quiz(services)
+    role = quiz.role(str(req.data.get("role") or ""))
+    await reply.refresh_card(quiz_card(role) if role else roles_card(quiz.roles))
+
+
+async def on_browse(req: SkillRequest, reply: ReplyPort, services) -> None:
+    """The examples library: its categories, or one category's examples. The /help card's 「活用例を見る」 too."""
+    lib = _library(services)
+    cat = lib.category(str(req.data.get("category") or ""))
+    card = examples_category_card(cat) if cat else examples_index_card(lib.categories)
+    if req.is_invoke and req.data.get("category") is not None:
+        await reply.refresh_card(card)        # browsing inside the library card replaces it
     else:
-        await reply.send_text("このカードの操作は現在ご利用いただけません。もう一度コマンドからお試しください。")
+        await reply.send_card(card)           # from another card (/help): a new message, that card stays
+
+
+class RoleData(CardData):
+    role: Name = ""
+
+
+class CategoryData(CardData):
+    category: Name | None = None
+
+
+class RunData(CardData):
+    text: Text = ""
+
+
+class TicketData(CardData):
+    ticket: RowId
+    answer: Text = ""
+
+
+VERBS = {
+    kpi_cards.EXPORT_VERB: Verb(_admin_personal(on_export)),
+    kpi_cards.REFRESH_VERB: Verb(_admin_personal(on_refresh)),
+    kpi_cards.ROLES_VERB: Verb(_personal("/skillcheck", _content(on_roles))),
+    kpi_cards.ROLE_VERB: Verb(_personal("/skillcheck", _content(on_role)), RoleData),
+    kpi_cards.SUBMIT_VERB: Verb(_personal("/skillcheck", _content(lambda req, reply, services:
+                                                                   _submit_quiz(req, reply, services))), RoleData),
+    kpi_cards.BROWSE_VERB: Verb(_content(on_browse), CategoryData),
+    kpi_cards.RUN_VERB: Verb(_content(lambda req, reply, services: _run_example(req, reply, services)), RunData),
+    kpi_cards.ANSWER_VERB: Verb(lambda req, reply, services: helpdesk.answer(req, reply, services), TicketData),
+}
 
 
 # -- /kpi -------------------------------------------------------------------------------------------------------
@@ -115,6 +185,9 @@ async def _kpi_command(req: SkillRequest, reply: ReplyPort, services) -> None:
                 await reply.send_text(S.EXPORT_BAD_YEAR)
                 return
             year = int(m.group(1))
+            if not FIRST_DATE.year <= year < LAST_DATE.year:
+                await reply.send_text(S.EXPORT_BAD_YEAR)
+                return
         await _export(req, reply, services, year)
         return
     if args:
@@ -210,15 +283,14 @@ async def _examples(req: SkillRequest, reply: ReplyPort, services) -> None:
 
 
 async def _run_example(req: SkillRequest, reply: ReplyPort, services) -> None:
-    """Run an example's text in the right skill, exactly as if the user had typed it."""
-    from core import router
-
+    """Run an example's text in the right skill, exactly as if the user had typed it (through the router, which
+    the services carry: no skill imports another)."""
     text = str(req.data.get("text") or "").strip()
     if not text:
         await reply.send_text(S.EXAMPLES_EMPTY_RUN)
         return
     typed = dataclasses.replace(req, text=text, verb=None, command=None, data={}, is_invoke=False)
-    await router.dispatch(typed, reply, services)
+    await services.dispatch(typed, reply)
 
 
 # -- free text (offline keyword routing) --------------------------------------------------------------------------

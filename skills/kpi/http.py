@@ -7,28 +7,19 @@ The CSV (UTF-8 with BOM, never the prompt text) is streamed from the database in
 does not sit in memory."""
 from __future__ import annotations
 
-import hmac
 import logging
 from datetime import date, timedelta
 
 from aiohttp import web
 
 from core.services import Services
+from core.tokens import same_secret
 from skills.kpi.export import BOM, audit_chunks
-from skills.kpi.report import JST, fiscal_year_start, jst_midnight_utc
+from skills.kpi.report import FIRST_DATE, JST, LAST_DATE, fiscal_year_start, jst_midnight_utc
 
 log = logging.getLogger(__name__)
 
 MAX_DAYS = 800
-
-
-def services_of(app: web.Application) -> Services:
-    """The Services the bot stored on the app (under bot.app.SERVICES, an AppKey skills cannot import)."""
-    for key in app:
-        value = app[key]
-        if isinstance(value, Services):
-            return value
-    raise web.HTTPServiceUnavailable(text="services not available")
 
 
 def _token(services: Services) -> str | None:
@@ -44,20 +35,22 @@ def _date(value: str | None, default: date) -> date:
     if not value:
         return default
     try:
-        return date.fromisoformat(value)
+        d = date.fromisoformat(value)
     except ValueError:
         raise web.HTTPBadRequest(text="from/to must be dates like 2026-04-01") from None
+    if not FIRST_DATE <= d <= LAST_DATE:
+        raise web.HTTPBadRequest(text=f"from/to must be between {FIRST_DATE} and {LAST_DATE}")
+    return d
 
 
-async def audit_csv(request: web.Request) -> web.StreamResponse:
-    services = services_of(request.app)
+async def audit_csv(request: web.Request, services: Services) -> web.StreamResponse:
+    """GET /admin/audit.csv (declared in the skill's routes)."""
     token = _token(services)
     if not token:
         raise web.HTTPNotFound()
     header = request.headers.get("Authorization", "")
     scheme, _, presented = header.partition(" ")
-    if scheme.lower() != "bearer" or not presented or \
-            not hmac.compare_digest(presented.strip().encode(), token.encode()):
+    if scheme.lower() != "bearer" or not same_secret(presented.strip(), token):
         log.warning("audit export refused: bad or missing bearer token")
         raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Bearer realm="audit"'})
     today = services.clock.now().astimezone(JST).date()
@@ -82,8 +75,4 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
     log.info("audit export served", extra={"from": first.isoformat(), "to": last.isoformat()})
     return resp
 
-
-def mount(app: web.Application) -> None:
-    """How bot/ mounts the endpoint: `skills.kpi.http.mount(app)` in create_app."""
-    app.router.add_get("/admin/audit.csv", audit_csv)
 

@@ -35,6 +35,10 @@ STAFF = or_(U.c.user_id.is_(None), ~U.c.user_id.startswith(SYSTEM_USER_PREFIX, a
 
 # -- calendar ---------------------------------------------------------------------------------------------------
 
+FIRST_DATE = date(2000, 1, 1)      # the range of dates the exports accept (the audit log holds nothing outside it;
+LAST_DATE = date(2099, 12, 31)     # beyond it, date arithmetic overflows)
+
+
 def fiscal_year(d: date) -> int:
     """Japanese 年度: April to March, named by the year it starts in."""
     return d.year if d.month >= 4 else d.year - 1

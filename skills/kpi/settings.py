@@ -78,5 +78,5 @@ class KpiSettings(AppSettings):
 
 
 def settings_of(services) -> KpiSettings:
-    """The KPI settings for this process (tests put their own instance in services.extras["kpi.settings"])."""
-    return services.extra("kpi.settings", KpiSettings)
+    """The KPI settings of this app (read once; tests put their own with services.settings.put)."""
+    return services.settings.get(KpiSettings)

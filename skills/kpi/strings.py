@@ -5,7 +5,7 @@ NOT_ADMIN = ("申し訳ありませんが、/kpi（利用状況の集計）は�
 KPI_FAILED = "集計中に問題が発生しました。時間をおいて、もう一度お試しください。"
 KPI_USAGE = "使い方：/kpi（集計を表示）、/kpi export（CSVを出力）、/kpi export 2025（2025年度のCSVを出力）"
 EXPORT_DONE = "{label}のCSVを出力しました（監査記録・月別集計・月別の部署・機能別集計）。入力された文章は含みません。"
-EXPORT_BAD_YEAR = "年度は西暦4桁で指定してください（例：/kpi export 2025）。"
+EXPORT_BAD_YEAR = "年度は西暦4桁（2000〜2098）で指定してください（例：/kpi export 2025）。"
 
 QUIZ_UNKNOWN_ROLE = "「{word}」という役割は見つかりませんでした。次の中から選んでください：{roles}"
 PERSONAL_ONLY = "{command} は、ほかの方に内容が見えないよう、個人チャットでご利用ください。"

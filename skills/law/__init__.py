@@ -1,6 +1,6 @@
 """法令検索: Japanese law through the e-Gov 法令API v2."""
 from core.skills import Command, Skill
-from skills.law.handler import handle
+from skills.law.handler import VERBS, handle
 
 SKILL = Skill(
     name="law", title="法令検索",
@@ -9,5 +9,6 @@ SKILL = Skill(
                       aliases=("法令",))],
     keywords=("法令", "条文", "法律", "条例", "第何条"),
     handler=handle,
+    verbs=VERBS,
     ready=True,
 )

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Annotated
+
+from pydantic import Field
 
 from cards import law as law_cards
+from core.carddata import CardData, Name
 from core.law import LawError
-from core.skills import ReplyPort, SkillRequest
+from core.law.lookup import open_reference, parse_reference
+from core.services import Services
+from core.skills import ReplyPort, SkillRequest, Verb
 from skills.law import strings
 from skills.law.settings import LawSkillSettings
-from skills.law.tool import get_client, open_reference, parse_reference
 
 log = logging.getLogger(__name__)
 
@@ -31,20 +36,39 @@ def free_text_query(text: str) -> str:
     return q or (text or "").strip()
 
 
-async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
+async def handle(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+    """/law <query>, or free text routed here."""
     try:
-        if req.verb == "law.article":
-            await _article(req, reply, services)
-        elif req.verb == "law.search":
-            await _search(str(req.data.get("q") or ""), req, reply, services)
-        elif req.verb:
-            await reply.send_text(strings.BAD_ACTION)
-        elif req.command is None:
-            await _search(free_text_query(req.text), req, reply, services)
-        else:
-            await _search(req.text, req, reply, services)
+        await _search(req.text if req.command else free_text_query(req.text), req, reply, services)
     except LawError as e:
         await reply.send_text(e.message_ja)
+
+
+class ArticleData(CardData):
+    law_id: Annotated[str, Field(min_length=1, max_length=100)]
+    elm: Annotated[str, Field(min_length=1, max_length=200)]
+    q: Name = ""
+
+
+class SearchData(CardData):
+    q: Name = ""
+
+
+async def on_article(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+    try:
+        await _article(req, reply, services)
+    except LawError as e:
+        await reply.send_text(e.message_ja)
+
+
+async def on_search(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+    try:
+        await _search(str(req.data.get("q") or ""), req, reply, services)
+    except LawError as e:
+        await reply.send_text(e.message_ja)
+
+
+VERBS = {law_cards.ARTICLE_VERB: Verb(on_article, ArticleData), law_cards.SEARCH_VERB: Verb(on_search, SearchData)}
 
 
 async def _search(query: str, req: SkillRequest, reply: ReplyPort, services) -> None:
@@ -52,7 +76,7 @@ async def _search(query: str, req: SkillRequest, reply: ReplyPort, services) -> 
     if not query:
         await reply.send_text(strings.USAGE)
         return
-    client = get_client(services)
+    client = services.law
     ref = parse_reference(query)
     if ref is not None:
         title, elm = ref
@@ -65,7 +89,7 @@ async def _search(query: str, req: SkillRequest, reply: ReplyPort, services) -> 
         else:
             await _show(reply, req, law_cards.article_card(article))
             return
-    limit = max(1, min(20, LawSkillSettings().LAW_RESULTS))
+    limit = max(1, min(20, services.settings.get(LawSkillSettings).LAW_RESULTS))
     hits = await client.keyword_search(query, limit=limit)
     if not hits:
         await reply.send_text(strings.NO_HITS.format(query=query))
@@ -79,7 +103,7 @@ async def _article(req: SkillRequest, reply: ReplyPort, services) -> None:
     if not law_id or not elm:
         await reply.send_text(strings.BAD_ACTION)
         return
-    article = await get_client(services).article(law_id, elm)
+    article = await services.law.article(law_id, elm)
     await _show(reply, req, law_cards.article_card(article, query=str(req.data.get("q") or "")))
 
 

@@ -13,9 +13,9 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
+from skills.news import strings as S
 from skills.news.models import NewsDelivery, NewsItem, NewsProfile, NewsSource, NewsSummary
 from skills.news.parse import aware, cut_sentences
-from skills.news import strings as S
 
 KEYWORD_WEIGHT = 3.0
 ORG_WEIGHT = 1.0

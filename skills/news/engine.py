@@ -20,8 +20,17 @@ from core.store.models import SYSTEM_USER_PREFIX, KeyValue
 from skills import prompts
 from skills.news.fetch import Fetcher, FetchResult
 from skills.news.models import NewsItem, NewsProfile, NewsSource, NewsSummary
-from skills.news.parse import (ParsedFeed, bigrams, canonical_url, clean_text, content_hash, jaccard,
-                               normalize_title, parse_feed, within)
+from skills.news.parse import (
+    ParsedFeed,
+    bigrams,
+    canonical_url,
+    clean_text,
+    content_hash,
+    jaccard,
+    normalize_title,
+    parse_feed,
+    within,
+)
 from skills.news.settings import NewsSettings
 from skills.news.sources import SourceConfig
 

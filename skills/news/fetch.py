@@ -10,8 +10,17 @@ import asyncio
 
 import aiohttp
 
-from core.net import (AddressPolicy, AddressRefused, FetchRefused, FetchResult, PolicyResolver,  # noqa: F401
-                      check_url, fetch_checked, is_public, policy_session)
+from core.net import (  # noqa: F401
+    AddressPolicy,
+    AddressRefused,
+    FetchRefused,
+    FetchResult,
+    PolicyResolver,
+    check_url,
+    fetch_checked,
+    is_public,
+    policy_session,
+)
 from skills.news.settings import NewsSettings
 
 USER_AGENT = "AmagasakiCityAssistant-News/1.0 (+feed reader)"

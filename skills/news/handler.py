@@ -4,17 +4,21 @@ from __future__ import annotations
 import logging
 import unicodedata
 from datetime import date
+from typing import Annotated
 
+from pydantic import Field
 from sqlalchemy import select
 
+from cards import news as news_cards
 from cards.news import digest_card, settings_card, sources_card
+from core.carddata import CardData, RowId
+from core.skills import Verb
 from core.store.models import Feedback
 from skills.news import strings as S
 from skills.news.digest import Digest, RankedItem, delivered_recently, learn
 from skills.news.fetch import AddressPolicy, FetchRefused, check_url
 from skills.news.models import NewsItem, NewsProfile, NewsSource
-from skills.news.profiles import (MAX_PERSONAL_SOURCES, get_or_create, graph_of, parse_keywords, parse_time,
-                                  valid_mail)
+from skills.news.profiles import MAX_PERSONAL_SOURCES, get_or_create, graph_of, parse_keywords, parse_time, valid_mail
 from skills.news.schedule import deliverer_of
 
 log = logging.getLogger(__name__)
@@ -29,8 +33,7 @@ HELP = {"help", "ヘルプ", "使い方"}
 
 
 async def handle(req, reply, services) -> None:
-    if req.verb:
-        return await _on_action(req, reply, services)
+    """/news [設定|一時停止|再開|sources|add|remove] and free text."""
     text = unicodedata.normalize("NFKC", req.text or "").strip() if req.command else ""
     head, _, rest = text.partition(" ")
     word = head.lower()
@@ -183,19 +186,31 @@ async def _remove(req, reply, services, url: str) -> None:
     await reply.send_text(S.REMOVE_OK.format(url=url))
 
 
-async def _on_action(req, reply, services) -> None:
-    verb = req.verb
-    if verb == "news.settings.save":
-        return await _save_settings(req, reply, services)
-    if verb in ("news.like", "news.dislike"):
-        return await _feedback(req, reply, services, like=verb == "news.like")
-    await reply.send_text("このカードの操作は現在ご利用いただけません。もう一度 /news からお試しください。")
+class ItemReaction(CardData):
+    item: RowId
+    items: Annotated[list[RowId], Field(max_length=50)] = []
+    day: Annotated[str, Field(max_length=10)] = ""
+
+
+async def on_like(req, reply, services) -> None:
+    await _feedback(req, reply, services, like=True)
+
+
+async def on_dislike(req, reply, services) -> None:
+    await _feedback(req, reply, services, like=False)
+
+
+VERBS = {
+    news_cards.SAVE_SETTINGS_VERB: Verb(lambda req, reply, services: _save_settings(req, reply, services)),
+    news_cards.LIKE_VERB: Verb(on_like, ItemReaction),
+    news_cards.DISLIKE_VERB: Verb(on_dislike, ItemReaction),
+}
 
 
 def _int(v) -> int | None:
     try:
         return int(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

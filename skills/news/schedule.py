@@ -254,7 +254,7 @@ class Deliverer:
                 queue = [(d, won[d.user_id]) for d in part if d.user_id in won]
                 sem = asyncio.Semaphore(width)
 
-                async def one(d: Due, did: int) -> None:
+                async def one(d: Due, did: int, sem: asyncio.Semaphore = sem) -> None:
                     async with sem:
                         await self._deliver_one(d, did, today, corpus, profiles.get(d.user_id),
                                                 seen.get(d.user_id, set()), report)
@@ -371,23 +371,3 @@ async def run_scheduler(services, *, interval: float = 60.0, deliverer: Delivere
         except Exception:  # noqa: BLE001 - the loop must survive anything
             log.exception("news scheduler pass failed")
         await asyncio.sleep(max(1.0, interval - (time.monotonic() - started)))
-
-
-async def start_scheduler(services) -> asyncio.Task | None:
-    """Start the news loop (every minute). Returns the task (None when NEWS_SCHEDULER_ENABLED is off)."""
-    if not NewsSettings().NEWS_SCHEDULER_ENABLED:
-        return None
-    task = asyncio.create_task(run_scheduler(services), name="news-scheduler")
-    services.extras["news.scheduler"] = task
-    return task
-
-
-async def stop_scheduler(task: asyncio.Task | None) -> None:
-    """Cancel the loop; deliveries already started finish first."""
-    if task is None or task.done():
-        return
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass

@@ -1,8 +1,23 @@
 """Japanese text shown to users by the news skill (公用文, 敬体)."""
 
-from cards.news import (AI_SUMMARY_NOTE, ALREADY_PAUSED_NOTE, DIGEST_EMPTY, DIGEST_INTRO, DIGEST_TITLE,  # noqa: F401
-                        DISLIKE, DISLIKED, EXTRACT_LABEL, LIKE, LIKED, OPEN, SETTINGS_TITLE, SOURCES_TITLE,
-                        STATUS_NEW, STATUS_NG, STATUS_OK)
+from cards.news import (  # noqa: F401
+    AI_SUMMARY_NOTE,
+    ALREADY_PAUSED_NOTE,
+    DIGEST_EMPTY,
+    DIGEST_INTRO,
+    DIGEST_TITLE,
+    DISLIKE,
+    DISLIKED,
+    EXTRACT_LABEL,
+    LIKE,
+    LIKED,
+    OPEN,
+    SETTINGS_TITLE,
+    SOURCES_TITLE,
+    STATUS_NEW,
+    STATUS_NG,
+    STATUS_OK,
+)
 
 OTHER_TAG = "その他"
 FETCHING = "ニュースを取得しています。しばらくお待ちください。"

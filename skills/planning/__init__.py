@@ -1,6 +1,6 @@
 """企画サポートAI: research, outline, report and slides per section."""
 from core.skills import Command, Skill
-from skills.planning.handler import handle
+from skills.planning.handler import VERBS, handle
 
 SKILL = Skill(
     name="planning", title="企画サポート", verb_prefix="plan",
@@ -9,5 +9,6 @@ SKILL = Skill(
                       aliases=("企画",))],
     keywords=("企画", "構成案", "プレゼン", "スライド", "報告書"),
     handler=handle,
+    verbs=VERBS,
     ready=True,
 )

@@ -13,13 +13,23 @@ from sqlalchemy import select
 
 from cards import planning as plan_cards
 from core.ai import AIFailed, AIRefused
-from core.skills import Citation, ReplyPort, SkillRequest
+from core.carddata import CardData, Name, RowId, Text
+from core.services import Services
+from core.skills import Citation, ReplyPort, SkillRequest, Verb
 from core.store.models import UserProfile
 from skills import prompts
 from skills.planning import jobs, research, strings
-from skills.planning.outline import (SECTIONS, OutlineUnreadable, cited, offline_outline, outline_brief,
-                                     parse_outline, parse_revision, section_key)
-from skills.planning.output import (DOCX_CONTENT_TYPE, PPTX_CONTENT_TYPE, build_report, build_slides, file_name)
+from skills.planning.outline import (
+    SECTIONS,
+    OutlineUnreadable,
+    cited,
+    offline_outline,
+    outline_brief,
+    parse_outline,
+    parse_revision,
+    section_key,
+)
+from skills.planning.output import DOCX_CONTENT_TYPE, PPTX_CONTENT_TYPE, build_report, build_slides, file_name
 from skills.planning.profiles import Profile, load_profiles
 from skills.planning.settings import PlanningSettings
 
@@ -40,32 +50,56 @@ class StageError(Exception):
 
 # --------------------------------------------------------------------------------------------------- entry point
 
-async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
-    settings = PlanningSettings()
-    verb = req.verb or ""
-    try:
-        if not verb:
-            await _form(req, reply, services, settings)
-        elif verb == "plan.start":
-            await _start(req, reply, services, settings)
-        elif verb in ("plan.retry", "plan.show", "plan.revise", "plan.report", "plan.slides"):
-            job = await _own_job(req, reply, services)
-            if job is None:
-                return
-            if verb == "plan.retry":
-                await _retry(job, req, reply, services, settings)
-            elif verb == "plan.show":
-                await _show(job, reply, settings)
-            elif verb == "plan.revise":
-                await _revise(job, req, reply, services, settings)
-            else:
-                await _file(job, verb, reply, services, settings)
-        else:
-            await reply.send_text(strings.BAD_ACTION)
-    except AIRefused as e:          # revision refused by the guard (stages handle their own)
-        await reply.send_text(e.message_ja)
-    except AIFailed as e:
-        await reply.send_text(e.message_ja)
+async def handle(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+    """/plan [theme] and free text: the clarification card (or the person's recent plans)."""
+    await _form(req, reply, services, services.settings.get(PlanningSettings))
+
+
+async def on_start(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+    await _start(req, reply, services, services.settings.get(PlanningSettings))
+
+
+class JobRef(CardData):
+    job_id: RowId
+    section: Name = ""
+    instruction: Text = ""
+
+
+def _on_job(step):
+    """A verb on one of the person's jobs: the job is loaded and checked before `step` runs."""
+    async def on_verb(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+        job = await _own_job(req, reply, services)
+        if job is None:
+            return
+        try:
+            await step(job, req, reply, services, services.settings.get(PlanningSettings))
+        except (AIRefused, AIFailed) as e:     # revision refused or failed (stages handle their own)
+            await reply.send_text(e.message_ja)
+    return on_verb
+
+
+async def _show_step(job, _req, reply, _services, settings) -> None:
+    await _show(job, reply, settings)
+
+
+async def _report_step(job, _req, reply, services, settings) -> None:
+    await _file(job, "report", reply, services, settings)
+
+
+async def _slides_step(job, _req, reply, services, settings) -> None:
+    await _file(job, "slides", reply, services, settings)
+
+
+VERBS = {
+    plan_cards.START_VERB: Verb(on_start),
+    plan_cards.RETRY_VERB: Verb(_on_job(lambda job, req, reply, services, settings:
+                                        _retry(job, req, reply, services, settings)), JobRef),
+    plan_cards.SHOW_VERB: Verb(_on_job(_show_step), JobRef),
+    plan_cards.REVISE_VERB: Verb(_on_job(lambda job, req, reply, services, settings:
+                                         _revise(job, req, reply, services, settings)), JobRef),
+    plan_cards.REPORT_VERB: Verb(_on_job(_report_step), JobRef),
+    plan_cards.SLIDES_VERB: Verb(_on_job(_slides_step), JobRef),
+}
 
 
 def _profiles(settings: PlanningSettings):
@@ -279,9 +313,8 @@ async def _send_outline(job, profile: Profile, reply: ReplyPort, settings: Plann
 
 
 async def _own_job(req: SkillRequest, reply: ReplyPort, services):
-    try:
-        job_id = int(req.data.get("job_id"))
-    except (TypeError, ValueError):
+    job_id = req.data.get("job_id")
+    if not isinstance(job_id, int):
         await reply.send_text(strings.BAD_ACTION)
         return None
     job = await jobs.get(services.db, job_id)
@@ -343,13 +376,13 @@ async def _revise(job, req: SkillRequest, reply: ReplyPort, services, settings: 
                         revised=strings.REVISED.format(section=key))
 
 
-async def _file(job, verb: str, reply: ReplyPort, services, settings: PlanningSettings) -> None:
+async def _file(job, kind: str, reply: ReplyPort, services, settings: PlanningSettings) -> None:
     if job.stage != "done":
         await reply.send_text(strings.NOT_READY)
         return
     profile = _profiles(settings).get(job.profile)
     date_text = reiwa(services.clock.now_jst())
-    if verb == "plan.report":
+    if kind == "report":
         await reply.inform(strings.INFORM_REPORT)
         data = build_report(job.theme, profile.name, job.inputs or {}, job.outline, job.sources or [],
                             date_text=date_text)

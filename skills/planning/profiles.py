@@ -13,7 +13,6 @@ from pathlib import Path
 import yaml
 
 from core.datafile import cached
-
 from skills.planning.settings import BUNDLED_PROFILES
 
 log = logging.getLogger(__name__)

@@ -1,43 +1,35 @@
 """The research stage: cited material from the section's knowledge sets (core.search), law search (e-Gov, through
-skills.law.tool.find_law) and the registered other-city cases; then, with an LLM, research notes along the
+core.law.lookup.find_law) and the registered other-city cases; then, with an LLM, research notes along the
 profile's method. Material is numbered once here and cited as [n] everywhere after (outline, report, slides)."""
 from __future__ import annotations
 
 import logging
 from typing import Iterable
 
+from core.law.lookup import find_law
 from core.profiles import group_ids
+from core.search.index import readable_sets
 from core.skills import SkillRequest
-from skills.law.tool import find_law
 from skills.planning.profiles import Profile
 from skills.planning.settings import PlanningSettings
 
 log = logging.getLogger(__name__)
 
-INDEX_KEY = "search.index"      # the per-process core.search Index, shared with the Q&A and drafting skills
 KIND_LABELS = {"knowledge": "庁内資料", "case": "他都市事例", "law": "法令"}
 EXCERPT_CHARS = 600
-
-
-def _index(services):
-    from core.search.index import Index
-
-    return services.extra(INDEX_KEY, lambda: Index(services.db))
 
 
 async def _search(services, query: str, sets: list[str], k: int) -> list:
     if not sets or not query.strip():
         return []
     try:
-        return await _index(services).search(query, sets, k=k)
+        return await services.knowledge.search(query, sets, k=k)
     except Exception as e:  # noqa: BLE001 - a broken or empty index must not stop the plan
         log.warning("planning search failed on %s: %s", sets, type(e).__name__)
         return []
 
 
 async def _readable(services, req: SkillRequest, names: Iterable[str]) -> list[str]:
-    from core.search.index import readable_sets
-
     wanted = list(dict.fromkeys(n for n in names if n))
     if not wanted:
         return []
@@ -88,7 +80,7 @@ async def gather(services, req: SkillRequest, profile: Profile, theme: str, inpu
     for q in [*profile.law_keywords, theme]:
         if len(laws) >= settings.PLANNING_LAW_RESULTS:
             break
-        laws.extend(await find_law(services, q, limit=settings.PLANNING_LAW_RESULTS))
+        laws.extend(await find_law(services.law, q, limit=settings.PLANNING_LAW_RESULTS))
 
     materials: list[dict] = []
     seen: set[str] = set()

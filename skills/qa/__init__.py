@@ -1,6 +1,9 @@
 """庁内チャットボット: cited answers from registered documents, escalation to kintone."""
-from core.skills import Command, ReplyPort, Skill, SkillRequest
-from skills.qa.handler import handle
+from core.search.ingest import SUPPORTED_EXTENSIONS
+from core.skills import Accepts, Command, Job, ReplyPort, Route, Skill, SkillRequest
+from skills.qa.escalation import make_poller, run_poller
+from skills.qa.handler import VERBS, handle
+from skills.qa.http import kintone_webhook
 
 
 async def on_feedback(req: SkillRequest, reply: ReplyPort, services) -> None:
@@ -20,6 +23,11 @@ SKILL = Skill(
     keywords=("規程", "マニュアル", "手続き", "申請", "どうすれば", "教えて", "とは"),
     examples=("年次休暇の申請方法を教えて", "出張旅費の精算の期限は？"),
     handler=handle,
+    verbs=VERBS,
+    routes=[Route("POST", "/api/kintone/webhook", kintone_webhook)],
+    jobs=[Job("qa-poller", run_poller, enabled=lambda services: make_poller(services) is not None)],
+    accepts=Accepts(SUPPORTED_EXTENSIONS, "ナレッジセットに文書を登録し、/ask で検索できるようにします。",
+                    keywords=("登録", "ナレッジ", "検索できるように", "/ask")),
     on_feedback=on_feedback,
     ready=True,
 )

@@ -14,7 +14,7 @@ from core.store.models import utcnow
 from skills.prompts import load, render
 from skills.qa import strings as S
 from skills.qa.models import QAQuestion
-from skills.qa.service import index_of, kintone_of, search_scope, settings_of
+from skills.qa.service import search_scope, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def citation_for(position: int, p: dict) -> Citation:
 
 
 def can_escalate(services, target_set: str | None) -> bool:
-    if kintone_of(services).configured:
+    if services.kintone.configured:
         return True
     return settings_of(services).fallback_channel([target_set] if target_set else []) is not None
 
@@ -126,7 +126,7 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
     settings = settings_of(services)
     # The question is embedded by the default tier's endpoint only: one the user chose another tier for stays off it.
     same_tier = req.tier in (None, services.ai.embeddings_tier)
-    hits = await index_of(services).search(question, scope.sets, k=settings.QA_TOP_K, vectors=same_tier)
+    hits = await services.knowledge.search(question, scope.sets, k=settings.QA_TOP_K, vectors=same_tier)
     passages = passages_from_hits(hits)
     target = hits[0].set_name if hits else (scope.sets[0] if len(scope.sets) == 1 else None)
     row = await _save(services, QAQuestion(
@@ -136,7 +136,7 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
         created_at=services.clock.now()))
     escalate = can_escalate(services, target)
 
-    if is_weak(hits, services, hybrid=same_tier and index_of(services).embed is not None):
+    if is_weak(hits, services, hybrid=same_tier and services.knowledge.embed is not None):
         await reply.send_card(qa_cards.declined_card(
             S.NOT_FOUND, row.id, offer=S.ESCALATE_OFFER if escalate else S.ESCALATE_NONE, can_escalate=escalate,
             show_message=False),

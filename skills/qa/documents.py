@@ -25,7 +25,7 @@ from core.skills import ReplyPort, SkillRequest
 from core.store.db import upsert
 from core.store.models import KeyValue
 from skills.qa import strings as S
-from skills.qa.service import index_of, settings_of, writable_sets
+from skills.qa.service import settings_of, writable_sets
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ async def ingest_files(services, files: list[_File], set_name: str) -> list[str]
     """Download, convert and upsert each file; one Japanese line per file."""
     settings = settings_of(services)
     cap = settings.QA_MAX_FILE_MB * 1024 * 1024
-    index = index_of(services)
+    index = services.knowledge
     lines = []
     for f in files:
         name = f.name or "file"
@@ -234,4 +234,6 @@ async def ingest_files(services, files: list[_File], set_name: str) -> list[str]
             lines.append(e.message)
             continue
         lines.append(S.UPLOAD_DONE[res.status].format(name=name, set=set_name, chunks=res.chunks))
+        if conv.truncated_note:             # only the first part of a long document was taken in
+            lines.append(conv.truncated_note)
     return lines

@@ -24,7 +24,7 @@ from core.store.models import ConversationRef
 from skills.qa import strings as S
 from skills.qa.lease import Lease
 from skills.qa.models import QAQuestion
-from skills.qa.service import index_of, kintone_of, settings_of
+from skills.qa.service import settings_of
 from skills.qa.settings import _base_conversation
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ async def escalate(req: SkillRequest, reply: ReplyPort, services) -> None:
             await s.execute(update(QAQuestion).where(QAQuestion.id == row.id).values(status=previous))
 
     now = services.clock.now()
-    client = kintone_of(services)
+    client = services.kintone
     try:
         if client.configured:
             record_id = await client.create_question(
@@ -205,7 +205,7 @@ async def deliver_answer(services, question_id: int, answer: str, *, answered_by
 async def file_answer(services, row: QAQuestion, set_name: str | None = None) -> str | None:
     """Add the Q/A pair to the knowledge set as a staff-written document (the set named by staff, if it exists,
     else the question's own)."""
-    index = index_of(services)
+    index = services.knowledge
     candidates = [n.strip() for n in (set_name or "").replace("、", ",").split(",") if n.strip()]
     candidates.append(row.target_set or "")
     for name in candidates:
@@ -275,7 +275,7 @@ async def deliver_kintone_record(services, record: AnsweredRecord) -> bool:
 async def poll_kintone(services) -> int:
     """One polling pass: escalated questions whose kintone record is now answered are delivered. Returns how many
     answers were delivered (claimed) in this pass."""
-    client = kintone_of(services)
+    client = services.kintone
     if not client.configured:
         return 0
     await retry_deliveries(services)           # answers of earlier passes that could not be delivered
@@ -352,11 +352,10 @@ async def _disabled() -> None:
     return None
 
 
-def start_poller(services, *, interval: float | None = None) -> asyncio.Task:
-    """Start the background poller (call at the app's startup; cancel the task at shutdown): kintone answers every
-    KINTONE_POLL_SECONDS and SharePoint sync every QA_SHAREPOINT_SYNC_MINUTES, by one replica at a time. When
-    neither is configured the returned task ends at once."""
-    client = kintone_of(services)
+def make_poller(services, *, interval: float | None = None) -> KintonePoller | None:
+    """The background poller: kintone answers every KINTONE_POLL_SECONDS and SharePoint sync every
+    QA_SHAREPOINT_SYNC_MINUTES, by one replica at a time; None when neither is configured."""
+    client = services.kintone
     settings = settings_of(services)
     every = interval if interval is not None else client.settings.KINTONE_POLL_SECONDS
     kintone_on = bool(client.configured and every and every > 0)
@@ -364,8 +363,23 @@ def start_poller(services, *, interval: float | None = None) -> asyncio.Task:
         settings.QA_SHAREPOINT_DRIVES and services.graph is not None and settings.QA_SHAREPOINT_SYNC_MINUTES > 0) \
         else None
     if not kintone_on and not sp_every:
-        return asyncio.create_task(_disabled(), name="qa-poller-disabled")
+        return None
     tick = float(every) if kintone_on else min(60.0, float(sp_every))
-    poller = KintonePoller(services, tick, kintone=kintone_on, sharepoint_every=sp_every)
+    return KintonePoller(services, tick, kintone=kintone_on, sharepoint_every=sp_every)
+
+
+async def run_poller(services) -> None:
+    """The skill's background job (Skill.jobs): runs the poller until cancelled; ends at once when disabled."""
+    poller = make_poller(services)
+    if poller is not None:
+        services.extras[POLLER_KEY] = poller
+        await poller.run()
+
+
+def start_poller(services, *, interval: float | None = None) -> asyncio.Task:
+    """The poller as a task (tests; the app starts it through the skill's job)."""
+    poller = make_poller(services, interval=interval)
+    if poller is None:
+        return asyncio.create_task(_disabled(), name="qa-poller-disabled")
     services.extras[POLLER_KEY] = poller
     return asyncio.create_task(poller.run(), name="qa-poller")

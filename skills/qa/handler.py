@@ -4,15 +4,17 @@ from __future__ import annotations
 import logging
 
 from cards import qa as qa_cards
+from core.carddata import CardData, Name, RowId, Text, Token
 from core.kintone.client import KintoneError
 from core.profiles import group_ids
 from core.search.index import SearchError, readable_sets
-from core.skills import ReplyPort, SkillRequest
+from core.services import Services
+from core.skills import Handler, ReplyPort, SkillRequest, Verb
 from skills.qa import strings as S
 from skills.qa.answer import ask
 from skills.qa.documents import choose_set, receive_files, set_target
 from skills.qa.escalation import escalate, staff_answer
-from skills.qa.service import can_write, index_of, settings_of, writable_sets
+from skills.qa.service import can_write, settings_of, writable_sets
 
 log = logging.getLogger(__name__)
 
@@ -22,26 +24,37 @@ CREATE_WORDS = {"作成", "create", "new"}
 HELP_WORDS = {"help", "使い方", "ヘルプ", "?", "？"}
 
 
-async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
-    try:
-        await _dispatch(req, reply, services)
-    except SearchError as e:
-        await reply.send_text(e.message)
-    except KintoneError as e:
-        await reply.send_text(e.message_ja)
+def _answering(work: Handler) -> Handler:
+    """Search and kintone trouble become the user's message (their `message`/`message_ja` is Japanese)."""
+    async def guarded(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+        try:
+            await work(req, reply, services)
+        except SearchError as e:
+            await reply.send_text(e.message)
+        except KintoneError as e:
+            await reply.send_text(e.message_ja)
+    return guarded
 
 
-async def _dispatch(req: SkillRequest, reply: ReplyPort, services) -> None:
-    if req.verb:
-        if req.verb == qa_cards.ESCALATE_VERB:
-            await escalate(req, reply, services)
-        elif req.verb == qa_cards.STAFF_ANSWER_VERB:
-            await staff_answer(req, reply, services)
-        elif req.verb == qa_cards.UPLOAD_VERB:
-            await choose_set(req, reply, services)
-        else:
-            await reply.send_text("このカードの操作は現在ご利用いただけません。もう一度 /ask からお試しください。")
-        return
+class QuestionRef(CardData):
+    q: RowId
+    answer: Text = ""
+
+
+class UploadChoice(CardData):
+    token: Token
+    set: Name = ""
+
+
+VERBS = {
+    qa_cards.ESCALATE_VERB: Verb(_answering(escalate), QuestionRef),
+    qa_cards.STAFF_ANSWER_VERB: Verb(_answering(staff_answer), QuestionRef),
+    qa_cards.UPLOAD_VERB: Verb(_answering(choose_set), UploadChoice),
+}
+
+
+async def _dispatch(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+    """/ask …, free text, and files sent in chat."""
     if req.attachments:
         await receive_files(req, reply, services)
         return
@@ -67,8 +80,11 @@ async def _dispatch(req: SkillRequest, reply: ReplyPort, services) -> None:
     await ask(req, reply, services, text)
 
 
+handle = _answering(_dispatch)
+
+
 async def list_sets(req: SkillRequest, reply: ReplyPort, services) -> None:
-    index = index_of(services)
+    index = services.knowledge
     settings = settings_of(services)
     readable = set(await readable_sets(req.aad_object_id, await group_ids(services, req.aad_object_id),
                                           services.db))
@@ -93,7 +109,7 @@ async def register_hint(req: SkillRequest, reply: ReplyPort, services, set_name:
         else:
             await reply.send_text(S.REGISTER_WHICH.format(example=names[0], sets="、".join(names)))
         return
-    if await index_of(services).get_set(set_name) is None:
+    if await services.knowledge.get_set(set_name) is None:
         await reply.send_text(S.REGISTER_UNKNOWN.format(set=set_name))
         return
     if set_name not in names:
@@ -113,6 +129,6 @@ async def create_set(req: SkillRequest, reply: ReplyPort, services, args: str) -
     if not name or not req.aad_object_id:
         await reply.send_text(S.CREATE_USAGE)
         return
-    await index_of(services).create_set(name, title=title.strip() or name, owner=req.aad_object_id)
+    await services.knowledge.create_set(name, title=title.strip() or name, owner=req.aad_object_id)
     await set_target(services, req.user_id, name)
     await reply.send_text(S.CREATED.format(set=name))

@@ -1,33 +1,16 @@
-"""Per-process singletons of the skill (index, settings, kintone client) and access to knowledge sets."""
+"""The skill's settings and access to knowledge sets (the index itself is `services.knowledge`, shared)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.kintone.client import KintoneClient, KintoneSettings
 from core.profiles import group_ids
-from core.search.index import Index, SetInfo, readable_sets
+from core.search.index import SetInfo, readable_sets
+from core.services import Services
 from skills.qa.settings import QASettings
 
-INDEX_KEY = "qa.index"
-SETTINGS_KEY = "qa.settings"
-KINTONE_KEY = "qa.kintone"
 
-
-def settings_of(services) -> QASettings:
-    return services.extra(SETTINGS_KEY, QASettings)
-
-
-def kintone_of(services) -> KintoneClient:
-    return services.extra(KINTONE_KEY, lambda: KintoneClient(KintoneSettings()))
-
-
-def index_of(services) -> Index:
-    """The process's one search index. Embeddings through services.ai when an embeddings endpoint exists."""
-    def build() -> Index:
-        if services.ai.can_embed:
-            return Index(services.db, embed=services.ai.embed, embed_space=services.ai.embeddings_space)
-        return Index(services.db)
-    return services.extra(INDEX_KEY, build)
+def settings_of(services: Services) -> QASettings:
+    return services.settings.get(QASettings)
 
 
 def _ids(values) -> set[str]:
@@ -61,4 +44,4 @@ async def search_scope(services, aad_object_id: str | None, conversation_id: str
 
 async def writable_sets(services, aad_object_id: str | None) -> list[SetInfo]:
     s = settings_of(services)
-    return [i for i in await index_of(services).list_sets() if can_write(i, aad_object_id, s)]
+    return [i for i in await services.knowledge.list_sets() if can_write(i, aad_object_id, s)]

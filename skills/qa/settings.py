@@ -5,7 +5,6 @@ from pydantic import field_validator
 
 from core.settings import AppSettings, csv_list
 
-
 # Where Teams serves the files users send: SharePoint / OneDrive for Business (commercial and GCC, GCC High, DoD)
 # for the downloadUrl of file.download.info attachments, and the Bot Framework attachment service for contentUrl.
 TEAMS_FILE_HOSTS = ("*.sharepoint.com,*.sharepoint.us,*.sharepoint-mil.us,"

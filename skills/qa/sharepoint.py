@@ -14,7 +14,7 @@ from core.search.index import SearchError
 from core.search.ingest import FolderReport, IngestError, supported, to_markdown_async
 from core.store.db import upsert
 from core.store.models import KeyValue
-from skills.qa.service import index_of, settings_of
+from skills.qa.service import settings_of
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ async def _store_link(services, key: str, link: str | None) -> None:
 
 async def sync_drive(services, drive, set_name: str, drive_id: str) -> SyncReport:
     """One delta pass of one drive into one set. `drive` is a core.graph_sharepoint.SharePointDrive."""
-    index = index_of(services)
+    index = services.knowledge
     cap = settings_of(services).QA_MAX_FILE_MB * 1024 * 1024
     key = _key(set_name, drive_id)
     link = await _load_link(services, key)
@@ -116,7 +116,7 @@ async def sync_sharepoint(services) -> dict[tuple[str, str], SyncReport]:
     if not drives or services.graph is None:
         return {}
     drive = SharePointDrive(services.graph)
-    index = index_of(services)
+    index = services.knowledge
     out: dict[tuple[str, str], SyncReport] = {}
     for set_name, drive_ids in drives.items():
         if await index.get_set(set_name) is None:

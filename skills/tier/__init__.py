@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import unicodedata
+from typing import Annotated
 
-from cards.tier import LABELS, tier_card
+from pydantic import Field
+
+from cards.tier import LABELS, SET_VERB, tier_card
 from core import tiers
+from core.carddata import CardData
 from core.guard.policy import GuardSettings
 from core.llm import TIERS
-from core.skills import Command, ReplyPort, Skill, SkillRequest
+from core.skills import Command, ReplyPort, Skill, SkillRequest, Verb
 
 _WORDS = {"internet": "internet", "インターネット": "internet", "lgwan": "lgwan", "mynumber": "mynumber",
           "マイナンバー": "mynumber", "標準": "", "default": "", "reset": ""}
@@ -15,7 +19,7 @@ _WORDS = {"internet": "internet", "インターネット": "internet", "lgwan": 
 
 async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
     wanted: str | None = None
-    if req.verb == "tier.set":
+    if req.verb == SET_VERB:
         wanted = str(req.data.get("tier") or "")
     elif req.text.strip():
         word = unicodedata.normalize("NFKC", req.text.strip()).lower()
@@ -34,11 +38,15 @@ async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
         await tiers.set_user_tier(services, req.user_id, wanted or None)
         message = f"{LABELS[wanted]}に切り替えました。" if wanted else "標準の区分に戻しました。"
     current = await tiers.user_tier(services, req.user_id)
-    card = tier_card(current, GuardSettings().GUARD_DEFAULT_TIER, available, message=message)
+    card = tier_card(current, services.settings.get(GuardSettings).GUARD_DEFAULT_TIER, available, message=message)
     if req.is_invoke:
         await reply.refresh_card(card)
     else:
         await reply.send_card(card)
+
+
+class TierData(CardData):
+    tier: Annotated[str, Field(max_length=20)] = ""
 
 
 SKILL = Skill(
@@ -47,4 +55,5 @@ SKILL = Skill(
     commands=[Command("tier", "ネットワーク区分", "AIを利用するネットワーク区分を確認・変更します。",
                       usage="/tier [internet|lgwan|mynumber|標準]", aliases=("区分",), scopes=("personal",))],
     handler=handle,
+    verbs={SET_VERB: Verb(handle, TierData)},
 )

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from core.skills import Command, Skill
+from core.skills import Command, Skill, Verb
 from core.store.models import ConversationRef, Feedback, UsageEvent
 from tests.harness import make_services, running_bot
 
@@ -35,6 +35,7 @@ def add_echo_skills(services, calls: list):
 
     services.registry.add(Skill(name="echo", title="エコー", description="受け取った文をそのまま返します。",
                                 commands=[Command("echo", "エコー", "そのまま返します。")], handler=echo,
+                                verbs={"echo.refresh": Verb(echo), "echo.submit": Verb(echo)},
                                 keywords=("やまびこ",)))
     services.registry.add(Skill(name="future", title="将来機能", description="まだです。",
                                 commands=[Command("future", "将来機能", "準備中の機能です。")], ready=False))
@@ -46,7 +47,7 @@ async def test_help_card_in_personal_chat_and_by_japanese_alias(db, connector):
         for text in ("/help", "／ヘルプ"):
             n = len(connector.cards())
             assert (await post(url, connector.activity(text)))[0] == 202
-            await connector.wait_for(lambda acts: len(connector.cards()) > n)
+            await connector.wait_for(lambda acts: len(connector.cards()) > n)  # noqa: B023 - awaited in this iteration
         card = connector.cards()[-1]
     assert card["version"] == "1.5" and card["type"] == "AdaptiveCard"
     listed = json.dumps(card, ensure_ascii=False)
@@ -326,7 +327,8 @@ async def test_long_card_actions_answer_the_invoke_early_and_finish_in_the_backg
                                       "body": [{"type": "TextBlock", "text": "完了後"}]})
 
     services.registry.add(Skill(name="slow", title="遅い処理", description="時間のかかる処理です。",
-                                commands=[Command("slow", "遅い処理", "時間がかかります。")], handler=slow))
+                                commands=[Command("slow", "遅い処理", "時間がかかります。")], handler=slow,
+                                verbs={"slow.card": Verb(slow), "slow.plain": Verb(slow)}))
 
     def invoke(verb):
         return connector.activity(None, type="invoke", name="adaptiveCard/action", replyToId="card-msg-1",

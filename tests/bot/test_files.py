@@ -2,7 +2,6 @@
 bytes (Content-Range), then a file-info card; decline, expiry, channels, and the inline mode for the Playground."""
 from __future__ import annotations
 
-
 import aiohttp
 import pytest
 from sqlalchemy import select

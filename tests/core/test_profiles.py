@@ -29,7 +29,7 @@ async def test_first_turn_fills_department_from_graph_once(db):
             for _ in range(3):
                 n = len(connector.cards())
                 await s.post(f"{url}/api/messages", json=connector.activity("/help"))
-                await connector.wait_for(lambda acts: len(connector.cards()) > n)
+                await connector.wait_for(lambda acts: len(connector.cards()) > n)  # noqa: B023 - awaited in this iteration
             for _ in range(50):
                 async with db.session() as ses:
                     prof = await ses.get(UserProfile, "29:user-1")

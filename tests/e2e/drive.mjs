@@ -2,7 +2,13 @@
 // opens the personal chat, types a message, waits for an Adaptive Card and prints what it found as JSON.
 //
 //   node tests/e2e/drive.mjs --url http://localhost:56150 --text /help \
-//        [--chromium /usr/bin/chromium] [--screenshot /tmp/playground.png] [--timeout 30000] [--min-cards 1]
+//        [--chromium /usr/bin/chromium] [--screenshot /tmp/playground.png] [--timeout 30000] [--min-cards 1] \
+//        [--click 活用例を見る [--fail-text このカードの操作は… ...]]
+//
+// With --click, once the cards are there it clicks the button with that title on the bot's first card and waits
+// for what the click brings: a new card (one more than before the click), or the clicked card re-rendered in place
+// (an Action.Execute answered with a refreshed card), or any --fail-text appearing on the page (the bot's error
+// message: no need to wait for the timeout). "click" in the result tells which ({"newCard", "refreshed", "failText"}).
 //
 // Exit 0 with {"ok":true,"cards":[...innerText],"pageText":...,"timings":{...}} on stdout; exit 1 with {"ok":false,"error":...}.
 // Only loopback requests are allowed out of the page (the Playground asks a CDN for fonts; those are aborted).
@@ -20,6 +26,8 @@ const { values: opt } = parseArgs({
     screenshot: { type: 'string' },
     timeout: { type: 'string', default: '30000' },
     'min-cards': { type: 'string', default: '1' },
+    click: { type: 'string' },
+    'fail-text': { type: 'string', multiple: true, default: [] },
   },
 });
 const timeout = Number(opt.timeout);
@@ -70,11 +78,35 @@ try {
   // let the card finish rendering (images, columns) before reading and photographing it
   await page.waitForTimeout(300);
   mark('card');
+  let click = null;
+  if (opt.click) {
+    // the button of that title on the bot's first card (Adaptive Cards renders actions as role=button)
+    const target = page.locator('.ac-adaptiveCard').nth(before);
+    const button = target.getByRole('button', { name: opt.click, exact: true }).first();
+    await button.waitFor({ state: 'visible' });
+    const count = await page.locator('.ac-adaptiveCard').count();
+    const oldText = await target.innerText();
+    await button.click();
+    mark('clicked');
+    const failed = (texts) => texts.find((t) => document.body.innerText.includes(t)) || null;
+    const seenBefore = await page.evaluate(failed, opt['fail-text']);
+    const failTexts = opt['fail-text'].filter((t) => t !== seenBefore);
+    await page.waitForFunction(([n, i, old, texts]) => {
+      const all = document.querySelectorAll('.ac-adaptiveCard');
+      return all.length >= n || (all[i] && all[i].innerText !== old)
+        || texts.some((t) => document.body.innerText.includes(t));
+    }, [count + 1, before, oldText, failTexts], { timeout });
+    await page.waitForTimeout(300);
+    mark('afterClick');
+    const now = await page.locator('.ac-adaptiveCard').count();
+    click = { newCard: now > count, refreshed: (await target.innerText()) !== oldText, cardsBefore: count - before,
+              failText: await page.evaluate(failed, failTexts) };
+  }
   const cards = await page.locator('.ac-adaptiveCard').allInnerTexts();
   // everything the page shows (conversation and log panel), for checks beyond the card
   const pageText = await page.locator('body').innerText();
   if (opt.screenshot) await page.screenshot({ path: opt.screenshot, fullPage: true });
-  process.stdout.write(JSON.stringify({ ok: true, cards: cards.slice(before), pageText, timings }) + '\n');
+  process.stdout.write(JSON.stringify({ ok: true, cards: cards.slice(before), click, pageText, timings }) + '\n');
 } catch (err) {
   exitCode = 1;
   let pageText = '';

@@ -1,6 +1,7 @@
 """End to end: the real bot (`python -m bot`), the real Microsoft 365 Agents Playground (pinned npm package, started
 through scripts/playground.sh exactly as `make run` does) and headless Chromium driving the Playground's web UI.
-Typing `/help` must show the help Adaptive Card, rendered by the Playground's Adaptive Cards renderer.
+Typing `/help` must show the help Adaptive Card, rendered by the Playground's Adaptive Cards renderer, and its
+button 「活用例を見る」 must bring the examples library (a card verb the bot really handles).
 
 Needs: node + `npm install` (node_modules), Chromium (/usr/bin/chromium or CHROMIUM_PATH). Skips when these are
 missing, except with E2E_REQUIRED=1 (CI), where a missing piece is a failure.
@@ -147,10 +148,15 @@ def stack(tmp_path):
             p.stop()
 
 
-def _drive(stack, text: str, shot: Path) -> tuple[dict, str]:
-    proc = subprocess.run(["node", str(DRIVER), "--url", stack["url"], "--text", text, "--chromium", CHROMIUM,
-                           "--screenshot", str(shot), "--timeout", "45000"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+def _drive(stack, text: str, shot: Path, *, click: str | None = None,
+           fail_texts: tuple[str, ...] = ()) -> tuple[dict, str]:
+    args = ["node", str(DRIVER), "--url", stack["url"], "--text", text, "--chromium", CHROMIUM,
+            "--screenshot", str(shot), "--timeout", "45000"]
+    if click:
+        args += ["--click", click]
+    for t in fail_texts:
+        args += ["--fail-text", t]
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=150)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     detail = (f"driver exit {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}\n"
               f"screenshot: {shot}\nbot log:\n{stack['bot'].output()}\nplayground log:\n"
@@ -199,3 +205,42 @@ def test_help_card_renders_in_the_playground(stack, tmp_path):
     assert not errors, "bot logged errors during the session:\n" + "\n".join(errors[:5]) + f"\n{detail}"
     print(f"\nPlayground e2e: card after {result['timings'].get('card')} ms in the browser, "
           f"{time.monotonic() - t0:.1f}s driver total; screenshot {shot}")
+
+
+def _session_errors(stack) -> list[str]:
+    return [ln for ln in stack["bot"].lines if "turn failed" in ln or "Traceback" in ln]
+
+
+def test_help_card_button_opens_the_examples_library(stack, tmp_path):
+    """Click 「活用例を見る」 on the /help card: the Playground sends the card's Action.Execute (an
+    adaptiveCard/action invoke) and the bot answers with the examples library in a new message, the /help card
+    staying as it was. The wrong verb this once sent got 「このカードの操作は現在ご利用いただけません」 instead."""
+    from cards.kpi import examples_index_card
+    from core.router import BAD_CARD_DATA, UNKNOWN_VERB
+    from skills.kpi.content import load_library
+    from skills.kpi.settings import DATA_DIR
+
+    library = examples_index_card(load_library(DATA_DIR / "examples.yaml").categories)
+    heading = library["body"][0]["text"]
+    assert heading == "AI活用例集"
+    shot = Path(os.environ.get("E2E_CLICK_SCREENSHOT") or tmp_path / "playground-click.png")
+    result, detail = _drive(stack, "/help", shot, click="活用例を見る", fail_texts=(UNKNOWN_VERB, BAD_CARD_DATA))
+
+    cards, click = result["cards"], result["click"]
+    assert click and not click["failText"], f"the bot answered the click with 「{click['failText']}」:\n{detail}"
+    assert click["newCard"], f"no new card after the click ({click}):\n{detail}"
+    assert click["cardsBefore"] == 1 and len(cards) == 2, f"cards:\n{cards}\n{detail}"
+    help_text, answer = cards
+    assert "尼崎市AIアシスタントの使い方" in help_text and "活用例を見る" in help_text, f"{help_text}\n{detail}"
+    assert answer.startswith(heading) or heading in answer.splitlines()[:3], f"card text:\n{answer}\n{detail}"
+    # the library's categories are on it, each with its button
+    assert "の例を見る" in answer and "議会答弁" in answer, f"card text:\n{answer}\n{detail}"
+    page = result["pageText"]
+    # it went as an Action.Execute: the Playground's log panel lists the adaptiveCard/action invoke, answered 200
+    assert re.search(r"\binvoke\s+200\b", page), f"no invoke in the Playground's log:\n{detail}"
+    assert UNKNOWN_VERB not in page and BAD_CARD_DATA not in page and "申し訳ありません" not in page, detail
+    errors = _session_errors(stack)
+    assert not errors, "bot logged errors during the session:\n" + "\n".join(errors[:5]) + f"\n{detail}"
+    t = result["timings"]
+    print(f"\nPlayground e2e click: library card {t.get('afterClick', 0) - t.get('clicked', 0)} ms after the click; "
+          f"screenshot {shot}")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft4Validator, FormatChecker
 from PIL import Image
-from referencing import Registry as RefRegistry, Resource
+from referencing import Registry as RefRegistry
+from referencing import Resource
 from referencing.jsonschema import DRAFT4
 
 from core.skills import Command, Registry, Skill

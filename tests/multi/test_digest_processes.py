@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-
 from core.store import Database
 from core.store.models import ConversationRef
 from tests.skills.news.helpers import add_articles, jst, write_sources

@@ -7,8 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from core.kintone import (AnsweredRecord, KintoneClient, KintoneError, KintoneSettings, kintone_datetime,
-                          query_string)
+from core.kintone import AnsweredRecord, KintoneClient, KintoneError, KintoneSettings, kintone_datetime, query_string
 from tests.standins.kintone import KintoneStandIn
 
 TOKEN = "kintone-secret-token-123"

@@ -4,8 +4,16 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from core.law import (LawClient, LawError, LawSettings, article_elm, article_label, flatten_element, split_position,
-                      strip_tags)
+from core.law import (
+    LawClient,
+    LawError,
+    LawSettings,
+    article_elm,
+    article_label,
+    flatten_element,
+    split_position,
+    strip_tags,
+)
 from tests.standins.law import LawStandIn
 
 

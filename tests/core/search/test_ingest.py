@@ -7,8 +7,15 @@ import pytest
 
 from core.search.chunking import chunk_markdown
 from core.search.index import Index
-from core.search.ingest import (BrokenFile, EmptyDocument, IngestError, UnsupportedFileType, ingest_folder,
-                                to_markdown, to_markdown_async)
+from core.search.ingest import (
+    BrokenFile,
+    EmptyDocument,
+    IngestError,
+    UnsupportedFileType,
+    ingest_folder,
+    to_markdown,
+    to_markdown_async,
+)
 from tests.core.search.pdfgen import make_pdf
 
 

@@ -12,8 +12,16 @@ import pytest
 import core.settings as app_settings
 from core.search.chunking import chunk_markdown
 from core.search.index import Index
-from core.search.ingest import (BrokenFile, ConversionLimitExceeded, IngestSettings, SuspiciousFile, WrongFileType,
-                                ingest_folder, to_markdown, to_markdown_async)
+from core.search.ingest import (
+    BrokenFile,
+    ConversionLimitExceeded,
+    IngestSettings,
+    SuspiciousFile,
+    WrongFileType,
+    ingest_folder,
+    to_markdown,
+    to_markdown_async,
+)
 from tests.core.search import hostile
 from tests.core.search.pdfgen import make_pdf
 from tests.core.search.test_ingest import make_docx, make_xlsx

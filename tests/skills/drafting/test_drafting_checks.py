@@ -5,9 +5,9 @@ from datetime import date
 
 import pytest
 
-from tests.skills.drafting.drafting_samples import BROKEN, GOOD, GIKAI, OSHIRASE
 from skills.drafting import checks, compose
 from skills.drafting.doctypes import COMMITMENTS, DOC_TYPES
+from tests.skills.drafting.drafting_samples import BROKEN, GIKAI, GOOD, OSHIRASE
 
 
 @pytest.mark.parametrize("key", sorted(GOOD))

@@ -7,8 +7,8 @@ import json
 import aiohttp
 from docx import Document
 
-from tests.skills.drafting.drafting_samples import NOTICE_INTERNAL
 from tests.harness import make_services, receive_file, running_bot
+from tests.skills.drafting.drafting_samples import NOTICE_INTERNAL
 from tests.standins.upload import UploadStandIn
 
 

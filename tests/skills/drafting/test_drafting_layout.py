@@ -7,9 +7,9 @@ import pytest
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 
-from tests.skills.drafting.drafting_samples import GOOD
 from skills.drafting.doctypes import DOC_TYPES
 from skills.drafting.layout import file_name, render_docx
+from tests.skills.drafting.drafting_samples import GOOD
 
 
 @pytest.mark.parametrize("key", sorted(GOOD))

@@ -18,14 +18,13 @@ from cards import drafting as dcards
 from cards.common import AI_REMINDER, OFFLINE_TEMPLATE
 from core import router
 from core.store.models import UsageEvent
-from tests.skills.drafting.drafting_samples import CITIZEN, GIKAI, GOOD, NOTICE_INTERNAL, OSHIRASE
 from skills import prompts
 from skills.drafting import compose, strings
 from skills.drafting.doctypes import COMMITMENTS, DOC_TYPES
-from skills.drafting.handler import SETTINGS_KEY
 from skills.drafting.models import Draft
 from skills.drafting.settings import DraftingSettings
 from tests.harness import RecorderPort, make_request, make_services
+from tests.skills.drafting.drafting_samples import CITIZEN, GIKAI, GOOD, NOTICE_INTERNAL, OSHIRASE
 
 
 class FixedClock:
@@ -60,7 +59,11 @@ OPENED: list = []
 async def _close_clients():
     yield
     while OPENED:
-        await OPENED.pop().llm.close()
+        services = OPENED.pop()
+        try:
+            await services.llm.close()
+        except RuntimeError:      # a client whose connections belong to an event loop already closed: nothing to free
+            pass
 
 
 def online(db, llm):
@@ -68,7 +71,7 @@ def online(db, llm):
                                           "LLM_MAX_RETRIES": "0"})
     OPENED.append(services)
     services.clock = FixedClock()
-    services.extras[SETTINGS_KEY] = DraftingSettings(_env_file=None)
+    services.settings.put(DraftingSettings(_env_file=None))
     return services
 
 
@@ -346,7 +349,7 @@ async def test_another_person_cannot_revise_or_export_a_draft(db, llm):
         port = await run(services, verb=verb, data={**data, "instruction": "直して"}, user_id="29:someone-else")
         assert port.texts() == [strings.NOT_FOUND]
     port = await run(services, verb="draft.docx", data={"draft_id": "abc"})
-    assert port.texts() == [strings.NOT_FOUND]
+    assert port.texts() == [router.BAD_CARD_DATA]          # refused by the verb's data model
     assert len(llm.requests) == n
 
 
@@ -443,12 +446,9 @@ async def test_word_export_holds_the_text_with_the_number_and_date_block_right_a
 # -- references for 議会答弁 ----------------------------------------------------------------------------------------
 
 async def test_answer_drafts_cite_past_answers_from_the_knowledge_index(lite_db, llm):
-    from core.search.index import Index
-
     services = online(lite_db, llm)
-    services.extras[SETTINGS_KEY] = DraftingSettings(_env_file=None, DRAFT_REFERENCE_SETS="gikai-past")
-    index = Index(services.db)
-    services.extras["search.index"] = index
+    services.settings.put(DraftingSettings(_env_file=None, DRAFT_REFERENCE_SETS="gikai-past"))
+    index = services.knowledge                 # the one index the composition root built (the one /ask uses)
     await index.create_set("gikai-past", title="過去の議会答弁")
     await index.upsert_document("gikai-past", "folder", "r6-3-ippan", "令和6年第3回定例会 一般質問答弁",
                                 "https://example.invalid/r6-3",

@@ -71,7 +71,7 @@ def make_svc(lite_db):
     def make(now: datetime = NOW, guard_env: dict | None = None, **settings_kw):
         services = make_services(lite_db, guard_env=guard_env)
         services.clock = FixedClock(now)
-        services.extras["kpi.settings"] = kpi_settings(**settings_kw)
+        services.settings.put(kpi_settings(**settings_kw))
         return services
     return make
 

@@ -67,7 +67,7 @@ async def test_weekly_tip_still_goes_to_staff_who_did_not_use_it(db):
                               service_url="http://127.0.0.1:1/", reference={}, installed=True))
     services = make_services(db)
     services.clock = FixedClock(NOW)
-    services.extras["kpi.settings"] = kpi_settings(NUDGE_DEPARTMENTS="*")
+    services.settings.put(kpi_settings(NUDGE_DEPARTMENTS="*"))
     services.proactive = FakeProactive()
     assert await run_nudges(services, NOW) == 1
     assert [conv for conv, _ in services.proactive.sent] == ["a:u1"]

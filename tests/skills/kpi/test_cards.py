@@ -9,8 +9,18 @@ from __future__ import annotations
 import copy
 from datetime import date
 
-from cards.kpi import (examples_category_card, examples_index_card, helpdesk_answer_card, helpdesk_answered_card,
-                       helpdesk_channel_card, kpi_card, nudge_card, quiz_card, quiz_result_card, roles_card)
+from cards.kpi import (
+    examples_category_card,
+    examples_index_card,
+    helpdesk_answer_card,
+    helpdesk_answered_card,
+    helpdesk_channel_card,
+    kpi_card,
+    nudge_card,
+    quiz_card,
+    quiz_result_card,
+    roles_card,
+)
 from skills.kpi.content import load_library, load_quiz, score
 from skills.kpi.report import build_report
 from skills.kpi.settings import DATA_DIR

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from skills.kpi.content import (ContentError, input_id, load_library, load_quiz, parse_library, parse_quiz, score)
+from skills.kpi.content import ContentError, input_id, load_library, load_quiz, parse_library, parse_quiz, score
 from skills.kpi.settings import DATA_DIR
 
 

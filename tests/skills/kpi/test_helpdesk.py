@@ -153,7 +153,7 @@ async def test_kintone_backend_round_trip(make_svc, lite_db):
         svc.proactive = FakeProactive()
         client = KintoneClient(KintoneSettings(_env_file=None, KINTONE_BASE_URL=kintone.base_url, KINTONE_APP_ID="7",
                                                KINTONE_API_TOKEN="tok"))
-        svc.extras["kpi.kintone"] = client
+        svc.kintone = client
         async with lite_db.session() as s:
             s.add(ConversationRef(conversation_id="a:personal-1", user_id="29:user-1", conversation_type="personal",
                                   service_url="http://127.0.0.1:1/", reference={}))

@@ -6,10 +6,8 @@ import csv
 import io
 
 import aiohttp
-from aiohttp import web
 
-from core.services import Services
-from skills.kpi.http import mount
+from tests.harness import running_bot
 from tests.skills.kpi.seed import seed
 
 TOKEN = "audit-export-token-0123456789"
@@ -17,19 +15,9 @@ TOKEN = "audit-export-token-0123456789"
 
 @contextlib.asynccontextmanager
 async def serve(services):
-    app = web.Application()
-    app[web.AppKey("services", Services)] = services        # as bot/app.py stores it (its own AppKey object)
-    mount(app)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield http, f"http://127.0.0.1:{port}/admin/audit.csv"
-    finally:
-        await runner.cleanup()
+    """The real app, which mounts the route the kpi skill declares."""
+    async with running_bot(services) as base, aiohttp.ClientSession() as http:
+        yield http, f"{base}/admin/audit.csv"
 
 
 async def test_endpoint_is_off_without_a_token(make_svc):

@@ -117,7 +117,7 @@ async def test_two_replicas_at_once_send_one_tip(db):
     for _ in range(2):
         svc = make_services(db)
         svc.clock = FixedClock(MONDAY_10)
-        svc.extras["kpi.settings"] = kpi_settings(NUDGE_DEPARTMENTS="企画財政局")
+        svc.settings.put(kpi_settings(NUDGE_DEPARTMENTS="企画財政局"))
         svc.proactive = FakeProactive()
         replicas.append(svc)
     results = await asyncio.gather(*(run_nudges(r, MONDAY_10) for r in replicas))

@@ -5,8 +5,17 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from skills.kpi.report import (UNKNOWN_DEPT, build_report, fiscal_year, fiscal_year_label, fiscal_year_start,
-                               jst_midnight_utc, monthly_rows, monthly_totals, prorated)
+from skills.kpi.report import (
+    UNKNOWN_DEPT,
+    build_report,
+    fiscal_year,
+    fiscal_year_label,
+    fiscal_year_start,
+    jst_midnight_utc,
+    monthly_rows,
+    monthly_totals,
+    prorated,
+)
 from tests.skills.kpi.conftest import NOW, kpi_settings
 
 

@@ -6,7 +6,6 @@ import json
 import aiohttp
 import pytest
 
-from skills.law.tool import CLIENT_KEY
 from tests.harness import make_services, running_bot
 from tests.skills.law.cardschema import assert_valid_card
 from tests.standins.connector import ConnectorStandIn
@@ -49,7 +48,7 @@ async def test_law_search_then_article_over_the_wire(db, stand_ins):
                                                           "data": button["data"]}, "trigger": "manual"})
             status, body = await post(url, invoke)
     finally:
-        client = services.extras.get(CLIENT_KEY)
+        client = services.law
         if client:
             await client.close()
     assert status == 200

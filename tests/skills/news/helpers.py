@@ -10,9 +10,8 @@ from typing import Callable
 
 from aiohttp import web
 
-from tests.standins.base import LoopbackServer
-
 from core.services import Clock
+from tests.standins.base import LoopbackServer
 
 
 class FixedClock(Clock):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from skills.news.fetch import AddressPolicy, FetchRefused, Fetcher, PolicyResolver, check_url
+from skills.news.fetch import AddressPolicy, Fetcher, FetchRefused, PolicyResolver, check_url
 from tests.skills.news.helpers import Route, news_settings, rss
 
 GOOD = rss([{"title": "記事1", "link": "https://example.jp/1", "guid": "g1"}])
@@ -113,7 +113,7 @@ async def test_resolver_pins_to_allowed_addresses(monkeypatch):
 async def test_rebinding_between_check_and_connect_is_caught(feeds, tmp_path, monkeypatch):
     """check_url sees a public address, but the connection's resolver gets 127.0.0.1: the connect is refused."""
     feeds.routes["/feed"] = Route(body=GOOD)
-    import core.net as net_mod            # the hop check news fetches go through
+    import core.net as net_mod  # the hop check news fetches go through
 
     async def fake_check(url, policy):
         return None                       # pretend the pre-check resolved to a public address

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+
 import jsonschema
 import pytest
 from sqlalchemy import select
 
+from core import router
 from core.graph import GraphService
 from core.store.models import ConversationRef, Feedback, UsageEvent
 from skills.news import SKILL
@@ -53,7 +55,10 @@ async def env(db, feeds, tmp_path):
 async def run(services, text="", **kw):
     port = RecorderPort()
     req = make_request(text, command="news" if not kw.get("verb") else None, **kw)
-    await SKILL.handler(req, port, services)
+    if req.verb:
+        await router.dispatch(req, port, services)       # card verbs go through the skill's verb table
+    else:
+        await SKILL.handler(req, port, services)
     return port
 
 

@@ -6,8 +6,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from skills.news.parse import (bigrams, canonical_url, cut_sentences, detect_jst_midnights, jaccard, normalize_title,
-                               parse_feed)
+from skills.news.parse import (
+    bigrams,
+    canonical_url,
+    cut_sentences,
+    detect_jst_midnights,
+    jaccard,
+    normalize_title,
+    parse_feed,
+)
 
 JST = ZoneInfo("Asia/Tokyo")
 

@@ -130,7 +130,10 @@ async def test_two_instances_on_one_database_send_exactly_once(db, tmp_path):
     ra, rb = await asyncio.gather(a.tick(), b.tick())
     counts = Counter(c for c, _ in sender.sent)
     assert len(counts) == 40 and set(counts.values()) == {1}
-    assert ra.sent + rb.sent == 40 and ra.lost + rb.lost == 40       # each user was contested and lost once
+    assert ra.sent + rb.sent == 40
+    # every user an instance found due was either sent by it or lost to the other (how many each found due
+    # depends on timing: the second may start after the first has already sent some)
+    assert ra.lost + rb.lost == ra.due + rb.due - 40 and ra.lost + rb.lost > 0
 
 
 async def test_two_instances_with_separate_engines_on_one_database(db_url, tmp_path):

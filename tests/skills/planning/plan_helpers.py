@@ -62,7 +62,7 @@ def write_profiles(tmp_path: Path) -> Path:
 
 
 async def load_knowledge(services) -> Index:
-    index = services.extra("search.index", lambda: Index(services.db))
+    index = services.knowledge          # the one index every skill shares
     await index.create_set("kodomo", title="こども政策課の資料")
     await index.create_set("cases", title="他都市事例")
     await index.create_set("secret-set", title="他課限定", members=["ffffffff-0000-0000-0000-000000000000"])

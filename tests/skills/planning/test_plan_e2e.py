@@ -6,7 +6,6 @@ import json
 import aiohttp
 import pytest
 
-from skills.law.tool import CLIENT_KEY
 from tests.harness import make_services, running_bot
 from tests.skills.law.cardschema import assert_valid_card
 from tests.skills.planning.plan_helpers import RESEARCH_NOTES, START_DATA, load_knowledge, outline_json, write_profiles
@@ -60,7 +59,7 @@ async def test_plan_from_command_to_outline_over_the_wire(db, wire):
             status, body = await post(url, invoke)
             await connector.wait_for(lambda acts: len(connector.cards()) >= 2)
     finally:
-        client = services.extras.get(CLIENT_KEY)
+        client = services.law
         if client:
             await client.close()
     assert status == 200

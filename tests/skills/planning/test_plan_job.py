@@ -14,14 +14,12 @@ from sqlalchemy import select
 from core import router
 from core.store import Database
 from core.store.models import UsageEvent, UserProfile
-from skills.law.tool import CLIENT_KEY
 from skills.planning import jobs
 from skills.planning.models import PlanJob
 from skills.planning.outline import SECTIONS
 from tests.harness import RecorderPort, make_request, make_services
 from tests.skills.law.cardschema import assert_valid_card
-from tests.skills.planning.plan_helpers import (RESEARCH_NOTES, START_DATA, load_knowledge, outline_json,
-                                                write_profiles)
+from tests.skills.planning.plan_helpers import RESEARCH_NOTES, START_DATA, load_knowledge, outline_json, write_profiles
 from tests.standins.law import LawStandIn
 
 
@@ -39,7 +37,7 @@ def llm_env(llm, **extra) -> dict:
 
 
 async def close(services) -> None:
-    client = services.extras.get(CLIENT_KEY)
+    client = services.law
     if client:
         await client.close()
     await services.llm.close()
@@ -274,13 +272,13 @@ async def test_bad_input_gets_clear_messages_and_plan_alone_lists_recent_jobs(sq
         assert port.sent[-1].text == "テーマは200文字以内で入力してください。"
         port = await act(services, verb="plan.start", data={"theme": "  "})
         assert port.sent[-1].text == "企画のテーマを入力してください。"
-        for data in ({}, {"job_id": "x"}):
+        for data in ({}, {"job_id": "x"}, {"job_id": 1e400}, {"job_id": 10**30}, {"job_id": [1]}):
             port = await act(services, verb="plan.show", data=data)
-            assert "不足" in port.sent[-1].text
+            assert port.sent[-1].text == router.BAD_CARD_DATA          # the verb's data model refuses it
         port = await act(services, verb="plan.show", data={"job_id": 999})
         assert port.sent[-1].text.startswith("指定された企画が見つかりませんでした")
         port = await act(services, verb="plan.unknown", data={})
-        assert "不足" in port.sent[-1].text
+        assert port.sent[-1].text == router.UNKNOWN_VERB
 
         # a job that failed at the outline stage is listed with its retry button
         job = await jobs.create(sqlite_db, now=services.clock.now(), user_id="29:user-1", aad_object_id=None,

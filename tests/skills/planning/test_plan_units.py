@@ -9,8 +9,14 @@ from pptx import Presentation
 
 from cards import planning as plan_cards
 from core.pptx import SlideDeck
-from skills.planning.outline import (SECTIONS, OutlineUnreadable, offline_outline, parse_outline, parse_revision,
-                                     section_key)
+from skills.planning.outline import (
+    SECTIONS,
+    OutlineUnreadable,
+    offline_outline,
+    parse_outline,
+    parse_revision,
+    section_key,
+)
 from skills.planning.profiles import ProfileError, load_profiles, parse_profiles
 from skills.planning.settings import BUNDLED_PROFILES
 from tests.skills.law.cardschema import assert_valid_card, card_errors

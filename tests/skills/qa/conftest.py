@@ -17,11 +17,11 @@ from aiohttp import web
 
 from core.kintone.client import KintoneClient, KintoneSettings
 from core.services import SendResult
-from skills.qa.service import KINTONE_KEY, SETTINGS_KEY, index_of
 from skills.qa.settings import QASettings
 from tests.harness import make_services
 from tests.standins.kintone import KintoneStandIn
 from tests.standins.openai_server import OpenAIStandIn
+
 
 # One PostgreSQL database for this folder's tests, emptied before each test (creating and migrating a database per
 # test costs ~4 s here); SQLite keeps a fresh file per test. Same coverage of both back ends as tests/conftest.py.
@@ -148,7 +148,7 @@ async def _cleanup():
     while OPEN_SERVICES:
         s = OPEN_SERVICES.pop()
         await s.llm.close()
-        client = s.extras.get(KINTONE_KEY)
+        client = s.kintone
         if client is not None:
             await client.close()
 
@@ -157,8 +157,8 @@ def build(db, *, llm: OpenAIStandIn | None = None, kintone: KintoneStandIn | Non
           llm_env: dict[str, str] | None = None, **settings_kw):
     services = make_services(db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url,
                                           "LLM_MAX_RETRIES": "0", **(llm_env or {})} if llm else None)
-    services.extras[SETTINGS_KEY] = qa_settings(**settings_kw)
-    services.extras[KINTONE_KEY] = KintoneClient(kintone_settings(kintone))
+    services.settings.put(qa_settings(**settings_kw))
+    services.kintone = KintoneClient(kintone_settings(kintone))
     services.proactive = FakeProactive()
     OPEN_SERVICES.append(services)
     return services
@@ -166,7 +166,7 @@ def build(db, *, llm: OpenAIStandIn | None = None, kintone: KintoneStandIn | Non
 
 async def seed(services) -> None:
     """Two sets readable by all staff; one members-only set the default user cannot read."""
-    ix = index_of(services)
+    ix = services.knowledge
     await ix.create_set("soumu", title="総務課", owner=OTHER_AAD)
     await ix.create_set("kankyo", title="環境部")
     await ix.create_set("himitsu", title="人事課限定", members=[OTHER_AAD])

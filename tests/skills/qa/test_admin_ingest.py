@@ -70,9 +70,9 @@ async def test_embeddings_at_ingest_and_reembed(db_url, db, monkeypatch, tmp_pat
     """With EMBEDDINGS_MODEL set, `ingest` stores vectors (through the guard, masked); documents registered before
     get theirs from `reembed`, which skips what is current."""
     from aiohttp.test_utils import TestServer
+    from sqlalchemy import select
 
     from core.search.models import Chunk, Document
-    from sqlalchemy import select
     from tests.core.search.embed_stub import make_app
 
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "LLM_ENDPOINTS", "EMBEDDINGS_MODEL"):

@@ -6,9 +6,9 @@ import json
 from sqlalchemy import select
 
 from cards.common import AI_REMINDER, OFFLINE_SEARCH, SEARCH_ONLY
+from core.search.index import Hit
 from core.store.models import UsageEvent
 from skills.qa import strings as S
-from core.search.index import Hit
 from skills.qa.answer import ground, weak_retrieval
 from skills.qa.handler import handle
 from skills.qa.models import QAQuestion

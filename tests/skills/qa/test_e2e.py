@@ -8,7 +8,6 @@ import aiohttp
 
 from skills.qa import strings as S
 from skills.qa.escalation import poll_kintone
-from skills.qa.service import index_of
 from tests.harness import running_bot
 from tests.skills.qa.conftest import USER_AAD, build, seed
 from tests.standins.connector import ConnectorStandIn
@@ -30,7 +29,7 @@ def root_entity(act: dict) -> dict:
 async def test_ask_answer_with_citations_escalation_and_proactive_staff_answer(db, llm, kintone, files):
     services = build(db, llm=llm, kintone=kintone)
     await seed(services)
-    await index_of(services).create_set("jinji", title="人事課", owner=USER_AAD)
+    await services.knowledge.create_set("jinji", title="人事課", owner=USER_AAD)
     connector = await ConnectorStandIn().start()
     try:
         async with running_bot(services) as url:

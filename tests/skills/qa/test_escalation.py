@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from core import router
 from core.kintone.client import KintoneClient
 from core.services import Clock
 from core.store import Database
@@ -20,7 +21,6 @@ from skills.qa.handler import handle
 from skills.qa.http import kintone_webhook_handler
 from skills.qa.lease import Lease
 from skills.qa.models import QAQuestion
-from skills.qa.service import KINTONE_KEY, index_of
 from tests.harness import RecorderPort, make_request
 from tests.skills.qa.conftest import OPEN_SERVICES, assert_valid_card, build, kintone_settings, seed
 
@@ -45,7 +45,7 @@ async def ask_unknown(services) -> int:
 
 async def escalate(services, qid, **kw) -> RecorderPort:
     port = RecorderPort()
-    await handle(make_request(verb="qa.escalate", data={"q": qid}, is_invoke=True, **kw), port, services)
+    await router.dispatch(make_request(verb="qa.escalate", data={"q": qid}, is_invoke=True, **kw), port, services)
     return port
 
 
@@ -96,7 +96,7 @@ async def test_kintone_round_trip_escalate_poll_deliver_and_next_asker_gets_it(d
     assert "【職員回答】" not in card_text(sent) and S.STAFF_WRITTEN in card_text(sent)
     assert sent.citations[0].name.startswith("【職員回答】" + UNKNOWN_Q)
     assert "来庁者用駐車場は職員は利用できません" in card_text(sent)
-    docs = await index_of(services).list_documents("soumu")
+    docs = await services.knowledge.list_documents("soumu")
     assert docs[f"qa-{qid}"].staff_written and docs[f"qa-{qid}"].source == "staff"
 
 
@@ -104,10 +104,10 @@ async def test_kintone_failure_is_reported_and_the_question_can_be_escalated_aga
     services = build(db, kintone=kintone)
     await seed(services)
     qid = await ask_unknown(services)
-    services.extras[KINTONE_KEY] = KintoneClient(kintone_settings(kintone, KINTONE_API_TOKEN="wrong"))
+    services.kintone = KintoneClient(kintone_settings(kintone, KINTONE_API_TOKEN="wrong"))
     port = await escalate(services, qid)
     assert "kintone の認証に失敗しました" in card_text(port.last())
-    services.extras[KINTONE_KEY] = KintoneClient(kintone_settings(kintone))
+    services.kintone = KintoneClient(kintone_settings(kintone))
     OPEN_SERVICES.append(services)
     port = await escalate(services, qid)
     assert "受付番号: 1" in card_text(port.last())
@@ -134,16 +134,16 @@ async def test_teams_channel_fallback_round_trip(db, card_validator):
     staff = dict(user_id="29:staff-1", user_name="総務 花子", aad_object_id="00000000-0000-0000-0000-0000000000cc",
                  conversation_type="channel", is_invoke=True)
     wrong = RecorderPort()
-    await handle(make_request(verb="qa.staff_answer", data={"q": qid, "answer": "偽の回答"},
+    await router.dispatch(make_request(verb="qa.staff_answer", data={"q": qid, "answer": "偽の回答"},
                               conversation_id="19:other@thread.tacv2;messageid=9", **staff), wrong, services)
     assert S.STAFF_WRONG_CHANNEL in card_text(wrong.last())
     empty = RecorderPort()
-    await handle(make_request(verb="qa.staff_answer", data={"q": qid, "answer": "  "},
+    await router.dispatch(make_request(verb="qa.staff_answer", data={"q": qid, "answer": "  "},
                               conversation_id=STAFF_CHANNEL + ";messageid=77", **staff), empty, services)
     assert S.STAFF_ANSWER_EMPTY in card_text(empty.last())
     done = RecorderPort()
     answer = "年次休暇20日のほか、夏季休暇を5日以内で取得できます。"
-    await handle(make_request(verb="qa.staff_answer", data={"q": qid, "answer": answer},
+    await router.dispatch(make_request(verb="qa.staff_answer", data={"q": qid, "answer": answer},
                               conversation_id=STAFF_CHANNEL + ";messageid=77", **staff), done, services)
     assert done.last().kind == "refresh"
     assert S.STAFF_CARD_DONE.format(set="soumu") in card_text(done.last())
@@ -153,7 +153,7 @@ async def test_teams_channel_fallback_round_trip(db, card_validator):
     assert to_asker["conversation_id"] == "a:personal-1" and answer in json.dumps(to_asker["card"], ensure_ascii=False)
     assert_valid_card(card_validator, to_asker["card"])
     again = RecorderPort()
-    await handle(make_request(verb="qa.staff_answer", data={"q": qid, "answer": "二度目"},
+    await router.dispatch(make_request(verb="qa.staff_answer", data={"q": qid, "answer": "二度目"},
                               conversation_id=STAFF_CHANNEL + ";messageid=77", **staff), again, services)
     assert S.ALREADY_ANSWERED in card_text(again.last()) and len(services.proactive.sent) == 2
     async with services.db.session() as s:
@@ -195,7 +195,7 @@ async def test_undelivered_answers_are_retried(db, kintone):
 
 async def test_webhook_verifies_the_token_and_delivers_once(db, kintone):
     services = build(db, kintone=kintone)
-    services.extras[KINTONE_KEY] = KintoneClient(kintone_settings(kintone, KINTONE_WEBHOOK_TOKEN="hook-secret"))
+    services.kintone = KintoneClient(kintone_settings(kintone, KINTONE_WEBHOOK_TOKEN="hook-secret"))
     await seed(services)
     await remember_personal_chat(services)
     qid = await ask_unknown(services)

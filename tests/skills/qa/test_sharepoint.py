@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 
 from core.graph import GraphService
-from skills.qa.service import index_of
 from skills.qa.sharepoint import sync_sharepoint
 from tests.skills.qa.conftest import build, make_docx
 from tests.standins.graph_sharepoint import FixedCredential, SharePointStandIn
@@ -24,7 +23,7 @@ async def test_delta_sync_adds_updates_removes_and_resyncs(db, sp):
     sp.put("01SUB", "要領", None, folder=True)
     services = build(db, QA_SHAREPOINT_DRIVES={"soumu": sp.drive_id})
     services.graph = GraphService(FixedCredential(), sp.base_url)
-    index = index_of(services)
+    index = services.knowledge
 
     report = (await sync_sharepoint(services))[("soumu", sp.drive_id)]
     assert (report.added, report.skipped, report.removed, report.failed, report.full) == (2, 1, 0, [], True)
@@ -82,11 +81,11 @@ async def test_the_background_poller_syncs_sharepoint(db, sp):
     task = start_poller(services)                       # kintone is not configured: SharePoint only
     try:
         for _ in range(100):
-            if (await index_of(services).get_set("soumu")) and await index_of(services).list_documents("soumu"):
+            if (await services.knowledge.get_set("soumu")) and await services.knowledge.list_documents("soumu"):
                 break
             await asyncio.sleep(0.05)
         poller = services.extras[POLLER_KEY]
-        assert list(await index_of(services).list_documents("soumu")) == ["01KIYAKU"]
+        assert list(await services.knowledge.list_documents("soumu")) == ["01KIYAKU"]
         assert (poller.syncs, poller.polls, poller.kintone) == (1, 0, False)
     finally:
         task.cancel()

@@ -3,9 +3,8 @@
 Revision ID: 0003_news
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0003_news'
 down_revision = '0001'

@@ -3,9 +3,8 @@
 Revision ID: 0004_search
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0004_search'
 down_revision = '0001'

@@ -3,9 +3,8 @@
 Revision ID: 0005_drafting
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0005_drafting'
 down_revision = '0001'

@@ -3,9 +3,8 @@
 Revision ID: 0007_kpi
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0007_kpi'
 down_revision = '0001'

@@ -3,9 +3,8 @@
 Revision ID: 0008_qa
 Revises: 0001
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0008_qa'
 down_revision = '0001'

@@ -8,9 +8,8 @@ A data migration: `search_chunks.tokens` holds the analysed terms BM25 counts, s
 stored chunk is analysed again from its own title, section and text. Nothing else changes; running it twice gives
 the same tokens. It takes about as long as analysing the documents did (a few thousand chunks a second per core).
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0009_search_reanalyse'
 down_revision = '0004_search'

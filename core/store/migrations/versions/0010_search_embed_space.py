@@ -8,9 +8,8 @@ Search uses a vector only when it matches the configured embeddings, so changing
 vector spaces; `python -m bot reembed` brings stored documents to the new one. Documents from before this revision
 have none: with embeddings configured they count as not embedded until re-embedded.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0010_search_embed_space'
 down_revision = '0009_search_reanalyse'

@@ -6,9 +6,8 @@ Revises: 0006_planning
 A job left 'running' by a process that was killed is recognised by its stale heartbeat. Rows from before this
 revision have no heartbeat; their last update stands in for it (skills/planning/jobs.py).
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0011_planning_heartbeat'
 down_revision = '0006_planning'

@@ -1,9 +1,9 @@
-"""Law search as a tool for other skills (drafting cites 根拠法令, planning cites legal basis).
+"""Law lookup shared by every skill that cites law (/law, drafting's 根拠法令, planning's legal basis).
 
-One `LawClient` per process, kept in `services.extra("law.client", …)` so its cache is shared by every caller.
+One `LawClient` per process, `services.law`, so its cache is shared by every caller.
 
-    hits = await find_law(services, "個人情報 利用目的", limit=3)      # keyword search
-    hits = await find_law(services, "地方自治法第2条")                 # a law title + article opens that article
+    hits = await find_law(services.law, "個人情報 利用目的", limit=3)   # keyword search
+    hits = await find_law(services.law, "地方自治法第2条")              # a law title + article opens that article
 
 `find_law` never raises for e-Gov trouble (timeouts, 5xx, not found): it logs and returns [] so that a caller's
 main work goes on; pass ``strict=True`` to get the `LawError` (its ``message_ja`` can be shown as is)."""
@@ -13,21 +13,14 @@ import logging
 import re
 import unicodedata
 
-from core.law import LawArticle, LawClient, LawError, LawHit, LawInfo, LawSettings, article_elm
+from core.law.client import LawArticle, LawClient, LawError, LawHit, LawInfo, article_elm
 
 log = logging.getLogger(__name__)
-
-CLIENT_KEY = "law.client"
 
 _NUM = r"[0-9０-９〇一二三四五六七八九十百千]+"
 _REFERENCE = re.compile(
     rf"^(?P<title>.*?[^\s第])\s*(?P<article>第?\s*{_NUM}\s*条(?:\s*の\s*{_NUM})*)"
     rf"(?:\s*第?\s*{_NUM}\s*項)?(?:\s*第?\s*{_NUM}\s*号)?\s*$")
-
-
-def get_client(services) -> LawClient:
-    """The process-wide e-Gov client (settings read from the environment on first use)."""
-    return services.extra(CLIENT_KEY, lambda: LawClient(LawSettings()))
 
 
 def parse_reference(text: str) -> tuple[str, str] | None:
@@ -77,13 +70,12 @@ def article_as_hit(article: LawArticle) -> LawHit:
                   elm=article.elm or None, excerpt=article.text[:400], url=article.url, position=article.elm)
 
 
-async def find_law(services, query: str, limit: int = 3, *, strict: bool = False) -> list[LawHit]:
+async def find_law(client: LawClient, query: str, limit: int = 3, *, strict: bool = False) -> list[LawHit]:
     """Law passages for ``query``: a keyword search, or the article itself when the query names a law and an
     article (「地方自治法第2条」). Returns [] on e-Gov trouble unless ``strict``."""
     query = (query or "").strip()
     if not query:
         return []
-    client = get_client(services)
     try:
         ref = parse_reference(query)
         if ref is not None:
