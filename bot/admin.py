@@ -126,6 +126,8 @@ async def _ingest(opts: dict, folder: Path) -> int:
             return 2
         elapsed = time.perf_counter() - started
         print(f"ナレッジセット「{name}」: {report.summary()}（{elapsed:.1f}秒）")
+        for rel, note in report.truncated:
+            print(f"  一部のみ: {rel}: {note}")
         for rel, reason in report.failed:
             print(f"  失敗: {rel}: {reason}", file=sys.stderr)
         return 1 if report.failed else 0

@@ -16,7 +16,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import jpholiday
 from sqlalchemy import select, update
@@ -34,7 +33,6 @@ from skills.news.profiles import graph_of
 from skills.news.settings import NewsSettings
 
 log = logging.getLogger(__name__)
-JST = ZoneInfo("Asia/Tokyo")
 MAX_429_RETRIES = 3
 MAX_RETRY_WAIT = 30.0
 RETRY_LATER = timedelta(minutes=5)

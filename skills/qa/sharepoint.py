@@ -93,6 +93,8 @@ async def sync_drive(services, drive, set_name: str, drive_id: str) -> SyncRepor
         except GraphError as e:
             report.failed.append((ch.name, f"「{ch.name}」をダウンロードできませんでした（HTTP {e.status}）。"))
             continue
+        if conv.truncated_note:                  # only the first part of a long document was taken in
+            report.truncated.append((ch.name, conv.truncated_note))
         if res.status == "added":
             report.added += 1
         elif res.status == "updated":

@@ -32,7 +32,7 @@ class FixedClock:
         return datetime(2025, 4, 1, 1, 0, tzinfo=timezone.utc)
 
     def now_jst(self):
-        from core.services import JST
+        from core.timeutil import JST
         return self.now().astimezone(JST)
 
 
