@@ -6,6 +6,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any, Mapping
 
 from skills import prompts
 from skills.drafting.doctypes import COMMITMENTS, DOC_TYPES, FIELD_LABELS, DocType, normalize_commitment
@@ -25,6 +26,18 @@ class Reference:
     text: str
     url: str | None = None
     kind: str = "reference"        # reference (past answers, plans) | law (根拠法令 from e-Gov)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form (a draft's `references` column holds a list of these)."""
+        return {"position": self.position, "title": self.title, "text": self.text, "url": self.url,
+                "kind": self.kind}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Reference:
+        """Back from the stored form; a missing `kind` is a plain reference."""
+        return cls(position=int(data["position"]), title=str(data.get("title") or ""),
+                   text=str(data.get("text") or ""), url=data.get("url") or None,
+                   kind=str(data.get("kind") or "reference"))
 
 
 def budget_references(refs: list[Reference], total_chars: int) -> list[Reference]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cards import drafting as cards
 from core.ai import AIFailed, AIRefused
@@ -29,7 +29,7 @@ from skills.drafting.doctypes import (
 from skills.drafting.layout import file_name, render_docx
 from skills.drafting.references import ReferencesUnavailable, find_references
 from skills.drafting.settings import DraftingSettings
-from skills.drafting.store import create_draft, load_draft, update_draft
+from skills.drafting.store import create_draft, load_draft, references_of, update_draft
 
 log = logging.getLogger(__name__)
 
@@ -268,11 +268,11 @@ async def _generate(req, reply: ReplyPort, services, dt: DocType, values: dict, 
     await reply.inform(strings.WORKING)
     ans = await services.ai.chat(req, SKILL_NAME, compose.generation_messages(dt, values, easy=easy, references=refs))
     out = await _finalize(req, services, dt, values, ans.text, easy=easy, masked_note=ans.masked_note)
-    stored = {**values, "_refs": [[r.position, r.title, r.url, r.text[:160]] for r in refs]}
-    draft = await create_draft(services.db, user_id=req.user_id, doc_type=dt.key, fields=stored, text=out.text,
-                               masked_note=out.masked_note, easy=easy, offline=False)
+    kept = [replace(r, text=r.text[:160]) for r in refs]      # an excerpt is enough to cite it later
+    draft = await create_draft(services.db, user_id=req.user_id, doc_type=dt.key, fields=values, text=out.text,
+                               masked_note=out.masked_note, easy=easy, offline=False, references=kept)
     await reply.send_card(_result(dt, draft, out.issues, notices + out.notices), ai_generated=True, feedback=True,
-                          citations=_citations(stored))
+                          citations=_citations(kept))
 
 
 async def law_references(services, basis: str, *, start: int) -> list[compose.Reference]:
@@ -283,15 +283,14 @@ async def law_references(services, basis: str, *, start: int) -> list[compose.Re
                               text=h.excerpt[:300], url=h.url, kind="law") for i, h in enumerate(hits)]
 
 
-def _citations(fields: dict) -> list[Citation]:
-    return [Citation(position=int(p), name=str(t), url=u or None, abstract=str(a or ""))
-            for p, t, u, a in fields.get("_refs") or []]
+def _citations(refs: list[compose.Reference]) -> list[Citation]:
+    return [Citation(position=r.position, name=r.title, url=r.url or None, abstract=r.text) for r in refs]
 
 
 def _result(dt: DocType, draft, issues: list[checks.Issue], notices: list[str]) -> dict:
     heading = (strings.RESULT_REVISED.format(label=dt.label, n=draft.revision) if draft.revision
                else strings.RESULT_TITLE.format(label=dt.label))
-    refs = [(int(p), str(t)) for p, t, *_ in (draft.fields or {}).get("_refs") or []]
+    refs = [(r.position, r.title) for r in references_of(draft)]
     return cards.result_card(draft_id=draft.id, heading=heading, draft=draft.text,
                              issues=[(i.severity, i.message) for i in issues], masked_note=draft.masked_note,
                              offline=draft.offline, easy_variant=dt.easy_variant, easy=draft.easy,
@@ -316,7 +315,7 @@ async def _revise(req: SkillRequest, reply: ReplyPort, services, kind: str) -> N
     if services.ai.offline:
         await reply.send_text(strings.OFFLINE_REVISE)
         return
-    values = {k: v for k, v in (draft.fields or {}).items() if not k.startswith("_")}
+    values = dict(draft.fields or {})
     easy = draft.easy or kind == "easy"
     notices: list[str] = []
     if kind == "revise":
@@ -338,12 +337,12 @@ async def _revise(req: SkillRequest, reply: ReplyPort, services, kind: str) -> N
     out = await _finalize(req, services, dt, values, new_text, easy=easy, masked_note=ans.masked_note)
     draft = await update_draft(services.db, draft.id, text=out.text, masked_note=out.masked_note, easy=easy)
     await reply.send_card(_result(dt, draft, out.issues, notices + out.notices), ai_generated=True, feedback=True,
-                          citations=_citations(draft.fields or {}))
+                          citations=_citations(references_of(draft)))
 
 
 async def _docx(req: SkillRequest, reply: ReplyPort, services) -> None:
     draft, dt = await _owned_draft(req, services)
-    values = {k: v for k, v in (draft.fields or {}).items() if not k.startswith("_")}
+    values = dict(draft.fields or {})
     try:
         data = render_docx(dt, draft.text, values, ai_generated=not draft.offline)
     except Exception:  # noqa: BLE001 - never a stack trace to the user

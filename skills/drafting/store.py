@@ -1,18 +1,26 @@
 """Draft rows: create, load (owner only), update."""
 from __future__ import annotations
 
+from typing import Sequence
+
 from sqlalchemy import select
 
 from core.store import Database
 from core.store.models import utcnow
+from skills.drafting.compose import Reference
 from skills.drafting.models import Draft
 
 
+def references_of(draft: Draft) -> list[Reference]:
+    """The references stored with a draft, in their cited order."""
+    return [Reference.from_json(r) for r in draft.references or []]
+
+
 async def create_draft(db: Database, *, user_id: str, doc_type: str, fields: dict, text: str, masked_note: str,
-                       easy: bool, offline: bool) -> Draft:
+                       easy: bool, offline: bool, references: Sequence[Reference] = ()) -> Draft:
     async with db.session() as s:
         row = Draft(user_id=user_id, doc_type=doc_type, fields=fields, text=text, masked_note=masked_note or "",
-                    easy=easy, offline=offline, revision=0)
+                    easy=easy, offline=offline, revision=0, references=[r.to_json() for r in references])
         s.add(row)
         await s.flush()
         await s.refresh(row)
