@@ -102,9 +102,9 @@ class Clock:
         return self.t
 
     def now_jst(self) -> datetime:
-        from zoneinfo import ZoneInfo
+        from core.timeutil import JST
 
-        return self.t.astimezone(ZoneInfo("Asia/Tokyo"))
+        return self.t.astimezone(JST)
 
 
 class NullSender:

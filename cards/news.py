@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any, Iterable, Sequence
-from zoneinfo import ZoneInfo
 
 from cards.common import (
     AI_REMINDER,
@@ -20,8 +19,7 @@ from cards.common import (
     title,
     toggle,
 )
-
-JST = ZoneInfo("Asia/Tokyo")
+from core.timeutil import JST
 
 LIKE_VERB = "news.like"                  # data: item, items (the ids on the card), day
 DISLIKE_VERB = "news.dislike"            # data: item, items, day

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 T = TypeVar("T")
 
-__all__ = ["Clock", "SendResult", "ProactiveSender", "Services", "JST"]
+__all__ = ["Clock", "SendResult", "ProactiveSender", "Services"]
 
 
 class Clock:

@@ -12,7 +12,8 @@ from typing import AsyncIterator, Iterable
 from sqlalchemy import select
 
 from core.store import Database
-from skills.kpi.report import JST, U, monthly_rows, monthly_totals
+from core.timeutil import JST
+from skills.kpi.report import U, monthly_rows, monthly_totals
 from skills.kpi.settings import KpiSettings
 
 BOM = "\ufeff"

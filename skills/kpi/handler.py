@@ -15,6 +15,7 @@ from core.carddata import CardData, Name, RowId, Text
 from core.profiles import group_ids
 from core.skills import Handler, ReplyPort, SkillRequest, Verb
 from core.store.models import UserProfile
+from core.timeutil import JST
 from skills.kpi import helpdesk
 from skills.kpi import strings as S
 from skills.kpi.content import ContentError, load_library, load_quiz, score
@@ -22,7 +23,6 @@ from skills.kpi.export import audit_csv, monthly_csv, monthly_detail_csv
 from skills.kpi.models import QuizResult
 from skills.kpi.report import (
     FIRST_DATE,
-    JST,
     LAST_DATE,
     U,
     build_report,

@@ -16,9 +16,9 @@ from sqlalchemy import select, update
 from cards.kpi import helpdesk_answer_card, helpdesk_answered_card, helpdesk_channel_card
 from core.skills import ReplyPort, SkillRequest
 from core.store.models import ConversationRef, UserProfile
+from core.timeutil import JST
 from skills.kpi import strings as S
 from skills.kpi.models import HelpdeskTicket
-from skills.kpi.report import JST
 from skills.kpi.settings import settings_of
 
 log = logging.getLogger(__name__)

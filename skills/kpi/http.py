@@ -13,9 +13,10 @@ from datetime import date, timedelta
 from aiohttp import web
 
 from core.services import Services
+from core.timeutil import JST
 from core.tokens import same_secret
 from skills.kpi.export import BOM, audit_chunks
-from skills.kpi.report import FIRST_DATE, JST, LAST_DATE, fiscal_year_start, jst_midnight_utc
+from skills.kpi.report import FIRST_DATE, LAST_DATE, fiscal_year_start, jst_midnight_utc
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,10 @@ from sqlalchemy.exc import IntegrityError
 
 from cards.kpi import nudge_card
 from core.store.models import ConversationRef, UsageEvent, UserProfile
+from core.timeutil import JST
 from skills.kpi.content import ContentError, load_library
 from skills.kpi.models import NudgeLog
-from skills.kpi.report import JST, week_start
+from skills.kpi.report import week_start
 from skills.kpi.settings import settings_of
 
 log = logging.getLogger(__name__)

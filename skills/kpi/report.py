@@ -12,16 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Sequence
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, distinct, func, literal, or_, select
 
 from core.store import Database
 from core.store.models import SYSTEM_USER_PREFIX, Feedback, UsageEvent
+from core.timeutil import JST
 from skills.kpi.models import QuizResult
 from skills.kpi.settings import KpiSettings
 
-JST = ZoneInfo("Asia/Tokyo")
 USE_OUTCOMES = ("ok", "offline", "stopped")      # a use = the assistant answered (refused/error attempts are not)
 UNKNOWN_DEPT = "（部署未設定）"
 WEEKS = 12

@@ -400,7 +400,7 @@ async def _file(job, kind: str, reply: ReplyPort, services, settings: PlanningSe
 def _jst(services, dt: datetime) -> datetime:
     from datetime import timezone
 
-    from core.services import JST
+    from core.timeutil import JST
 
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)

@@ -18,9 +18,9 @@ from sqlalchemy import select, update
 from cards import qa as qa_cards
 from core.kintone.client import AnsweredRecord, KintoneError
 from core.search.index import SearchError
-from core.services import JST
 from core.skills import ReplyPort, SkillRequest
 from core.store.models import ConversationRef
+from core.timeutil import JST
 from skills.qa import strings as S
 from skills.qa.lease import Lease
 from skills.qa.models import QAQuestion

@@ -7,8 +7,7 @@ from sqlalchemy import DateTime, func, select
 
 from core.store.models import KeyValue, UsageEvent
 from core.store.types import UTCDateTime
-
-JST = timezone(timedelta(hours=9))
+from core.timeutil import JST
 
 
 async def test_aware_time_comes_back_equal_and_aware(db):

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from core.kintone import AnsweredRecord, KintoneClient, KintoneError, KintoneSettings, kintone_datetime, query_string
+from core.timeutil import JST
 from tests.standins.kintone import KintoneStandIn
 
 TOKEN = "kintone-secret-token-123"
-JST = ZoneInfo("Asia/Tokyo")
 
 
 @pytest.fixture

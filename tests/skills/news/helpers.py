@@ -11,6 +11,7 @@ from typing import Callable
 from aiohttp import web
 
 from core.services import Clock
+from core.timeutil import JST
 from tests.standins.base import LoopbackServer
 
 
@@ -27,7 +28,7 @@ class FixedClock(Clock):
 
 def jst(y, m, d, hh=0, mm=0) -> datetime:
     """A JST wall time as an aware UTC datetime."""
-    return datetime(y, m, d, hh, mm, tzinfo=timezone(timedelta(hours=9))).astimezone(timezone.utc)
+    return datetime(y, m, d, hh, mm, tzinfo=JST).astimezone(timezone.utc)
 
 
 @dataclass

@@ -3,16 +3,15 @@ database (SQLite keeps no time zone: stored values are UTC)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 
+from core.timeutil import JST
 from skills.news import SKILL
 from skills.news.models import NewsItem
 from tests.harness import RecorderPort, make_request, make_services
 from tests.skills.news.helpers import FixedClock, Route, install, jst, news_settings
-
-JST = timezone(timedelta(hours=9))
 
 
 async def test_jst_midnight_item_is_shown_as_a_date(db, feeds, testdata, tmp_path):

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
 
 import pytest
 
+from core.timeutil import JST
 from skills.news.parse import (
     bigrams,
     canonical_url,
@@ -15,8 +15,6 @@ from skills.news.parse import (
     normalize_title,
     parse_feed,
 )
-
-JST = ZoneInfo("Asia/Tokyo")
 
 
 def read(testdata, rel):
