@@ -1,7 +1,7 @@
 """Cards of the 庁内Q&A skill (/ask): answers' companion card, search results, escalation, staff answers, sets.
 
-Pure functions. A passage is a dict {"n", "title", "section", "page", "text", "url", "staff_written"}; everything
-taken from documents, questions or answers goes through `plain()` (via `text()`)."""
+Pure functions. Passages are `core.search.passages.Passage`; everything taken from documents, questions or answers
+goes through `plain()` (via `text()`)."""
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -22,6 +22,7 @@ from cards.common import (
     text,
     title,
 )
+from core.search.passages import Passage
 
 ESCALATE_VERB = "qa.escalate"
 STAFF_ANSWER_VERB = "qa.staff_answer"
@@ -31,13 +32,13 @@ ESCALATE_BUTTON = "担当課に問い合わせる"
 STAFF_WRITTEN = "職員が回答した内容です"
 
 
-def passage_label(p: dict[str, Any]) -> str:
+def passage_label(p: Passage) -> str:
     """「文書名 — 節（3ページ）」."""
-    label = p.get("title") or "無題"
-    if p.get("section") and p.get("section") != label:
-        label += f" — {p['section']}"
-    if p.get("page"):
-        label += f"（{p['page']}）"
+    label = p.title or "無題"
+    if p.section and p.section != label:
+        label += f" — {p.section}"
+    if p.page:
+        label += f"（{p.page}）"
     return label
 
 
@@ -45,16 +46,16 @@ def _escalate_action(question_id: int) -> dict:
     return execute(ESCALATE_BUTTON, ESCALATE_VERB, {"q": question_id})
 
 
-def _passage_blocks(passages: Iterable[dict[str, Any]], *, excerpt_chars: int = 400) -> list[dict]:
+def _passage_blocks(passages: Iterable[Passage], *, excerpt_chars: int = 400) -> list[dict]:
     out: list[dict] = []
     for p in passages:
-        items = [text(f"[{p['n']}] {passage_label(p)}", weight="Bolder", spacing="Medium")]
-        if p.get("staff_written"):
+        items = [text(f"[{p.n}] {passage_label(p)}", weight="Bolder", spacing="Medium")]
+        if p.staff_written:
             items.append(text(STAFF_WRITTEN, size="Small", color="Accent", spacing="None"))
-        excerpt = " ".join((p.get("text") or "").split())
+        excerpt = " ".join(p.text.split())
         items.append(text(excerpt[:excerpt_chars] + ("…" if len(excerpt) > excerpt_chars else ""), spacing="Small"))
-        if p.get("url") and str(p["url"]).startswith(("https://", "http://")):
-            items.append({"type": "ActionSet", "actions": [open_url("文書を開く", str(p["url"]))]})
+        if p.web_url:
+            items.append({"type": "ActionSet", "actions": [open_url("文書を開く", p.web_url)]})
         out.append(container(items, separator=True))
     return out
 
@@ -74,7 +75,7 @@ def answer_card(question_id: int, *, staff_written: bool = False, masked_note: s
                 fallback_text=AI_REMINDER)
 
 
-def search_results_card(passages: list[dict[str, Any]], question_id: int, *, lead: str = "",
+def search_results_card(passages: list[Passage], question_id: int, *, lead: str = "",
                         can_escalate: bool = True, offline: bool = True) -> dict:
     """Offline mode (or AI unavailable): the best passages quoted, clearly labelled as search results."""
     label = OFFLINE_SEARCH if offline else SEARCH_ONLY
@@ -107,7 +108,7 @@ def notice_card(message: str, *, detail: str = "") -> dict:
 
 
 def staff_question_card(question_id: int, question: str, asker: str, asked_at: str, set_name: str,
-                        passages: list[dict[str, Any]]) -> dict:
+                        passages: list[Passage]) -> dict:
     """Posted to the section's Teams channel (fallback when kintone is not configured): staff answer in the card."""
     body: list[dict] = [title("職員への問い合わせ"),
                         facts([("質問者", asker or "（不明）"), ("日時", asked_at), ("ナレッジセット", set_name or "（なし）")]),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cards import qa as qa_cards
 from core.ai import AIFailed, AIRefused
 from core.search.index import Hit
+from core.search.passages import Passage
 from core.skills import Citation, ReplyPort, SkillRequest
 from core.store.models import utcnow
 from skills.prompts import load, render
@@ -34,17 +35,15 @@ class Grounded:
     declined: bool            # the model said it cannot answer from the documents
 
 
-def passages_from_hits(hits: list[Hit], limit: int = PASSAGE_CHARS) -> list[dict]:
-    return [{"n": i, "title": h.title, "section": h.section, "page": h.page, "url": h.url,
-             "text": h.text[:limit], "staff_written": h.staff_written, "set": h.set_name}
-            for i, h in enumerate(hits, start=1)]
+def passages_from_hits(hits: list[Hit], limit: int = PASSAGE_CHARS) -> list[Passage]:
+    return [Passage.from_hit(h, i, chars=limit) for i, h in enumerate(hits, start=1)]
 
 
-def build_messages(question: str, passages: list[dict]) -> list[dict]:
+def build_messages(question: str, passages: list[Passage]) -> list[dict]:
     blocks = []
     for p in passages:
-        head = f"[{p['n']}] {qa_cards.passage_label(p)}" + ("（職員が回答した内容）" if p.get("staff_written") else "")
-        blocks.append(f"{head}\n{p['text']}")
+        head = f"[{p.n}] {qa_cards.passage_label(p)}" + ("（職員が回答した内容）" if p.staff_written else "")
+        blocks.append(f"{head}\n{p.text}")
     user = render("qa", "answer_user", passages="\n\n".join(blocks), question=question)
     return [{"role": "system", "content": load("qa", "answer_system")}, {"role": "user", "content": user}]
 
@@ -69,11 +68,10 @@ def ground(answer: str, n_passages: int) -> Grounded:
     return Grounded(text=text, used=order, declined=declined)
 
 
-def citation_for(position: int, p: dict) -> Citation:
-    name = ("【職員回答】" if p.get("staff_written") else "") + qa_cards.passage_label(p)
-    excerpt = " ".join((p.get("text") or "").split())
-    url = p.get("url") if str(p.get("url") or "").startswith(("https://", "http://")) else None
-    return Citation(position=position, name=name[:80], url=url, abstract=excerpt[:160])
+def citation_for(position: int, p: Passage) -> Citation:
+    name = ("【職員回答】" if p.staff_written else "") + qa_cards.passage_label(p)
+    excerpt = " ".join(p.text.split())
+    return Citation(position=position, name=name[:80], url=p.web_url, abstract=excerpt[:160])
 
 
 def can_escalate(services, target_set: str | None) -> bool:
@@ -132,7 +130,7 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
     row = await _save(services, QAQuestion(
         user_id=req.user_id, aad_object_id=req.aad_object_id, user_name=req.user_name,
         conversation_id=req.conversation_id, question=question, set_names=list(scope.sets), target_set=target,
-        passages=[{**p, "text": p["text"][:STORED_PASSAGE_CHARS]} for p in passages], status="unanswered",
+        passages=[replace(p, text=p.text[:STORED_PASSAGE_CHARS]).to_json() for p in passages], status="unanswered",
         created_at=services.clock.now()))
     escalate = can_escalate(services, target)
 
@@ -167,19 +165,19 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
         return
     cited = [passages[n - 1] for n in g.used]
     citations = [citation_for(i, p) for i, p in enumerate(cited, start=1)]
-    staff = any(p.get("staff_written") for p in cited)
+    staff = any(p.staff_written for p in cited)
     activity_id = await reply.send_card(
         qa_cards.answer_card(row.id, staff_written=staff, masked_note=answer.masked_note, can_escalate=escalate),
         text=g.text, ai_generated=True, citations=citations, feedback=True)
     await _update(services, row.id, status="answered", answer=g.text, answer_activity_id=activity_id,
-                  answered_at=utcnow(), target_set=cited[0].get("set") or target)
+                  answered_at=utcnow(), target_set=cited[0].set_name or target)
 
 
-async def _search_results(reply: ReplyPort, services, qid: int, passages: list[dict], escalate: bool) -> None:
+async def _search_results(reply: ReplyPort, services, qid: int, passages: list[Passage], escalate: bool) -> None:
     """One message: the card carries the label, the lead and the passages (no text list repeating them)."""
     shown = passages[:OFFLINE_PASSAGES]
     activity_id = await reply.send_card(
         qa_cards.search_results_card(shown, qid, lead=S.OFFLINE_LEAD, can_escalate=escalate,
                                      offline=services.ai.offline),
-        ai_generated=False, citations=[citation_for(p["n"], p) for p in shown], feedback=False)
+        ai_generated=False, citations=[citation_for(p.n, p) for p in shown], feedback=False)
     await _update(services, qid, status="offline", answer_activity_id=activity_id)

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from cards import qa as qa_cards
 from core.kintone.client import AnsweredRecord, KintoneError
 from core.search.index import SearchError
+from core.search.passages import Passage, passages_from_json
 from core.skills import ReplyPort, SkillRequest
 from core.store.models import ConversationRef
 from core.timeutil import JST
@@ -53,12 +54,11 @@ def _qid(data: dict) -> int | None:
         return None
 
 
-def passage_lines(passages: list[dict]) -> list[str]:
+def passage_lines(passages: list[Passage]) -> list[str]:
     """Candidate passages as plain text for the kintone record."""
     out = []
-    for p in passages or []:
-        out.append(f"{qa_cards.passage_label(p)}\n{' '.join((p.get('text') or '').split())}"
-                   + (f"\n{p['url']}" if p.get("url") else ""))
+    for p in passages:
+        out.append(f"{qa_cards.passage_label(p)}\n{' '.join(p.text.split())}" + (f"\n{p.url}" if p.url else ""))
     return out
 
 
@@ -113,7 +113,7 @@ async def escalate(req: SkillRequest, reply: ReplyPort, services) -> None:
                 row.question, asker_name=row.user_name or req.user_name or "", asker_id=row.user_id,
                 asked_at=_utc(row.created_at) or now,
                 knowledge_set=row.target_set or "、".join(row.set_names or []),
-                passages=passage_lines(row.passages))
+                passages=passage_lines(passages_from_json(row.passages)))
             values = dict(backend="kintone", kintone_record_id=record_id)
             message = S.ESCALATED_KINTONE.format(record_id=record_id)
         else:
@@ -124,7 +124,7 @@ async def escalate(req: SkillRequest, reply: ReplyPort, services) -> None:
                 return
             card = qa_cards.staff_question_card(row.id, row.question, row.user_name or req.user_name or "",
                                                 jst_text(row.created_at), row.target_set or "",
-                                                list(row.passages or [])[:3])
+                                                passages_from_json(row.passages)[:3])
             sent = await services.proactive.send(channel, card=card) if services.proactive else None
             if sent is None or not sent.ok:
                 log.warning("question %s could not be posted to the staff channel (status %s)", row.id,

@@ -25,7 +25,7 @@ class QAQuestion(Base):
     question: Mapped[str] = mapped_column(Text)
     set_names: Mapped[list] = mapped_column(JSON, default=list)          # the sets searched
     target_set: Mapped[str | None] = mapped_column(String(100))          # where a staff answer is filed
-    passages: Mapped[list] = mapped_column(JSON, default=list)           # candidate passages [{title, section, text, url}]
+    passages: Mapped[list] = mapped_column(JSON, default=list)           # candidate passages: Passage.to_json() each
     status: Mapped[str] = mapped_column(String(20), default="unanswered")
     backend: Mapped[str | None] = mapped_column(String(20))              # kintone | teams
     kintone_record_id: Mapped[str | None] = mapped_column(String(50), index=True)

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from bot.registry import build_registry
 from core.carddata import NoData
+from core.search.passages import Passage
 
 ROOT = Path(__file__).resolve().parents[2]
 CARDS_DIR = ROOT / "cards"
@@ -434,9 +435,9 @@ _OUTLINE = {"title": "子育て手続のオンライン化", "mode": "llm", "met
 _SOURCES = [{"n": 1, "kind": "knowledge", "title": "窓口調査報告", "section": "第2章"},
             {"n": 2, "kind": "case", "title": "他都市の事例"}]
 _INPUTS = {"purpose": "手続の負担軽減", "target": "未就学児の保護者", "period": "令和8年度", "budget": "未定"}
-_PASSAGES = [{"n": 1, "title": "年次休暇の取扱い", "section": "繰越し", "page": "3ページ", "text": "20日を限度として繰り越せる。",
-              "url": "https://intra.example.jp/doc/1", "staff_written": False},
-             {"n": 2, "title": "職員の回答", "text": "担当課にご確認ください。", "staff_written": True}]
+_PASSAGES = [Passage(n=1, title="年次休暇の取扱い", section="繰越し", page="3ページ", text="20日を限度として繰り越せる。",
+                     url="https://intra.example.jp/doc/1"),
+             Passage(n=2, title="職員の回答", text="担当課にご確認ください。", staff_written=True)]
 
 Case = Callable[[], dict]
 
