@@ -18,6 +18,7 @@ from cards.common import (
     text,
     title,
 )
+from core.search.passages import Source
 
 BUDGETS = ("未定", "100万円未満", "100万〜1,000万円", "1,000万〜1億円", "1億円以上")
 START_VERB = "plan.start"        # data: the form's inputs (theme, purpose, target, period, budget, profile)
@@ -82,7 +83,7 @@ def failed_card(job_id: int, theme: str, stage_label: str, message: str, *, inte
                 fallback_text=f"{stage_label}{what}。")
 
 
-def outline_card(job_id: int, theme: str, profile_name: str, inputs: dict, outline: dict, sources: list[dict], *,
+def outline_card(job_id: int, theme: str, profile_name: str, inputs: dict, outline: dict, sources: list[Source], *,
                  formats: Sequence[str] = ("report", "slides"), label: str = "", masked_note: str = "",
                  revised: str = "") -> dict:
     offline = outline.get("mode") == "offline"
@@ -101,8 +102,8 @@ def outline_card(job_id: int, theme: str, profile_name: str, inputs: dict, outli
         body.append(container([heading(sec["name"]),
                                text("\n".join(f"・{_marks(p)}" for p in sec["points"]), spacing="Small")]))
     if sources:
-        lines = [f"［{m['n']}］ {KIND_LABELS.get(m['kind'], '資料')}：{m['title']}" +
-                 (f"／{m['section']}" if m.get("section") else "") for m in sources]
+        lines = [f"［{m.n}］ {KIND_LABELS.get(m.kind, '資料')}：{m.title}" + (f"／{m.section}" if m.section else "")
+                 for m in sources]
         body.append(container([heading("出典"), text("\n".join(lines), size="Small")], separator=True))
     actions = [execute(FORMAT_LABELS[f][0], FORMAT_LABELS[f][1], {"job_id": job_id}) for f in formats
                if f in FORMAT_LABELS]

@@ -22,3 +22,9 @@ def as_jst(dt: datetime | None) -> datetime | None:
     """The same instant in JST, for display (naive input is taken as UTC)."""
     utc = as_utc(dt)
     return utc.astimezone(JST) if utc is not None else None
+
+
+def jst_text(dt: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """The instant as JST wall-clock text, for cards, CSVs and records ("" for None)."""
+    jst = as_jst(dt)
+    return jst.strftime(fmt) if jst is not None else ""

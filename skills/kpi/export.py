@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import AsyncIterator, Iterable
 
 from sqlalchemy import select
 
 from core.store import Database
-from core.timeutil import JST
+from core.timeutil import jst_text
 from skills.kpi.report import U, monthly_rows, monthly_totals
 from skills.kpi.settings import KpiSettings
 
@@ -59,7 +59,7 @@ def _audit_row(row) -> list:
     for name, _ in AUDIT_COLUMNS:
         v = m[name]
         if name == "created_at" and v is not None:
-            v = _as_utc(v).astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
+            v = jst_text(v, "%Y-%m-%d %H:%M:%S")
         elif name == "masked":
             v = ";".join(f"{k}:{n}" for k, n in sorted((v or {}).items()))
         elif name == "outcome":
@@ -68,11 +68,6 @@ def _audit_row(row) -> list:
             v = round(float(v))
         out.append(v)
     return out
-
-
-def _as_utc(v: datetime) -> datetime:
-    """SQLite gives back naive datetimes: they are the UTC wall clock that was stored."""
-    return v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v
 
 
 async def audit_chunks(db: Database, start: datetime, end: datetime, *, batch: int = 1000) -> AsyncIterator[str]:

@@ -9,14 +9,14 @@ brings answered records back (call it from the scheduler)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select, update
 
 from cards.kpi import helpdesk_answer_card, helpdesk_answered_card, helpdesk_channel_card
 from core.skills import ReplyPort, SkillRequest
 from core.store.models import ConversationRef, UserProfile
-from core.timeutil import JST
+from core.timeutil import jst_text
 from skills.kpi import strings as S
 from skills.kpi.models import HelpdeskTicket
 from skills.kpi.settings import settings_of
@@ -30,14 +30,6 @@ KNOWLEDGE_SET = "ヘルプデスク"      # marks our kintone records (other des
 def kintone_client(services):
     """The app's one kintone client (the Q&A hand-off uses the same app; our records carry KNOWLEDGE_SET)."""
     return services.kintone
-
-
-def _jst(dt: datetime | None) -> str:
-    if dt is None:
-        return ""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(JST).strftime("%Y-%m-%d %H:%M")
 
 
 def _base_conversation(conversation_id: str | None) -> str:
@@ -94,7 +86,7 @@ async def ask(req: SkillRequest, reply: ReplyPort, services) -> None:
 async def _post_teams(services, tid: int, req: SkillRequest, department: str | None, now: datetime,
                       question: str) -> bool:
     settings = settings_of(services)
-    card = helpdesk_channel_card(tid, req.user_name or "", department, _jst(now), question)
+    card = helpdesk_channel_card(tid, req.user_name or "", department, jst_text(now), question)
     try:
         result = await services.proactive.send(settings.HELPDESK_CONVERSATION_ID, card=card)
     except Exception:  # noqa: BLE001 - reported to the asker as a failed send
@@ -141,12 +133,12 @@ async def answer(req: SkillRequest, reply: ReplyPort, services) -> None:
     if ticket.status == "answered":      # someone else was quicker: show the answered card, send nothing
         await reply.refresh_card(helpdesk_answered_card(tid, ticket.user_name or "", ticket.question,
                                                         ticket.answer or "", ticket.answered_by or "",
-                                                        _jst(ticket.answered_at), ticket.delivered))
+                                                        jst_text(ticket.answered_at), ticket.delivered))
         return
     text = str(req.data.get("answer") or "").strip()
     if not text:
         await reply.refresh_card(helpdesk_channel_card(tid, ticket.user_name or "", ticket.department,
-                                                       _jst(ticket.created_at), ticket.question,
+                                                       jst_text(ticket.created_at), ticket.question,
                                                        error=S.HELPDESK_ANSWER_EMPTY))
         return
     now = services.clock.now()
@@ -156,11 +148,11 @@ async def answer(req: SkillRequest, reply: ReplyPort, services) -> None:
             ticket = await s.get(HelpdeskTicket, tid)
         await reply.refresh_card(helpdesk_answered_card(tid, ticket.user_name or "", ticket.question,
                                                         ticket.answer or "", ticket.answered_by or "",
-                                                        _jst(ticket.answered_at), ticket.delivered))
+                                                        jst_text(ticket.answered_at), ticket.delivered))
         return
     delivered = await deliver(services, tid)
     await reply.refresh_card(helpdesk_answered_card(tid, ticket.user_name or "", ticket.question, text[:4000], by,
-                                                    _jst(now), delivered))
+                                                    jst_text(now), delivered))
 
 
 async def _claim(services, tid: int, text: str, by: str, now: datetime) -> bool:

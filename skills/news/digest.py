@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from skills.news import strings as S
 from skills.news.models import NewsDelivery, NewsItem, NewsProfile, NewsSource, NewsSummary
-from skills.news.parse import aware, cut_sentences
+from skills.news.parse import cut_sentences
 
 KEYWORD_WEIGHT = 3.0
 ORG_WEIGHT = 1.0
@@ -100,7 +100,7 @@ class Corpus:
 
 
 def recency(published: datetime | None, seen: datetime, now: datetime) -> float:
-    when = min(aware(published or seen), now)
+    when = min(published or seen, now)
     hours = max(0.0, (now - when).total_seconds() / 3600)
     return 0.5 ** (hours / 24)
 
@@ -123,7 +123,7 @@ async def load_corpus(db, now: datetime, window_days: int, *, offline_label: boo
             summary, is_ai = cut_sentences(feed_summary or title), False
         items.append(CorpusItem(
             id=iid, title=title, url=url, source_id=sid, source_title=stitle or surl, source_url=surl,
-            personal_source=origin == "user", tags=tuple(tags or ()), published=aware(pub or seen), summary=summary,
+            personal_source=origin == "user", tags=tuple(tags or ()), published=pub or seen, summary=summary,
             ai_summary=is_ai, terms=frozenset(terms or ()),
             base=(weight or 1.0) + RECENCY_WEIGHT * recency(pub, seen, now)))
     return Corpus(items)

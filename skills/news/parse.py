@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import feedparser
 
-from core.timeutil import JST
+from core.timeutil import JST, as_utc
 
 _DECL = re.compile(rb"^\s*(?:\xef\xbb\xbf)?<\?xml[^>]*encoding\s*=", re.I)
 _TAG = re.compile(r"<[^>]+>")
@@ -225,14 +225,9 @@ def cut_sentences(text: str, limit: int = 160) -> str:
     return out.strip() if out else s[: limit - 1] + "…"
 
 
-def aware(dt: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes (stored as UTC): make them aware again."""
-    if dt is None or dt.tzinfo is not None:
-        return dt
-    return dt.replace(tzinfo=timezone.utc)
-
-
 def within(a: datetime | None, b: datetime | None, days: int) -> bool:
+    """Whether two dates are at most `days` apart (a feed's date may be naive: it is taken as UTC)."""
+    a, b = as_utc(a), as_utc(b)
     if a is None or b is None:
         return True
-    return abs(aware(a) - aware(b)) <= timedelta(days=days)
+    return abs(a - b) <= timedelta(days=days)

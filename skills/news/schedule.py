@@ -28,7 +28,6 @@ from skills.news.digest import Corpus, Digest, ProfileView, delivered_recently, 
 from skills.news.engine import NewsEngine, engine_of, insert_ignore, terms_of
 from skills.news.mail import digest_html
 from skills.news.models import NewsDelivery, NewsProfile
-from skills.news.parse import aware
 from skills.news.profiles import graph_of
 from skills.news.settings import NewsSettings
 
@@ -163,10 +162,10 @@ class Deliverer:
             row = rows.get(uid)
             if row is None:
                 out.append(Due(uid, pref_cid or cid))
-            elif row.status == "claimed" and _aware(row.claimed_at) < lease and \
+            elif row.status == "claimed" and row.claimed_at < lease and \
                     row.attempts < self.s.NEWS_MAX_ATTEMPTS + 1:
                 out.append(Due(uid, pref_cid or cid, row.id, row.status, row.claimed_at))
-            elif row.status == "retry" and row.retry_at is not None and _aware(row.retry_at) <= self.now() \
+            elif row.status == "retry" and row.retry_at is not None and row.retry_at <= self.now() \
                     and row.attempts < self.s.NEWS_MAX_ATTEMPTS:
                 out.append(Due(uid, pref_cid or cid, row.id, row.status, row.claimed_at))
         return out
@@ -343,10 +342,6 @@ class Deliverer:
         except Exception as e:  # noqa: BLE001 - the Teams delivery already happened
             log.warning("digest mail failed: %s", type(e).__name__)
             return False
-
-
-def _aware(dt: datetime) -> datetime:
-    return aware(dt)
 
 
 # -- the loop started with the app ----------------------------------------------------------------------------------

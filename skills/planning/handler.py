@@ -17,6 +17,7 @@ from core.carddata import CardData, Name, RowId, Text
 from core.services import Services
 from core.skills import Citation, ReplyPort, SkillRequest, Verb
 from core.store.models import UserProfile
+from core.timeutil import jst_text
 from skills import prompts
 from skills.planning import jobs, research, strings
 from skills.planning.outline import (
@@ -130,7 +131,7 @@ async def _form(req: SkillRequest, reply: ReplyPort, services, settings: Plannin
         now, beat = services.clock.now(), settings.PLANNING_HEARTBEAT_SECONDS
         await reply.send_card(plan_cards.jobs_card([{
             "id": j.id, "theme": j.theme, "status": jobs.shown_status(j, now, beat), "stage": j.stage,
-            "updated": _jst(services, j.updated_at).strftime("%m/%d %H:%M"),
+            "updated": jst_text(j.updated_at, "%m/%d %H:%M"),
             "resumable": jobs.resumable(j, now, beat)} for j in recent]),
             text=strings.USAGE)
         return
@@ -396,16 +397,6 @@ async def _file(job, kind: str, reply: ReplyPort, services, settings: PlanningSe
 
 
 # ---------------------------------------------------------------------------------------------------------- dates
-
-def _jst(services, dt: datetime) -> datetime:
-    from datetime import timezone
-
-    from core.timeutil import JST
-
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(JST)
-
 
 def reiwa(d: datetime) -> str:
     """2025-05-01 → 令和7年5月1日 (令和元年 for 2019)."""

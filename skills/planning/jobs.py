@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import AsyncIterator
 
 from sqlalchemy import func, or_, select, update
@@ -34,12 +34,6 @@ OWNER = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 class JobLost(Exception):
     """The job is no longer this process's (another process took it over, or it is no longer running)."""
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    if dt is not None and dt.tzinfo is None:       # SQLite hands back naive datetimes
-        return dt.replace(tzinfo=timezone.utc)
-    return dt
 
 
 def _window(heartbeat_seconds: float) -> timedelta:
@@ -86,7 +80,7 @@ async def save(db, job_id: int, *, now: datetime, owner: str | None = None, **va
 
 def alive(job: PlanJob, now: datetime, heartbeat_seconds: float) -> bool:
     """Running, and its owner gave a sign of life recently (rows from before heartbeats: their last update)."""
-    beat = _aware(job.heartbeat_at or job.updated_at)
+    beat = job.heartbeat_at or job.updated_at
     return job.status == RUNNING and beat is not None and now - beat <= _window(heartbeat_seconds)
 
 

@@ -9,6 +9,7 @@ import json
 import re
 import unicodedata
 
+from core.search.passages import Source
 from skills.planning import strings
 from skills.planning.profiles import Profile
 
@@ -145,27 +146,27 @@ def parse_revision(text: str, valid: set[int]) -> list[str]:
     return lines[:8]
 
 
-def offline_outline(theme: str, profile: Profile, materials: list[dict], *, per_section: int = 2) -> dict:
+def offline_outline(theme: str, profile: Profile, materials: list[Source], *, per_section: int = 2) -> dict:
     """The method's skeleton with retrieved passages quoted under the headings they fit (no AI)."""
     used: dict[int, int] = {}
     sections = []
     for key in SECTIONS:
         scored = []
         for m in materials:
-            blob = f"{m['title']} {m.get('section', '')} {m['text']}"
+            blob = f"{m.title} {m.section} {m.text}"
             score = sum(blob.count(h) for h in _HINTS[key])
-            if key == "背景" and m["kind"] == "law":
+            if key == "背景" and m.kind == "law":
                 score += 3
-            if key == "施策案" and m["kind"] == "case":
+            if key == "施策案" and m.kind == "case":
                 score += 3
-            if score and used.get(m["n"], 0) < 2:
-                scored.append((score - used.get(m["n"], 0) * 2, m["n"], m))
+            if score and used.get(m.n, 0) < 2:
+                scored.append((score - used.get(m.n, 0) * 2, m.n, m))
         scored.sort(key=lambda x: (-x[0], x[1]))
         points = []
         for _score, n, m in scored[:per_section]:
             used[n] = used.get(n, 0) + 1
-            quote = m["text"][:160] + ("…" if len(m["text"]) > 160 else "")
-            points.append(f"「{quote}」（{m['title']}）[{n}]")
+            quote = m.text[:160] + ("…" if len(m.text) > 160 else "")
+            points.append(f"「{quote}」（{m.title}）[{n}]")
         sections.append({"name": key, "points": points or [strings.NO_MATERIAL],
                          "sources": [n for _s, n, _m in scored[:per_section]]})
     steps = [f"{s.name}" + (f"：{s.guide}" if s.guide else "") for s in profile.method]

@@ -7,6 +7,7 @@ import re
 from cards.common import AI_REMINDER
 from core.docx import DOCX_CONTENT_TYPE, OfficialDocument
 from core.pptx import PPTX_CONTENT_TYPE, SlideDeck
+from core.search.passages import Source
 from skills.planning import strings
 from skills.planning.research import KIND_LABELS
 
@@ -17,12 +18,12 @@ def _label(outline: dict) -> str:
     return strings.OFFLINE_LABEL if outline.get("mode") == "offline" else AI_REMINDER
 
 
-def _source_line(m: dict) -> str:
-    name = f"（{KIND_LABELS.get(m['kind'], '資料')}）{m['title']}"
-    if m.get("section"):
-        name += f"／{m['section']}"
-    if m.get("page"):
-        name += f"（{m['page']}）"
+def _source_line(m: Source) -> str:
+    name = f"（{KIND_LABELS.get(m.kind, '資料')}）{m.title}"
+    if m.section:
+        name += f"／{m.section}"
+    if m.page:
+        name += f"（{m.page}）"
     return name
 
 
@@ -31,7 +32,7 @@ def file_name(theme: str, ext: str) -> str:
     return f"企画書_{safe}.{ext}"
 
 
-def build_report(theme: str, profile_name: str, inputs: dict, outline: dict, sources: list[dict],
+def build_report(theme: str, profile_name: str, inputs: dict, outline: dict, sources: list[Source],
                  *, date_text: str = "") -> bytes:
     doc = OfficialDocument()
     doc.right(*(x for x in (date_text, profile_name) if x))
@@ -49,20 +50,21 @@ def build_report(theme: str, profile_name: str, inputs: dict, outline: dict, sou
     doc.blank().heading("出典")
     if sources:
         for m in sources:
-            doc.left(f"[{m['n']}] {_source_line(m)}" + (f"　{m['url']}" if m.get("url") else ""))
+            doc.left(f"[{m.n}] {_source_line(m)}" + (f"　{m.url}" if m.url else ""))
     else:
         doc.left("（出典なし）")
     doc.core_properties(title=outline.get("title") or theme, comments=_label(outline))
     return doc.to_bytes()
 
 
-def build_slides(theme: str, profile_name: str, outline: dict, sources: list[dict], *, date_text: str = "") -> bytes:
+def build_slides(theme: str, profile_name: str, outline: dict, sources: list[Source], *,
+                 date_text: str = "") -> bytes:
     deck = SlideDeck()
     label = _label(outline)
     deck.title_slide(outline.get("title") or theme,
                      "\n".join(x for x in (profile_name, date_text, label) if x), notes=label)
     for sec in outline.get("sections", []):
         deck.bullets(sec["name"], sec["points"], notes=label)
-    deck.sources([(f"{_source_line(m)}", m.get("url")) for m in sources], title="出典")
+    deck.sources([(f"{_source_line(m)}", m.url) for m in sources], title="出典")
     deck.core_properties(title=outline.get("title") or theme, comments=label)
     return deck.to_bytes()

@@ -4,11 +4,13 @@ profile's method. Material is numbered once here and cited as [n] everywhere aft
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Iterable
 
 from core.law.lookup import find_law
 from core.profiles import group_ids
 from core.search.index import readable_sets
+from core.search.passages import Source
 from core.skills import SkillRequest
 from skills.planning.profiles import Profile
 from skills.planning.settings import PlanningSettings
@@ -42,17 +44,16 @@ async def _readable(services, req: SkillRequest, names: Iterable[str]) -> list[s
     return [n for n in wanted if n in allowed]
 
 
-def _hit_material(kind: str, hit) -> dict:
+def _hit_material(kind: str, hit) -> Source:
     section = hit.section if hit.section and hit.section != hit.title else ""
-    return {"kind": kind, "title": hit.title or hit.set_name, "section": section, "page": hit.page,
-            "url": hit.url, "text": " ".join(hit.text.split())[:EXCERPT_CHARS], "set": hit.set_name,
-            "key": f"chunk:{hit.chunk_id}"}
+    return Source(kind=kind, title=hit.title or hit.set_name, section=section, page=hit.page, url=hit.url,
+                  text=" ".join(hit.text.split())[:EXCERPT_CHARS], set_name=hit.set_name, key=f"chunk:{hit.chunk_id}")
 
 
-def _law_material(hit) -> dict:
+def _law_material(hit) -> Source:
     title = " ".join(p for p in (hit.law_title, hit.article) if p)
-    return {"kind": "law", "title": title or hit.law_id, "section": "", "page": None, "url": hit.url,
-            "text": hit.excerpt[:EXCERPT_CHARS], "set": "e-Gov", "key": f"law:{hit.law_id}:{hit.elm or hit.position}"}
+    return Source(kind="law", title=title or hit.law_id, url=hit.url, text=hit.excerpt[:EXCERPT_CHARS],
+                  set_name="e-Gov", key=f"law:{hit.law_id}:{hit.elm or hit.position}")
 
 
 def _interleave(groups: list[list]) -> list:
@@ -64,7 +65,7 @@ def _interleave(groups: list[list]) -> list:
 
 
 async def gather(services, req: SkillRequest, profile: Profile, theme: str, inputs: dict,
-                 settings: PlanningSettings) -> list[dict]:
+                 settings: PlanningSettings) -> list[Source]:
     """Numbered material: knowledge passages (one search per method step), cases, law passages."""
     k = max(1, settings.PLANNING_SEARCH_K)
     limit = max(3, settings.PLANNING_MAX_SOURCES)
@@ -82,13 +83,13 @@ async def gather(services, req: SkillRequest, profile: Profile, theme: str, inpu
             break
         laws.extend(await find_law(services.law, q, limit=settings.PLANNING_LAW_RESULTS))
 
-    materials: list[dict] = []
+    materials: list[Source] = []
     seen: set[str] = set()
 
-    def add(m: dict, cap: int) -> None:
-        if m["key"] in seen or len(materials) >= limit or sum(1 for x in materials if x["kind"] == m["kind"]) >= cap:
+    def add(m: Source, cap: int) -> None:
+        if m.key in seen or len(materials) >= limit or sum(1 for x in materials if x.kind == m.kind) >= cap:
             return
-        seen.add(m["key"])
+        seen.add(m.key)
         materials.append(m)
 
     law_cap = max(0, settings.PLANNING_LAW_RESULTS)
@@ -101,21 +102,19 @@ async def gather(services, req: SkillRequest, profile: Profile, theme: str, inpu
         add(_hit_material("knowledge", hit), limit)
     # number them in reading order: the section's own documents first, then cases, then law
     order = {"knowledge": 0, "case": 1, "law": 2}
-    materials.sort(key=lambda m: order[m["kind"]])
-    for n, m in enumerate(materials, 1):
-        m["n"] = n
-    return materials
+    materials.sort(key=lambda m: order[m.kind])
+    return [replace(m, n=n) for n, m in enumerate(materials, 1)]
 
 
-def materials_text(materials: list[dict], *, chars: int = 500) -> str:
+def materials_text(materials: list[Source], *, chars: int = 500) -> str:
     if not materials:
         return "（資料は見つかりませんでした）"
     lines = []
     for m in materials:
-        head = f"[{m['n']}]（{KIND_LABELS.get(m['kind'], '資料')}）{m['title']}"
-        if m.get("section"):
-            head += f"／{m['section']}"
-        lines.append(f"{head}\n{m['text'][:chars]}")
+        head = f"[{m.n}]（{KIND_LABELS.get(m.kind, '資料')}）{m.title}"
+        if m.section:
+            head += f"／{m.section}"
+        lines.append(f"{head}\n{m.text[:chars]}")
     return "\n\n".join(lines)
 
 

@@ -92,8 +92,6 @@ async def _claim(services, token: str, user_id: str) -> list[_File] | None:
         if row is None or (row.value or {}).get("user_id") != user_id:
             return None
         expires = row.expires_at
-        if expires is not None and expires.tzinfo is None:
-            expires = expires.replace(tzinfo=now.tzinfo)
         files = [_File.from_json(f) for f in (row.value or {}).get("files", [])]
         res = await s.execute(delete(KeyValue).where(KeyValue.key == PENDING_PREFIX + token))
         if res.rowcount != 1 or (expires is not None and expires < now):

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
@@ -21,7 +21,7 @@ from core.search.index import SearchError
 from core.search.passages import Passage, passages_from_json
 from core.skills import ReplyPort, SkillRequest
 from core.store.models import ConversationRef
-from core.timeutil import JST
+from core.timeutil import jst_text
 from skills.qa import strings as S
 from skills.qa.lease import Lease
 from skills.qa.models import QAQuestion
@@ -34,17 +34,6 @@ POLLER_LEASE_KEY = "qa.kintone.poller"
 POLLER_KEY = "qa.poller"
 MAX_DELIVERY_ATTEMPTS = 5
 OPEN = ("unanswered", "answered", "offline")          # statuses from which a question may be escalated
-
-
-def _utc(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt
-
-
-def jst_text(dt: datetime | None) -> str:
-    dt = _utc(dt)
-    return dt.astimezone(JST).strftime("%Y年%m月%d日 %H:%M") if dt else ""
 
 
 def _qid(data: dict) -> int | None:
@@ -111,7 +100,7 @@ async def escalate(req: SkillRequest, reply: ReplyPort, services) -> None:
         if client.configured:
             record_id = await client.create_question(
                 row.question, asker_name=row.user_name or req.user_name or "", asker_id=row.user_id,
-                asked_at=_utc(row.created_at) or now,
+                asked_at=row.created_at or now,
                 knowledge_set=row.target_set or "、".join(row.set_names or []),
                 passages=passage_lines(passages_from_json(row.passages)))
             values = dict(backend="kintone", kintone_record_id=record_id)
@@ -123,7 +112,7 @@ async def escalate(req: SkillRequest, reply: ReplyPort, services) -> None:
                 await _answer(req, reply, S.ESCALATE_NONE)
                 return
             card = qa_cards.staff_question_card(row.id, row.question, row.user_name or req.user_name or "",
-                                                jst_text(row.created_at), row.target_set or "",
+                                                jst_text(row.created_at, "%Y年%m月%d日 %H:%M"), row.target_set or "",
                                                 passages_from_json(row.passages)[:3])
             sent = await services.proactive.send(channel, card=card) if services.proactive else None
             if sent is None or not sent.ok:

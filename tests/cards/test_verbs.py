@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from bot.registry import build_registry
 from core.carddata import NoData
-from core.search.passages import Passage
+from core.search.passages import Passage, Source
 
 ROOT = Path(__file__).resolve().parents[2]
 CARDS_DIR = ROOT / "cards"
@@ -432,8 +432,8 @@ def _doc_types():
 _OUTLINE = {"title": "子育て手続のオンライン化", "mode": "llm", "method": ["庁内資料の確認", "他都市事例の調査"],
             "sections": [{"name": "現状と課題", "points": ["窓口の待ち時間が長い[1]"]},
                          {"name": "施策案", "points": ["オンライン申請の導入[2]"]}]}
-_SOURCES = [{"n": 1, "kind": "knowledge", "title": "窓口調査報告", "section": "第2章"},
-            {"n": 2, "kind": "case", "title": "他都市の事例"}]
+_SOURCES = [Source(n=1, kind="knowledge", title="窓口調査報告", section="第2章"),
+            Source(n=2, kind="case", title="他都市の事例")]
 _INPUTS = {"purpose": "手続の負担軽減", "target": "未就学児の保護者", "period": "令和8年度", "budget": "未定"}
 _PASSAGES = [Passage(n=1, title="年次休暇の取扱い", section="繰越し", page="3ページ", text="20日を限度として繰り越せる。",
                      url="https://intra.example.jp/doc/1"),

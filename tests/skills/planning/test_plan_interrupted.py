@@ -149,16 +149,16 @@ async def test_the_owner_renews_the_heartbeat_and_a_taken_over_job_is_not_writte
     clock = Clock()
     job = await jobs.create(db, now=clock.now(), user_id="u", aad_object_id=None, conversation_id="c", theme="t",
                             profile="general", inputs={})
-    first = jobs._aware(job.heartbeat_at)
+    first = job.heartbeat_at
     async with jobs.heartbeat(db, job.id, clock=clock, every=0.05):
         await asyncio.sleep(0.4)
-        beat = jobs._aware((await jobs.get(db, job.id)).heartbeat_at)
+        beat = (await jobs.get(db, job.id)).heartbeat_at
         assert beat > first and jobs.alive(await jobs.get(db, job.id), clock.now(), 0.05)
         # another process takes the job over: this one stops beating and may no longer write its results
         async with db.session() as s:
             await s.execute(update(PlanJob).where(PlanJob.id == job.id).values(owner=DEAD_OWNER, heartbeat_at=beat))
         await asyncio.sleep(0.3)
-        assert jobs._aware((await jobs.get(db, job.id)).heartbeat_at) == beat
+        assert (await jobs.get(db, job.id)).heartbeat_at == beat
         with pytest.raises(jobs.JobLost):
             await jobs.save(db, job.id, now=clock.now(), owner=jobs.OWNER, stage="outline")
     assert (await jobs.get(db, job.id)).stage == "research"

@@ -9,6 +9,7 @@ from pptx import Presentation
 
 from cards import planning as plan_cards
 from core.pptx import SlideDeck
+from core.search.passages import Source
 from skills.planning.outline import (
     SECTIONS,
     OutlineUnreadable,
@@ -58,9 +59,9 @@ def test_section_names_and_revision_parsing():
 def test_offline_skeleton_quotes_passages_under_fitting_headings():
     profile = load_profiles(BUNDLED_PROFILES).get("kiki")
     materials = [
-        {"n": 1, "kind": "knowledge", "title": "防災計画", "section": "", "text": "避難所の運営に課題があり、要配慮者の把握が不足している。"},
-        {"n": 2, "kind": "law", "title": "災害対策基本法 第五十条", "section": "", "text": "災害応急対策は、次の各号に掲げる事項について…"},
-        {"n": 3, "kind": "knowledge", "title": "予算資料", "section": "", "text": "訓練経費として年額300万円の予算を計上する。"},
+        Source(n=1, kind="knowledge", title="防災計画", text="避難所の運営に課題があり、要配慮者の把握が不足している。"),
+        Source(n=2, kind="law", title="災害対策基本法 第五十条", text="災害応急対策は、次の各号に掲げる事項について…"),
+        Source(n=3, kind="knowledge", title="予算資料", text="訓練経費として年額300万円の予算を計上する。"),
     ]
     outline = offline_outline("避難所運営の改善", profile, materials)
     by = {s["name"]: s for s in outline["sections"]}
@@ -121,7 +122,7 @@ def test_slide_deck_splits_long_lists_and_sets_east_asian_font():
 def test_plan_cards_are_valid_and_escape_untrusted_text():
     outline = {"mode": "ai", "title": "題*名", "sections": [{"name": n, "points": ["<at>x</at>[1]"], "sources": [1]}
                                                           for n in SECTIONS]}
-    sources = [{"n": 1, "kind": "case", "title": "[link](http://evil)", "section": "", "text": "t"}]
+    sources = [Source(n=1, kind="case", title="[link](http://evil)", text="t")]
     cards = [plan_cards.clarify_card("テーマ", [("a", "A課", "x→y")], "a"),
              plan_cards.accepted_card("テーマ", "A課"), plan_cards.failed_card(1, "テーマ", "調査", "失敗"),
              plan_cards.outline_card(1, "テーマ", "A課", {"purpose": "p"}, outline, sources),
