@@ -14,6 +14,7 @@ from sqlalchemy import select
 from cards import planning as plan_cards
 from core.ai import AIFailed, AIRefused
 from core.carddata import CardData, Name, RowId, Text
+from core.search.passages import sources_from_json
 from core.services import Services
 from core.skills import Citation, ReplyPort, SkillRequest, Verb
 from core.store.models import UserProfile
@@ -262,14 +263,15 @@ async def _research(job, profile: Profile, req, reply, services, settings: Plann
         answer = await services.ai.chat(req, SKILL, _messages(prompts.load(SKILL, "system"), prompt),
                                         timeout=settings.PLANNING_LLM_TIMEOUT_SECONDS)
         notes, masked = answer.text.strip(), answer.masked_note
-    return await jobs.save(services.db, job.id, now=services.clock.now(), owner=jobs.OWNER, sources=materials,
-                           research={"notes": notes, "masked_note": masked}, stage="outline")
+    return await jobs.save(services.db, job.id, now=services.clock.now(), owner=jobs.OWNER,
+                           sources=[m.to_json() for m in materials], research={"notes": notes, "masked_note": masked},
+                           stage="outline")
 
 
 async def _outline(job, profile: Profile, req, reply, services, settings: PlanningSettings):
     await reply.inform(strings.INFORM_OUTLINE)
-    materials = list(job.sources or [])
-    valid = {m["n"] for m in materials}
+    materials = sources_from_json(job.sources)
+    valid = {m.n for m in materials}
     if services.ai.offline:
         outline = offline_outline(job.theme, profile, materials)
         await services.ai.record_offline(req, SKILL)
@@ -291,17 +293,17 @@ async def _outline(job, profile: Profile, req, reply, services, settings: Planni
 
 def _citations(job) -> list[Citation]:
     out = []
-    for m in (job.sources or [])[:20]:
-        name = m["title"] + (f"／{m['section']}" if m.get("section") else "")
-        out.append(Citation(position=int(m["n"]), name=name[:80], url=m.get("url") or None,
-                            abstract=m["text"][:160]))
+    for m in sources_from_json(job.sources)[:20]:
+        name = m.title + (f"／{m.section}" if m.section else "")
+        out.append(Citation(position=m.n, name=name[:80], url=m.url or None, abstract=m.text[:160]))
     return out
 
 
 def _outline_card(job, profile: Profile, *, revised: str = "") -> dict:
     outline = job.outline or {}
     offline = outline.get("mode") == "offline"
-    return plan_cards.outline_card(job.id, job.theme, profile.name, job.inputs or {}, outline, job.sources or [],
+    return plan_cards.outline_card(job.id, job.theme, profile.name, job.inputs or {}, outline,
+                                   sources_from_json(job.sources),
                                    formats=profile.outputs, label=strings.OFFLINE_LABEL if offline else "",
                                    masked_note=outline.get("masked_note") or "", revised=revised)
 
@@ -355,19 +357,19 @@ async def _revise(job, req: SkillRequest, reply: ReplyPort, services, settings: 
         await reply.send_text(strings.REVISE_UNKNOWN_SECTION.format(section=raw_section))
         return
     await reply.inform(strings.INFORM_REVISE.format(section=key))
-    materials = list(job.sources or [])
+    materials = sources_from_json(job.sources)
     prompt = prompts.render(SKILL, "revise", section=key, theme=job.theme,
                             current="\n".join(f"- {p}" for p in target["points"]), instruction=instruction,
                             others=outline_brief(outline, skip=key), materials=research.materials_text(materials))
     answer = await services.ai.chat(req, SKILL, _messages(prompts.load(SKILL, "system"), prompt),
                                     timeout=settings.PLANNING_LLM_TIMEOUT_SECONDS)
     try:
-        points = parse_revision(answer.text, {m["n"] for m in materials})
+        points = parse_revision(answer.text, {m.n for m in materials})
     except OutlineUnreadable as e:
         await reply.send_text(str(e))
         return
     target["points"] = points
-    target["sources"] = cited(points, {m["n"] for m in materials})
+    target["sources"] = cited(points, {m.n for m in materials})
     outline["sections"] = sections
     outline["revisions"] = int(outline.get("revisions") or 0) + 1
     if answer.masked_note:
@@ -385,13 +387,14 @@ async def _file(job, kind: str, reply: ReplyPort, services, settings: PlanningSe
     date_text = reiwa(services.clock.now_jst())
     if kind == "report":
         await reply.inform(strings.INFORM_REPORT)
-        data = build_report(job.theme, profile.name, job.inputs or {}, job.outline, job.sources or [],
-                            date_text=date_text)
+        data = build_report(job.theme, profile.name, job.inputs or {}, job.outline,
+                            sources_from_json(job.sources), date_text=date_text)
         await reply.send_file(file_name(job.theme, "docx"), data, DOCX_CONTENT_TYPE,
                               description=strings.REPORT_READY)
     else:
         await reply.inform(strings.INFORM_SLIDES)
-        data = build_slides(job.theme, profile.name, job.outline, job.sources or [], date_text=date_text)
+        data = build_slides(job.theme, profile.name, job.outline, sources_from_json(job.sources),
+                            date_text=date_text)
         await reply.send_file(file_name(job.theme, "pptx"), data, PPTX_CONTENT_TYPE,
                               description=strings.SLIDES_READY)
 
