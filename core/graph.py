@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from core.settings import AppSettings
+
+if TYPE_CHECKING:
+    from azure.core.credentials_async import AsyncTokenCredential
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +83,18 @@ class GraphService:
     @classmethod
     def from_settings(cls, s: GraphSettings) -> "GraphService | None":
         """None when Graph is not configured."""
-        if not s.configured:
+        tenant_id, client_id = s.GRAPH_TENANT_ID, s.GRAPH_CLIENT_ID
+        if not s.configured or tenant_id is None or client_id is None:  # configured implies both are set
             return None
+        cred: AsyncTokenCredential
         if s.GRAPH_CLIENT_SECRET:
             from azure.identity.aio import ClientSecretCredential
 
-            cred = ClientSecretCredential(s.GRAPH_TENANT_ID, s.GRAPH_CLIENT_ID, s.GRAPH_CLIENT_SECRET)
+            cred = ClientSecretCredential(tenant_id, client_id, s.GRAPH_CLIENT_SECRET)
         else:
             from azure.identity.aio import DefaultAzureCredential
 
-            cred = DefaultAzureCredential(managed_identity_client_id=s.GRAPH_CLIENT_ID)
+            cred = DefaultAzureCredential(managed_identity_client_id=client_id)
         return cls(cred, s.GRAPH_BASE_URL)
 
     async def get_user(self, user_id: str) -> GraphUser:

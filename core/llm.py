@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, TypedDict
 
 from pydantic import BaseModel
 
@@ -104,10 +104,17 @@ class LLMError(Exception):
         self.kind = kind
 
 
+class _EmbeddingsFields(TypedDict):
+    embeddings_model: str | None
+    embeddings_query_prefix: str
+    embeddings_document_prefix: str
+
+
 def endpoint_specs(s: LLMSettings) -> list[EndpointSpec]:
     specs: list[EndpointSpec] = []
-    embeddings = dict(embeddings_model=s.EMBEDDINGS_MODEL, embeddings_query_prefix=s.EMBEDDINGS_QUERY_PREFIX,
-                      embeddings_document_prefix=s.EMBEDDINGS_DOCUMENT_PREFIX)
+    embeddings = _EmbeddingsFields(embeddings_model=s.EMBEDDINGS_MODEL,
+                                   embeddings_query_prefix=s.EMBEDDINGS_QUERY_PREFIX,
+                                   embeddings_document_prefix=s.EMBEDDINGS_DOCUMENT_PREFIX)
     if s.AZURE_OPENAI_ENDPOINT:
         specs.append(EndpointSpec(name="azure", tier=s.LLM_TIER, base_url=s.AZURE_OPENAI_ENDPOINT,
                                   api_key=s.AZURE_OPENAI_API_KEY, model=s.AZURE_OPENAI_DEPLOYMENT, azure=True,
@@ -140,6 +147,7 @@ class Endpoint:
         self.tier = spec.tier
         self.model = spec.model
         self.personal_data = spec.personal_data
+        self.client: openai.AsyncOpenAI  # AsyncAzureOpenAI is a subclass
         if spec.azure:
             kwargs: dict[str, Any] = dict(azure_endpoint=spec.base_url, api_version=spec.api_version,
                                           timeout=timeout, max_retries=max_retries)

@@ -28,6 +28,8 @@ METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:
             ipaddress.ip_address("100.100.100.200")}
 REDIRECTS = (301, 302, 303, 307, 308)
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 
 class FetchRefused(Exception):
     """The URL may not be fetched (address policy / scheme / host list)."""
@@ -88,7 +90,7 @@ class AddressPolicy:
         return lit is not None and any(lit in n for n in self.nets)
 
 
-def is_public(ip: ipaddress._BaseAddress) -> bool:
+def is_public(ip: IPAddress) -> bool:
     if isinstance(ip, ipaddress.IPv6Address):
         mapped = ip.ipv4_mapped or ip.sixtofour
         if mapped is not None:
@@ -101,7 +103,7 @@ def is_public(ip: ipaddress._BaseAddress) -> bool:
                                        or ip.is_private or ip.is_unspecified)
 
 
-def _ip_literal(host: str) -> ipaddress._BaseAddress | None:
+def _ip_literal(host: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
     except ValueError:
@@ -175,7 +177,7 @@ async def check_url(url: str, policy: AddressPolicy) -> None:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as e:
         raise FetchRefused("dns", f"{host}: {e}") from None
-    addrs = {i[4][0] for i in infos}
+    addrs = {str(i[4][0]) for i in infos}  # an AF_INET/AF_INET6 host is a str; anything else fails the check
     bad = [a for a in addrs if not policy.address_allowed(a)]
     if bad or not addrs:
         raise FetchRefused("blocked", f"{host} -> {sorted(bad)[0] if bad else '?'}")

@@ -530,7 +530,7 @@ class PiiDetector:
                         parts.insert(0, back)
                         i, merged_back = b, True
                 start, end = parts[0].begin, parts[-1].end
-                nxt = toks[j + 1] if j + 1 < n else None
+                following = toks[j + 1] if j + 1 < n else None
                 kinds = {p.pos[3] for p in parts if len(p.pos) > 3}
                 surface = norm[start:end]
                 full = merged_back or ("姓" in kinds and ("名" in kinds or len(parts) > 1))
@@ -538,8 +538,8 @@ class PiiDetector:
                 honor = bool(_HONORIFIC_AFTER.match(norm, end) or _TITLE_AFTER.match(norm, end))
                 # A lone 人名 word counts when it stands as a noun phrase on its own (followed by a particle,
                 # punctuation or the end), not as part of a compound (立花駅, 藤原京, 園田地区).
-                alone = (nxt is None or not nxt.noun or nxt.space) and _starts_compound(prev) is False \
-                    and surface not in self.name_stopwords and len(surface) >= 2
+                alone = (following is None or not following.noun or following.space) \
+                    and _starts_compound(prev) is False and surface not in self.name_stopwords and len(surface) >= 2
                 if full or honor or alone:
                     out.append(("name", start, end, None))
                 i = j + 1

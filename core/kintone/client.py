@@ -312,10 +312,11 @@ class KintoneClient:
 
     async def _request(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None,
                        body: dict | None = None) -> Any:
-        if not self.configured:
+        base_url, token = self.settings.KINTONE_BASE_URL, self.settings.KINTONE_API_TOKEN
+        if not self.configured or base_url is None or token is None:  # configured implies both are set
             raise KintoneError("not_configured")
-        url = self.settings.KINTONE_BASE_URL.rstrip("/") + path
-        headers = {"X-Cybozu-API-Token": self.settings.KINTONE_API_TOKEN.get_secret_value(),
+        url = base_url.rstrip("/") + path
+        headers = {"X-Cybozu-API-Token": token.get_secret_value(),
                    "Accept": "application/json"}
         kwargs: dict[str, Any] = {"headers": headers,
                                   "timeout": aiohttp.ClientTimeout(total=self.settings.KINTONE_TIMEOUT_SECONDS)}

@@ -237,7 +237,7 @@ def node_text(node: Any) -> str:
         return _NEWLINE_WS.sub("", node)
     if not isinstance(node, dict) or _tag(node) == "Rt":
         return ""
-    parts = []
+    parts: list[str] = []
     for child in _children(node):
         if _tag(child) == "Column" and parts:
             parts.append("　")

@@ -488,9 +488,9 @@ class Index:
 
         get = scores.get
         for w in words:
-            alts = [(t, p) for t in (w.term, *synonyms.get(w.term, ())) if (p := postings(t))]
+            alts = [(t, pl) for t in (w.term, *synonyms.get(w.term, ())) if (pl := postings(t))]
             if not alts:  # the sets never use the word: let its synonym groups stand in
-                alts = [(g, p) for g in w.synonyms if (p := postings(g))]
+                alts = [(g, pl) for g in w.synonyms if (pl := postings(g))]
             if not alts:
                 continue
             df = max(sum(len(p) for p, _ in plists) for _, plists in alts)
@@ -514,7 +514,9 @@ class Index:
 
     def _similarity(self, qvec: np.ndarray | None, set_id: int, cid: int) -> float | None:
         ix = self._sets.get(set_id)
-        vec = ix.vectors.get(cid) if ix is not None and qvec is not None else None
+        if ix is None or qvec is None:
+            return None
+        vec = ix.vectors.get(cid)
         return round(float(vec @ qvec), 4) if vec is not None and vec.shape == qvec.shape else None
 
     def _cosine(self, qvec: np.ndarray, idxs: list[_SetIdx], depth: int) -> list[tuple[int, float]]:
@@ -531,6 +533,8 @@ class Index:
 
     # ---------------------------------------------------------------- embeddings
     async def _embed_call(self, texts: list[str], purpose: str) -> list[list[float]]:
+        if self.embed is None:  # callers check first; this guards a misuse
+            raise RuntimeError("no embeddings endpoint configured")
         res = self.embed(texts, purpose)
         if inspect.isawaitable(res):
             res = await res

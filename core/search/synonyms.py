@@ -83,10 +83,11 @@ class SynonymMap:
         return cls(SearchSettings().SEARCH_SYNONYMS_FILE or None)
 
     def rules(self) -> dict[str, tuple[str, ...]]:
-        if self.path is None:
+        path = self.path
+        if path is None:
             return self._rules
         try:
-            self._rules = datafile.cached("search-synonyms", self.path, self._load)
+            self._rules = datafile.cached("search-synonyms", path, lambda: self._load(path))
             self._failing = False
         except (OSError, UnicodeDecodeError, ValueError) as e:
             if not self._failing:  # once per failure, not once per question
@@ -94,9 +95,10 @@ class SynonymMap:
             self._failing = True
         return self._rules
 
-    def _load(self) -> dict[str, tuple[str, ...]]:
+    @staticmethod
+    def _load(path: Path) -> dict[str, tuple[str, ...]]:
         # parsed on the event loop at the first question after an edit: a list of synonyms is small, a huge file is
         # a mistake (a document saved under the wrong name), and would stall every conversation while it parses
-        if self.path.stat().st_size > MAX_BYTES:
+        if path.stat().st_size > MAX_BYTES:
             raise ValueError(f"larger than {MAX_BYTES // 1024} KB")
-        return parse(self.path.read_text(encoding="utf-8"))
+        return parse(path.read_text(encoding="utf-8"))

@@ -162,7 +162,9 @@ def _term(form: str) -> str | None:
 def _pieces(text: str) -> list[str]:
     if len(text.encode("utf-8")) <= _MAX_SUDACHI_BYTES:
         return [text]
-    out, buf, size = [], [], 0
+    out: list[str] = []
+    buf: list[str] = []
+    size = 0
     for sent in re.split(r"(?<=[。！？!?\n])", text):
         n = len(sent.encode("utf-8"))
         if size + n > _MAX_SUDACHI_BYTES and buf:

@@ -143,11 +143,13 @@ async def upsert(session, model, values: dict, *, keys: list[str], update: list[
     """INSERT … ON CONFLICT (keys) DO UPDATE (or DO NOTHING when `update` is empty), on SQLite and PostgreSQL.
     Safe when two turns (or two replicas) write the same row at once."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    stmt: postgresql.Insert | sqlite.Insert
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        stmt = postgresql.insert(model).values(**values)
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(model).values(**values)
+        stmt = sqlite.insert(model).values(**values)
     cols = update if update is not None else [k for k in values if k not in keys]
     if cols:
         stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
