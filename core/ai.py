@@ -10,12 +10,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
-from sqlalchemy import select
-
 from core.llm import ChatResult, LLMError, LLMGateway, Usage, elapsed_ms
+from core.profiles import department_of
 from core.skills import SkillRequest
 from core.store import Database
-from core.store.models import UsageEvent, UserProfile
+from core.store.models import UsageEvent
 from core.telemetry import AI_USES, ERRORS, LLM_DURATION, LLM_TOKENS, tracer
 
 log = logging.getLogger(__name__)
@@ -211,12 +210,7 @@ class AI:
         cached = self._departments.get(req.user_id)
         if cached and time.monotonic() - cached[0] < 600:
             return cached[1]
-        try:
-            async with self.db.session() as s:
-                dept = (await s.execute(select(UserProfile.department)
-                                        .where(UserProfile.user_id == req.user_id))).scalar_one_or_none()
-        except Exception:  # noqa: BLE001 - the audit must not fail the turn
-            return None
+        dept = await department_of(self.db, req.user_id)
         if len(self._departments) > 50_000:
             self._departments.clear()
         self._departments[req.user_id] = (time.monotonic(), dept)

@@ -4,9 +4,22 @@ from __future__ import annotations
 import logging
 import time
 
+from sqlalchemy import select
+
 from core.store.models import UserProfile
 
 log = logging.getLogger(__name__)
+
+
+async def department_of(db, user_id: str) -> str | None:
+    """The user's department as stored in their profile (None when unknown). Never raises: a lookup must not
+    break a turn."""
+    try:
+        async with db.session() as s:
+            return await s.scalar(select(UserProfile.department).where(UserProfile.user_id == user_id))
+    except Exception as e:  # noqa: BLE001
+        log.warning("department lookup failed: %s", type(e).__name__)
+        return None
 
 
 async def enrich_from_graph(services, user_id: str) -> bool:

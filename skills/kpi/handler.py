@@ -12,9 +12,8 @@ from sqlalchemy import func, select
 from cards import kpi as kpi_cards
 from cards.kpi import examples_category_card, examples_index_card, kpi_card, quiz_card, quiz_result_card, roles_card
 from core.carddata import CardData, Name, RowId, Text
-from core.profiles import group_ids
+from core.profiles import department_of, group_ids
 from core.skills import Handler, ReplyPort, SkillRequest, Verb
-from core.store.models import UserProfile
 from core.timeutil import JST
 from skills.kpi import helpdesk
 from skills.kpi import strings as S
@@ -257,9 +256,8 @@ async def _submit_quiz(req: SkillRequest, reply: ReplyPort, services) -> None:
         await reply.refresh_card(roles_card(quiz.roles))
         return
     result = score(role, req.data)
+    dept = await department_of(services.db, req.user_id)
     async with services.db.session() as s:
-        dept = (await s.execute(select(UserProfile.department).where(UserProfile.user_id == req.user_id))
-                ).scalar_one_or_none()
         s.add(QuizResult(created_at=services.clock.now(), user_id=req.user_id, aad_object_id=req.aad_object_id,
                          department=dept, role=role.id, score=result.correct, total=result.total,
                          answers=result.answers()))

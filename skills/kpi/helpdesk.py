@@ -14,8 +14,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from cards.kpi import helpdesk_answer_card, helpdesk_answered_card, helpdesk_channel_card
+from core.profiles import department_of
 from core.skills import ReplyPort, SkillRequest
-from core.store.models import ConversationRef, UserProfile
+from core.store.models import ConversationRef
 from core.timeutil import jst_text
 from skills.kpi import strings as S
 from skills.kpi.models import HelpdeskTicket
@@ -37,12 +38,6 @@ def _base_conversation(conversation_id: str | None) -> str:
     return (conversation_id or "").split(";", 1)[0]
 
 
-async def _department(services, user_id: str) -> str | None:
-    async with services.db.session() as s:
-        return (await s.execute(select(UserProfile.department).where(UserProfile.user_id == user_id))
-                ).scalar_one_or_none()
-
-
 async def ask(req: SkillRequest, reply: ReplyPort, services) -> None:
     question = (req.text or "").strip()
     if not question:
@@ -60,7 +55,7 @@ async def ask(req: SkillRequest, reply: ReplyPort, services) -> None:
         await reply.send_text(S.HELPDESK_NOT_CONFIGURED)
         return
     now = services.clock.now()
-    department = await _department(services, req.user_id)
+    department = await department_of(services.db, req.user_id)
     async with services.db.session() as s:
         ticket = HelpdeskTicket(created_at=now, user_id=req.user_id, aad_object_id=req.aad_object_id,
                                 user_name=req.user_name, department=department,

@@ -9,15 +9,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
-
 from cards import planning as plan_cards
 from core.ai import AIFailed, AIRefused
 from core.carddata import CardData, Name, RowId, Text
+from core.profiles import department_of
 from core.search.passages import sources_from_json
 from core.services import Services
 from core.skills import Citation, ReplyPort, SkillRequest, Verb
-from core.store.models import UserProfile
 from core.timeutil import jst_text
 from skills import prompts
 from skills.planning import jobs, research, strings
@@ -108,14 +106,6 @@ def _profiles(settings: PlanningSettings):
     return load_profiles(settings.profiles_path())
 
 
-async def _department(services, req: SkillRequest) -> str | None:
-    try:
-        async with services.db.session() as s:
-            return await s.scalar(select(UserProfile.department).where(UserProfile.user_id == req.user_id))
-    except Exception:  # noqa: BLE001 - the default profile is fine
-        return None
-
-
 def _clip(value, limit: int) -> str:
     return " ".join(str(value or "").split())[:limit]
 
@@ -140,7 +130,7 @@ async def _form(req: SkillRequest, reply: ReplyPort, services, settings: Plannin
         await reply.send_text(strings.THEME_TOO_LONG)
         return
     profiles = _profiles(settings)
-    chosen = profiles.for_department(await _department(services, req))
+    chosen = profiles.for_department(await department_of(services.db, req.user_id))
     await reply.send_card(plan_cards.clarify_card(
         theme, [(p.id, p.name, p.method_text()) for p in profiles.items], chosen.id))
 
