@@ -17,7 +17,7 @@ from bot import background, edge
 from bot.config import BotSettings
 from bot.connectors import CachingAuthentication
 from bot.handler import APOLOGY, AssistantBot, drain_background, new_correlation_id
-from bot.logs import correlation_id
+from bot.logs import correlation_id, quiet_malformed_requests
 from bot.proactive import BotProactiveSender
 from bot.registry import build_registry
 from bot.reply import RawEntity
@@ -89,6 +89,7 @@ def build_services(*, db: Database | None = None, llm_settings: LLMSettings | No
 
 def create_app(settings: BotSettings | None = None, services: Services | None = None) -> web.Application:
     settings = settings or BotSettings()
+    quiet_malformed_requests()
     services = services or build_services(local_admin=settings.anonymous and settings.host_is_loopback())
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(auth_config(settings)))
     adapter.bot_framework_authentication = CachingAuthentication(adapter.bot_framework_authentication)

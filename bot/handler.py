@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.files import on_consent
 from bot.logs import correlation_id
 from bot.reply import TurnReplyPort
-from core import router
+from core import jsonsafe, router
 from core.profiles import enrich_from_graph
 from core.services import Services
 from core.skills import FileAttachment, SkillRequest
@@ -300,9 +300,9 @@ def parse_feedback_text(raw: Any) -> str | None:
         return str(raw.get("feedbackText") or "") or None
     s = str(raw)
     try:
-        parsed = json.loads(s)
+        parsed = jsonsafe.clean(json.loads(s))        # the inner JSON may hold escaped lone surrogates too
         if isinstance(parsed, dict):
-            return str(parsed.get("feedbackText") or "") or None
+            return str(parsed.get("feedbackText") or "")[:4000] or None
     except (json.JSONDecodeError, ValueError):
         pass
     return s[:4000] or None

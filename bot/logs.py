@@ -29,6 +29,29 @@ class _Text(logging.Formatter):
         return super().format(record)
 
 
+class _MalformedRequests(logging.Filter):
+    """aiohttp answers a request its HTTP parser refuses (a NUL in a header, a broken request line) with 400, but
+    logs it with a traceback at ERROR: anyone could fill the log with tracebacks without a token. Such records
+    become one INFO line without the traceback; every other record passes unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg, record.args = "malformed HTTP request refused (%s): %s", (exc.code, type(exc).__name__)
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_malformed_requests() -> None:
+    """Install the filter on aiohttp's server logger (idempotent; called when the app is created)."""
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _MalformedRequests) for f in server.filters):
+        server.addFilter(_MalformedRequests())
+
+
 def setup(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(_Json() if fmt == "json" else

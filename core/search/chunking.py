@@ -114,9 +114,9 @@ def _units(block: _Block, max_chars: int) -> tuple[list[str], list[tuple[str, bo
         header: list[str] = []
         if len(lines) >= 2 and _TABLE_SEP.match(lines[1]):
             header, lines = lines[:2], lines[2:]
-        units = [(piece, i == 0 and j == 0) for i, row in enumerate(lines)
-                 for j, piece in enumerate(_cut(row, max_chars))]  # an over-long row continues on the next piece
-        return header, units
+        rows = [(piece, i == 0 and j == 0) for i, row in enumerate(lines)
+                for j, piece in enumerate(_cut(row, max_chars))]  # an over-long row continues on the next piece
+        return header, rows
     text = "\n".join(block.lines).strip()
     units: list[tuple[str, bool]] = []
     for sent in _SENTENCE_END.split(text):
