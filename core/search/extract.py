@@ -7,12 +7,14 @@ Two layers (both used by `core.search.ingest`, which turns their refusals into J
   packages) and refuses zip bombs (total inflated size, per-member compression ratio), absurd member counts,
   nested archives outside the embeddings folders, odd member names and unusual compression methods. It never
   inflates a member.
-* `convert_isolated(data, name, ext, limits)` runs the conversion in a fresh interpreter
-  (`python -m core.search.extract`), one per document, with RLIMIT_AS (memory), RLIMIT_CPU, RLIMIT_FSIZE and a
-  wall-clock timeout, and a pared-down environment (no secrets reach the process that parses hostile input). A child
-  that runs out of memory, time or dies is reported as a `Refused` with code "memory", "timeout" or "crashed".
-  A fresh `python -m` child was chosen over multiprocessing: it re-imports nothing of the parent (no `__main__`,
-  no event loop, no threads or locks inherited through fork) and a crash leaves no pool to repair.
+* `convert_isolated(data, name, ext, limits)` runs the conversion in a child process, one per document, with
+  RLIMIT_AS (memory), RLIMIT_CPU, RLIMIT_FSIZE and a wall-clock timeout, and a pared-down environment (no secrets
+  reach the process that parses hostile input). A child that runs out of memory, time or dies is reported as a
+  `Refused` with code "memory", "timeout" or "crashed". The children are forked from a pre-warmed converter
+  process (`python -m core.search.extract`, started on first use with the trimmed environment; it has imported
+  the converters once and runs no threads of ours), not from the bot: they inherit nothing of the bot (no event
+  loop, no secrets), and each document still starts from a clean copy. A converter process that dies or hangs is
+  replaced on the next request.
 
 The child takes the first pages (PDF), sheets and rows (xlsx, read row by row in openpyxl's read-only mode; never
 the whole sheet), slides (pptx) and characters of output, and reports what it left out in `Extracted.truncated`.
@@ -30,6 +32,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -168,30 +171,112 @@ _ENV_KEEP = ("PATH", "PYTHONPATH", "PYTHONHOME", "LANG", "LC_ALL", "LC_CTYPE", "
              "SYSTEMROOT", "VIRTUAL_ENV")
 
 
+def _child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MALLOC_ARENA_MAX="2",
+               PYTHONIOENCODING="utf-8", PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def _frame(payload: bytes) -> bytes:
+    return struct.pack(">Q", len(payload)) + payload
+
+
+def _read_frame(stream) -> bytes | None:
+    head = stream.read(8)
+    if len(head) < 8:
+        return None
+    (size,) = struct.unpack(">Q", head)
+    body = stream.read(size)
+    return body if len(body) == size else None
+
+
+class _Zygote:
+    """A pre-warmed converter process with a trimmed environment: it imports the converters once and forks one
+    child per document, so each document still gets a fresh process under hard limits, without paying the
+    interpreter start and the converters' import (about a second each) every time. One request at a time."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "core.search.extract", "--zygote"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     env=_child_env(), cwd=str(ROOT))
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def convert(self, header: bytes, data: bytes, timeout: float) -> dict:
+        """Send one document; the zygote enforces the child's timeout itself (and kills the child). A zygote that
+        does not answer within the timeout plus a margin is killed too (then replaced on the next request)."""
+        if not self.alive():
+            self.start()
+        proc = self.proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        stdin, stdout = proc.stdin, proc.stdout
+        result: list[bytes | None] = [None]
+
+        def talk() -> None:
+            try:
+                stdin.write(_frame(header) + _frame(data))
+                stdin.flush()
+                result[0] = _read_frame(stdout)
+            except (BrokenPipeError, OSError, ValueError):
+                result[0] = None
+
+        import threading
+        worker = threading.Thread(target=talk, name="ingest-zygote", daemon=True)
+        worker.start()
+        worker.join(timeout + 10)
+        if worker.is_alive() or result[0] is None:
+            self.stop()              # hung or dead: the next request starts a fresh one
+            worker.join(5)
+            raise Refused("crashed", "the converter process stopped answering")
+        reply = json.loads(result[0].decode("utf-8"))
+        return reply if isinstance(reply, dict) else {}
+
+
+_idle: list[_Zygote] = []
+_idle_lock = __import__("threading").Lock()
+
+
+def _take() -> _Zygote:
+    with _idle_lock:
+        return _idle.pop() if _idle else _Zygote()
+
+
+def _give_back(z: _Zygote) -> None:
+    with _idle_lock:
+        _idle.append(z)
+
+
+def shutdown() -> None:
+    """Stop the idle converter processes (they also end by themselves when this process exits)."""
+    with _idle_lock:
+        while _idle:
+            _idle.pop().stop()
+
+
 def convert_isolated(data: bytes, name: str, ext: str, limits: Limits, *, converter: str | None = None) -> Extracted:
     """Convert in a child process under `limits`. `converter` ("module:function", called with (data, name) and
     returning Markdown) replaces the built-in converter — a test hook for proving the limits; never user input.
     Raises `Refused` ("broken", "memory", "timeout", "crashed")."""
     header = json.dumps({"name": name, "ext": ext, "limits": asdict(limits), "converter": converter}).encode()
-    env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MALLOC_ARENA_MAX="2",
-               PYTHONIOENCODING="utf-8", PYTHONDONTWRITEBYTECODE="1")
-    with tempfile.TemporaryFile() as err:
-        try:
-            proc = subprocess.run([sys.executable, "-m", "core.search.extract"], input=header + b"\n" + data,
-                                  stdout=subprocess.PIPE, stderr=err, env=env, cwd=str(ROOT),
-                                  timeout=limits.timeout_seconds + 2)
-        except subprocess.TimeoutExpired:   # run() has killed the child
-            raise Refused("timeout", f"no result in {limits.timeout_seconds} s",
-                          seconds=limits.timeout_seconds) from None
-        err.seek(0, os.SEEK_END)
-        err.seek(max(0, err.tell() - 4000))
-        tail = err.read().decode("utf-8", errors="replace")
+    zygote = _take()
     try:
-        result = json.loads(proc.stdout.decode("utf-8")) if proc.stdout else None
-    except (UnicodeDecodeError, ValueError):
-        result = None
+        reply = zygote.convert(header, data, limits.timeout_seconds)
+    finally:
+        if zygote.alive():
+            _give_back(zygote)
+    result, status, tail = reply.get("result"), str(reply.get("status") or ""), str(reply.get("stderr") or "")
     if isinstance(result, dict) and "markdown" in result:
         return Extracted(markdown=result["markdown"], truncated=list(result.get("truncated") or []))
     if isinstance(result, dict) and result.get("error"):
@@ -201,22 +286,86 @@ def convert_isolated(data: bytes, name: str, ext: str, limits: Limits, *, conver
         if code == "timeout":
             raise Refused("timeout", result.get("detail", ""), seconds=limits.timeout_seconds)
         raise Refused(code, result.get("detail", ""))
-    rc = proc.returncode
-    detail = f"exit {rc}: {tail[-500:]}"
+    detail = f"{status}: {tail[-500:]}"
+    if status == "timeout":
+        raise Refused("timeout", f"no result in {limits.timeout_seconds} s", seconds=limits.timeout_seconds)
     if "MemoryError" in tail or "Cannot allocate memory" in tail or "std::bad_alloc" in tail:
         raise Refused("memory", detail, mb=limits.memory_mb)
-    if rc in (-24, 128 + 24):   # SIGXCPU: the CPU limit
+    if status == "signal 24":   # SIGXCPU: the CPU limit
         raise Refused("timeout", detail, seconds=limits.timeout_seconds)
     raise Refused("crashed", detail)
 
 
 # ---------------------------------------------------------------------------------------------- child side
 
-def _child_main() -> int:
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)          # whatever a library prints goes to stderr; stdout carries the result alone
-    stdin = sys.stdin.buffer
-    header = json.loads(stdin.readline())
+def _zygote_main() -> int:
+    """The pre-warmed converter process: import the converters once, then for each request fork a child that sets
+    its limits and converts; wait for it up to the timeout (then kill it) and answer with its result and status."""
+    import select
+    import signal
+
+    _no_pandas()
+    try:                                    # warm the imports the children share (best effort)
+        import markitdown.converters  # noqa: F401
+        import openpyxl  # noqa: F401
+        import pypdfium2  # noqa: F401
+    except Exception:  # noqa: BLE001 - a child reports a missing converter as a broken file
+        pass
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        header = _read_frame(stdin)
+        data = _read_frame(stdin)
+        if header is None or data is None:
+            return 0
+        limits = Limits(**json.loads(header)["limits"])
+        err = tempfile.TemporaryFile()
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:                        # the child: limits first, then the document
+            os.close(r)
+            os.dup2(err.fileno(), 2)
+            os.dup2(2, 1)                   # a library's prints go to stderr; the pipe carries the result alone
+            code = 0
+            try:
+                with os.fdopen(w, "wb") as out:
+                    out.write(_child_convert(header, data))
+            except BaseException:  # noqa: BLE001 - nothing may escape the child
+                code = 1
+            os._exit(code)
+        os.close(w)
+        chunks, deadline, status = [], time.monotonic() + limits.timeout_seconds, ""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                os.kill(pid, signal.SIGKILL)
+                status = "timeout"
+                break
+            ready, _, _ = select.select([r], [], [], left)
+            if ready:
+                chunk = os.read(r, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        os.close(r)
+        _, wstatus = os.waitpid(pid, 0)
+        if not status:
+            status = f"signal {os.WTERMSIG(wstatus)}" if os.WIFSIGNALED(wstatus) else f"exit {os.WEXITSTATUS(wstatus)}"
+        err.seek(0, os.SEEK_END)
+        err.seek(max(0, err.tell() - 4000))
+        tail = err.read().decode("utf-8", errors="replace")
+        err.close()
+        try:
+            result = json.loads(b"".join(chunks).decode("utf-8")) if chunks else None
+        except (UnicodeDecodeError, ValueError):
+            result = None
+        reply = {"result": result, "status": status, "stderr": tail if result is None else ""}
+        stdout.write(_frame(json.dumps(reply, ensure_ascii=False).encode("utf-8")))
+        stdout.flush()
+
+
+def _child_convert(header_raw: bytes, data: bytes) -> bytes:
+    """In the forked child: set the limits, convert, and return the JSON result."""
+    header = json.loads(header_raw)
     limits = Limits(**header["limits"])
     _limit_self(limits)
     import logging
@@ -224,7 +373,6 @@ def _child_main() -> int:
     logging.basicConfig(level=logging.ERROR)
     warnings.simplefilter("ignore")
     try:
-        data = stdin.read()
         if header.get("converter"):
             import importlib
             module, _, func = header["converter"].partition(":")
@@ -242,9 +390,7 @@ def _child_main() -> int:
         text = f"{type(e).__name__}: {e}"[:2000]
         memory = "Memory allocation failed" in text or "MemoryError" in text or isinstance(e.__cause__, MemoryError)
         payload = {"error": "memory" if memory else "broken", "detail": text}
-    out.write(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
-    out.flush()
-    return 0
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 
 def _limit_self(limits: Limits) -> None:
@@ -483,4 +629,4 @@ def mark_pdf_pages(markdown: str) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(_child_main())
+    sys.exit(_zygote_main())

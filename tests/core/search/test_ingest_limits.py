@@ -238,3 +238,21 @@ def test_legacy_or_encrypted_office_file_is_explained():
     with pytest.raises(WrongFileType) as ei:
         to_markdown(ole, "古い.docx")
     assert "古い形式（.doc、.xls、.ppt）のファイルか、パスワードで保護されたOfficeファイル" in ei.value.message
+
+
+# ------------------------------------------------------------------------------------------------ the converter process
+
+def test_children_come_from_one_warm_converter_process_that_outlives_their_crashes():
+    from core.search import extract
+
+    extract.shutdown()
+    assert "粗大ごみ" in to_markdown(make_docx(), "一.docx").markdown
+    first = extract._idle[-1].proc.pid
+    with pytest.raises(ConversionLimitExceeded):
+        to_markdown(make_docx(), "落ちる.docx", converter="tests.core.search.hostile:die")
+    assert "粗大ごみ" in to_markdown(make_docx(), "二.docx").markdown
+    assert [z.proc.pid for z in extract._idle] == [first]       # the child died; its converter process did not
+    extract._idle[-1].proc.kill()                                 # the converter process itself gone: replaced
+    extract._idle[-1].proc.wait()
+    assert "粗大ごみ" in to_markdown(make_docx(), "三.docx").markdown
+    assert extract._idle[-1].proc.pid != first
