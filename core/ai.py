@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator
 
+from core.cache import TTLCache
 from core.llm import ChatResult, LLMError, LLMGateway, Usage, elapsed_ms
 from core.profiles import department_of
 from core.skills import SkillRequest
@@ -74,7 +75,7 @@ class AI:
         self.guard = guard
         self.db = db
         self.keep_prompts = keep_prompts
-        self._departments: dict[str, tuple[float, str | None]] = {}   # user id -> (fetched at, department)
+        self._departments: TTLCache[str, str | None] = TTLCache(600.0, max_entries=50_000)   # user id -> department
 
     @property
     def offline(self) -> bool:
@@ -207,13 +208,10 @@ class AI:
 
     async def _department(self, req: SkillRequest) -> str | None:
         """The user's department for the audit record (cached for 10 minutes per process)."""
-        cached = self._departments.get(req.user_id)
-        if cached and time.monotonic() - cached[0] < 600:
-            return cached[1]
+        if req.user_id in self._departments:
+            return self._departments.get(req.user_id)
         dept = await department_of(self.db, req.user_id)
-        if len(self._departments) > 50_000:
-            self._departments.clear()
-        self._departments[req.user_id] = (time.monotonic(), dept)
+        self._departments.put(req.user_id, dept)
         return dept
 
     async def _audit(self, req: SkillRequest, skill: str, decision, *, outcome: str, latency: float,

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import logging
-import time
 
 from sqlalchemy import select
 
+from core.cache import TTLCache
 from core.store.models import UserProfile
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,15 @@ async def group_ids(services, aad_object_id: str | None) -> list[str]:
     or on a Graph error (access then falls back to what is granted to the user or to everyone)."""
     if not aad_object_id or services.graph is None:
         return []
-    cache = services.extra("profiles.groups", dict)
+    cache: TTLCache[str, list[str]] = services.extra("profiles.groups",
+                                                     lambda: TTLCache(GROUP_CACHE_SECONDS, max_entries=50_000))
     hit = cache.get(aad_object_id)
-    if hit and time.monotonic() - hit[0] < GROUP_CACHE_SECONDS:
-        return hit[1]
+    if hit is not None:
+        return hit
     try:
         groups = await services.graph.member_groups(aad_object_id)
     except Exception as e:  # noqa: BLE001
         log.warning("graph group lookup failed: %s", type(e).__name__)
         return []
-    if len(cache) > 50_000:
-        cache.clear()
-    cache[aad_object_id] = (time.monotonic(), groups)
+    cache.put(aad_object_id, groups)
     return groups

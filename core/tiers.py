@@ -6,10 +6,10 @@ moves a request containing a My Number to the mynumber tier. An endpoint only ev
 from __future__ import annotations
 
 import json
-import time
 
 from pydantic import field_validator
 
+from core.cache import TTLCache
 from core.llm import TIERS
 from core.settings import AppSettings
 from core.store.models import UserProfile
@@ -37,18 +37,18 @@ class TierSettings(AppSettings):
 
 
 def _state(services) -> dict:
-    return services.extra("tiers.state", lambda: {"settings": TierSettings(), "users": {}})
+    return services.extra("tiers.state", lambda: {"settings": TierSettings(),
+                                                   "users": TTLCache(_CACHE_SECONDS, max_entries=50_000)})
 
 
 async def user_tier(services, user_id: str) -> str | None:
-    cache = _state(services)["users"]
-    hit = cache.get(user_id)
-    if hit and time.monotonic() - hit[0] < _CACHE_SECONDS:
-        return hit[1]
+    cache: TTLCache[str, str | None] = _state(services)["users"]
+    if user_id in cache:
+        return cache.get(user_id)
     async with services.db.session() as s:
         prof = await s.get(UserProfile, user_id)
     tier = (prof.prefs or {}).get("tier") if prof else None
-    cache[user_id] = (time.monotonic(), tier)
+    cache.put(user_id, tier)
     return tier
 
 
@@ -66,7 +66,7 @@ async def set_user_tier(services, user_id: str, tier: str | None) -> None:
         else:
             prefs["tier"] = tier
         prof.prefs = prefs
-    _state(services)["users"][user_id] = (time.monotonic(), tier)
+    _state(services)["users"].put(user_id, tier)
 
 
 async def resolve(services, req) -> str | None:

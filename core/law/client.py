@@ -21,14 +21,13 @@ import asyncio
 import html
 import logging
 import re
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
+from core.cache import TTLCache
 from core.settings import AppSettings
 
 log = logging.getLogger(__name__)
@@ -380,35 +379,6 @@ def flatten_element(root: Any, elm: str | None = None) -> tuple[str, str, str]:
 
 # --------------------------------------------------------------------------------------------------- the client
 
-class _TTLCache:
-    def __init__(self, ttl: float, max_entries: int = 512) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._data: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
-
-    def get(self, key: tuple) -> Any:
-        entry = self._data.get(key)
-        if entry is None:
-            return None
-        expires, value = entry
-        if expires < time.monotonic():
-            del self._data[key]
-            return None
-        self._data.move_to_end(key)
-        return value
-
-    def put(self, key: tuple, value: Any) -> None:
-        if self.ttl <= 0:
-            return
-        self._data[key] = (time.monotonic() + self.ttl, value)
-        self._data.move_to_end(key)
-        while len(self._data) > self.max_entries:
-            self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        self._data.clear()
-
-
 class LawClient:
     """e-Gov 法令API v2 client. Keep one per process (its cache lives in it); close() when you created no session."""
 
@@ -416,7 +386,7 @@ class LawClient:
         self.settings = settings or LawSettings()
         self._session = session
         self._own_session = session is None
-        self.cache = _TTLCache(float(self.settings.LAW_CACHE_SECONDS))
+        self.cache: TTLCache[tuple, Any] = TTLCache(float(self.settings.LAW_CACHE_SECONDS), max_entries=512)
 
     @property
     def base_url(self) -> str:
