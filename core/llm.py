@@ -136,6 +136,14 @@ def endpoint_specs(s: LLMSettings) -> list[EndpointSpec]:
     return specs
 
 
+def _tool_arguments(raw: str | None) -> dict:
+    """A tool call's arguments: the model's JSON object, or {} when it wrote something else."""
+    try:
+        args = json.loads(raw or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return args if isinstance(args, dict) else {}
+
 class Endpoint:
     """One OpenAI-compatible server reached through the real `openai` async client."""
 
@@ -163,10 +171,12 @@ class Endpoint:
             self.client = openai.AsyncOpenAI(api_key=spec.api_key or "not-needed", base_url=spec.base_url,
                                              timeout=timeout, max_retries=max_retries)
 
-    async def chat(self, messages: list[dict], *, tools: list[dict] | None = None, tool_choice: Any = None,
-                   temperature: float | None = 0.2, max_tokens: int | None = None,
-                   timeout: float | None = None) -> ChatResult:
-        kwargs: dict[str, Any] = {"model": self.model, "messages": messages}
+    def _request(self, messages: list[dict], *, tools: list[dict] | None, tool_choice: Any = None,
+                 temperature: float | None, max_tokens: int | None, timeout: float | None,
+                 **extra: Any) -> dict[str, Any]:
+        """The keyword arguments of one chat.completions.create call (chat and stream alike); unset options are
+        left out, so that the server's defaults apply."""
+        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, **extra}
         if tools:
             kwargs["tools"] = tools
             if tool_choice is not None:
@@ -177,17 +187,19 @@ class Endpoint:
             kwargs["max_tokens"] = max_tokens
         if timeout:
             kwargs["timeout"] = timeout
+        return kwargs
+
+    async def chat(self, messages: list[dict], *, tools: list[dict] | None = None, tool_choice: Any = None,
+                   temperature: float | None = 0.2, max_tokens: int | None = None,
+                   timeout: float | None = None) -> ChatResult:
+        kwargs = self._request(messages, tools=tools, tool_choice=tool_choice, temperature=temperature,
+                               max_tokens=max_tokens, timeout=timeout)
         resp = await _call(self.client.chat.completions.create(**kwargs))
         if not resp.choices:
             raise LLMError("bad_response", "no choices")
         choice = resp.choices[0]
-        calls = []
-        for tc in choice.message.tool_calls or []:
-            try:
-                args = json.loads(tc.function.arguments or "{}")
-            except json.JSONDecodeError:
-                args = {}
-            calls.append(ToolCall(id=tc.id, name=tc.function.name, arguments=args if isinstance(args, dict) else {}))
+        calls = [ToolCall(id=tc.id, name=tc.function.name, arguments=_tool_arguments(tc.function.arguments))
+                 for tc in choice.message.tool_calls or []]
         usage = Usage(resp.usage.prompt_tokens, resp.usage.completion_tokens) if resp.usage else Usage()
         return ChatResult(text=choice.message.content or "", tool_calls=calls, usage=usage,
                           model=resp.model or self.model, endpoint=self.name, finish_reason=choice.finish_reason)
@@ -197,17 +209,9 @@ class Endpoint:
                      max_tokens: int | None = None, timeout: float | None = None) -> AsyncIterator[str]:
         """Yield text deltas; fills `usage` from the final chunk when the server reports it, and `calls` with the
         tool calls the model streamed (their arguments arrive in pieces and are joined here)."""
-        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "stream": True,
-                                  "stream_options": {"include_usage": True}}
-        if tools:
-            kwargs["tools"] = tools
+        kwargs = self._request(messages, tools=tools, temperature=temperature, max_tokens=max_tokens, timeout=timeout,
+                               stream=True, stream_options={"include_usage": True})
         parts: dict[int, dict[str, str]] = {}
-        if temperature is not None:
-            kwargs["temperature"] = temperature
-        if max_tokens:
-            kwargs["max_tokens"] = max_tokens
-        if timeout:
-            kwargs["timeout"] = timeout
         stream = await _call(self.client.chat.completions.create(**kwargs))
         try:
             async for chunk in stream:
@@ -230,12 +234,8 @@ class Endpoint:
         finally:
             await stream.close()
         if calls is not None:
-            for _, part in sorted(parts.items()):
-                try:
-                    args = json.loads(part["args"] or "{}")
-                except json.JSONDecodeError:
-                    args = {}
-                calls.append(ToolCall(id=part["id"], name=part["name"], arguments=args if isinstance(args, dict) else {}))
+            calls.extend(ToolCall(id=part["id"], name=part["name"], arguments=_tool_arguments(part["args"]))
+                         for _, part in sorted(parts.items()))
 
     async def embed(self, texts: list[str], purpose: str = "document") -> list[list[float]]:
         """Vectors for `texts`, a search question's (`purpose="query"`) or document passages' (the default), each
