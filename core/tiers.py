@@ -37,7 +37,7 @@ class TierSettings(AppSettings):
 
 
 def _state(services) -> dict:
-    return services.extra("tiers.state", lambda: {"settings": TierSettings(),
+    return services.extra("tiers.state", lambda: {"settings": services.settings.get(TierSettings),
                                                    "users": TTLCache(_CACHE_SECONDS, max_entries=50_000)})
 
 

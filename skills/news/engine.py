@@ -91,7 +91,7 @@ class CycleReport:
 class NewsEngine:
     def __init__(self, services, settings: NewsSettings | None = None) -> None:
         self.services = services
-        self.s = settings or NewsSettings()
+        self.s = settings or services.settings.get(NewsSettings)
         self.config = SourceConfig(self.s.sources_file())
         self.instance = uuid.uuid4().hex[:12]
         self.last_cycle_at: datetime | None = None

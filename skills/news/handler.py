@@ -18,7 +18,7 @@ from skills.news import strings as S
 from skills.news.digest import Digest, RankedItem, delivered_recently, learn
 from skills.news.fetch import AddressPolicy, FetchRefused, check_url
 from skills.news.models import NewsItem, NewsProfile, NewsSource
-from skills.news.profiles import MAX_PERSONAL_SOURCES, get_or_create, graph_of, parse_keywords, parse_time, valid_mail
+from skills.news.profiles import MAX_PERSONAL_SOURCES, get_or_create, parse_keywords, parse_time, valid_mail
 from skills.news.schedule import deliverer_of
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ async def _known_tags(services, d) -> list[str]:
 async def _settings(req, reply, services, *, message: str | None = None, error: str | None = None) -> None:
     d = deliverer_of(services)
     profile = await get_or_create(services, req, d.s)
-    mail_ok = bool(d.s.NEWS_MAIL_SENDER and graph_of(services) is not None)
+    mail_ok = bool(d.s.NEWS_MAIL_SENDER and services.graph is not None)
     card = settings_card(profile, known_tags=await _known_tags(services, d), mail_available=mail_ok,
                          message=message, error=error)
     if req.is_invoke:

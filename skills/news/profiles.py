@@ -17,19 +17,6 @@ MAX_KEYWORDS = 30
 MAX_PERSONAL_SOURCES = 10
 
 
-def graph_of(services):
-    """services.graph, or a GraphService built from GRAPH_* settings (None when not configured)."""
-    if services.graph is not None:
-        return services.graph
-
-    def build():
-        from core.graph import GraphService, GraphSettings
-
-        return GraphService.from_settings(GraphSettings())
-
-    return services.extra("graph", build)
-
-
 def parse_time(value: str | None) -> str | None:
     """'8:30' / '08:30' / '08:30:00' -> '08:30' between 05:00 and 21:59; None when invalid."""
     m = _TIME.match(unicodedata.normalize("NFKC", value or "").strip())
@@ -81,7 +68,7 @@ async def get_or_create(services, req, settings: NewsSettings) -> NewsProfile:
 
 async def prefill_from_graph(services, user_id: str) -> bool:
     """Fill department / job title / mail from GET /users/{aad id} once (fields already set are kept)."""
-    graph = graph_of(services)
+    graph = services.graph
     async with services.db.session() as s:
         p = await s.get(NewsProfile, user_id)
         if p is None or graph is None or not p.aad_object_id:

@@ -28,7 +28,6 @@ from skills.news.digest import Corpus, Digest, ProfileView, delivered_recently, 
 from skills.news.engine import NewsEngine, engine_of, insert_ignore, terms_of
 from skills.news.mail import digest_html
 from skills.news.models import NewsDelivery, NewsProfile
-from skills.news.profiles import graph_of
 from skills.news.settings import NewsSettings
 
 log = logging.getLogger(__name__)
@@ -102,7 +101,7 @@ class Deliverer:
     def __init__(self, services, settings: NewsSettings | None = None, *, engine: NewsEngine | None = None,
                  instance_id: str | None = None, limiter: RateLimiter | None = None) -> None:
         self.services = services
-        self.s = settings or NewsSettings()
+        self.s = settings or services.settings.get(NewsSettings)
         self.engine = engine or engine_of(services)
         self.instance = instance_id or uuid.uuid4().hex[:12]
         self.limiter = limiter or RateLimiter(self.s.NEWS_SEND_RATE)
@@ -332,7 +331,7 @@ class Deliverer:
 
     async def send_mail(self, profile: NewsProfile, digest: Digest) -> bool:
         sender = self.s.NEWS_MAIL_SENDER
-        graph = graph_of(self.services)
+        graph = self.services.graph
         if not (sender and graph and profile.mail_address):
             return False
         try:
