@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Callable, Sequence
 
 from aiohttp import web
 
@@ -65,6 +65,23 @@ class RecorderPort:
 
     def last(self) -> Sent:
         return self.sent[-1]
+
+
+def card_nodes(card: Any, match: Callable[[dict], bool]) -> list[dict]:
+    """Every object of an Adaptive Card (nested at any depth, in document order) for which `match` is true."""
+    out: list[dict] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if match(node):
+                out.append(node)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(card)
+    return out
 
 
 def make_request(text: str = "", **kw: Any) -> SkillRequest:

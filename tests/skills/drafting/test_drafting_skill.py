@@ -23,7 +23,7 @@ from skills.drafting import compose, strings
 from skills.drafting.doctypes import COMMITMENTS, DOC_TYPES
 from skills.drafting.models import Draft
 from skills.drafting.settings import DraftingSettings
-from tests.harness import RecorderPort, make_request, make_services
+from tests.harness import RecorderPort, card_nodes, make_request, make_services
 from tests.skills.drafting.drafting_samples import CITIZEN, GIKAI, GOOD, NOTICE_INTERNAL, OSHIRASE
 
 
@@ -82,19 +82,7 @@ async def run(services, text="", *, port=None, **kw):
 
 
 def card_text(card) -> str:
-    out = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("type") == "TextBlock":
-                out.append(node["text"].replace("\\", ""))
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-    walk(card)
-    return "\n".join(out)
+    return "\n".join(n["text"].replace("\\", "") for n in card_nodes(card, lambda n: n.get("type") == "TextBlock"))
 
 
 def draft_of(card) -> str:

@@ -11,7 +11,7 @@ from core import router
 from core.law import LAW_ERROR_JA, LawError
 from core.law.lookup import find_law, parse_reference
 from core.store.models import UsageEvent
-from tests.harness import RecorderPort, make_request, make_services
+from tests.harness import RecorderPort, card_nodes, make_request, make_services
 from tests.skills.law.cardschema import assert_valid_card
 from tests.standins.law import LawStandIn
 
@@ -52,19 +52,7 @@ async def run(services, text: str = "", **fields) -> RecorderPort:
 
 
 def buttons(card: dict) -> list[dict]:
-    out = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("type", "").startswith("Action."):
-                out.append(node)
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-    walk(card)
-    return out
+    return card_nodes(card, lambda n: n.get("type", "").startswith("Action."))
 
 
 def card_text(card: dict) -> str:

@@ -18,19 +18,8 @@ from skills.planning import jobs
 from skills.planning.models import PlanJob
 from tests.harness import RecorderPort, make_request, make_services
 from tests.skills.law.cardschema import assert_valid_card
-from tests.skills.planning.plan_helpers import write_profiles
-from tests.standins.law import LawStandIn
 
 DEAD_OWNER = "other-host:4242:0123456789ab"
-
-
-@pytest.fixture
-async def egov(monkeypatch, tmp_path):
-    stand_in = await LawStandIn().start()
-    monkeypatch.setenv("EGOV_LAW_API_BASE", stand_in.base_url)
-    monkeypatch.setenv("PLANNING_PROFILES_FILE", str(write_profiles(tmp_path)))
-    yield stand_in
-    await stand_in.stop()
 
 
 async def act(services, **fields) -> RecorderPort:

@@ -19,17 +19,7 @@ from skills.planning.models import PlanJob
 from skills.planning.outline import SECTIONS
 from tests.harness import RecorderPort, make_request, make_services
 from tests.skills.law.cardschema import assert_valid_card
-from tests.skills.planning.plan_helpers import RESEARCH_NOTES, START_DATA, load_knowledge, outline_json, write_profiles
-from tests.standins.law import LawStandIn
-
-
-@pytest.fixture
-async def egov(monkeypatch, tmp_path):
-    stand_in = await LawStandIn().start()
-    monkeypatch.setenv("EGOV_LAW_API_BASE", stand_in.base_url)
-    monkeypatch.setenv("PLANNING_PROFILES_FILE", str(write_profiles(tmp_path)))
-    yield stand_in
-    await stand_in.stop()
+from tests.skills.planning.plan_helpers import RESEARCH_NOTES, START_DATA, load_knowledge, outline_json
 
 
 def llm_env(llm, **extra) -> dict:
