@@ -3,7 +3,12 @@
 Each chunk keeps the document title, its section path (the heading trail, "章 > 節"), and the page, sheet or slide it
 came from. The converters mark those (see `core.search.ingest`): `<!-- Page: 3 -->` for PDF pages,
 `<!-- Sheet: 名簿 -->` for spreadsheet sheets and markitdown's own `<!-- Slide number: 2 -->` for slides. The page is
-stored as a short Japanese label ("3ページ", "シート「名簿」", "スライド2") ready for a citation."""
+stored as a short Japanese label ("3ページ", "シート「名簿」", "スライド2") ready for a citation.
+
+FAQ-shaped text (a paragraph opening with 「Q.」「Q1」「問1」「質問：」「【質問】」 and the answer after it) starts a new
+chunk at each question, so that a question and its answer stay together and apart from the next pair;
+`faq_question` finds the question of such a chunk, or the heading of a chunk whose heading asks a question, for
+the search index to weigh (`core.search.index.chunk_terms`)."""
 from __future__ import annotations
 
 import re
@@ -22,6 +27,17 @@ _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _TABLE_SEP = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?\n])")
 _CLAUSE_END = re.compile(r"(?<=[、，,；;])")
+# The opening of an FAQ question: Q. / Q1 / Q1. / Q： / 問1 / 問： / 質問 / 質問1： / 【質問】 / 【Q1】 (full width too).
+_QUESTION = re.compile(
+    r"^\s*(?:[QＱ][0-9０-９]*\s*[.．:：)）、]|[QＱ][0-9０-９]+(?=\s|[^0-9０-９A-Za-zＡ-Ｚａ-ｚ])|"
+    r"問[0-9０-９]+\s*[.．:：)）、]?|問\s*[.．:：]|質問[0-9０-９]*\s*[.．:：)）]|"
+    r"[【\[［(（]\s*(?:[QＱ]|問|質問)[0-9０-９]*\s*[】\]］)）])\s*")
+# The opening of its answer, which ends the question when both are on one line or the answer follows directly.
+_ANSWER = re.compile(r"(?:(?:^|\s|(?<=[?？。]))(?:[AＡ][0-9０-９]*\s*[.．:：)）、]|答[0-9０-９]*\s*[.．:：]|"
+                     r"回答[0-9０-９]*\s*[.．:：)）])|[【\[［(（]\s*(?:[AＡ]|答|回答)[0-9０-９]*\s*[】\]］)）])")
+# A heading that asks: ends with a question mark, or with the か of a polite question (ですか。ますか。でしょうか。
+# ませんか。のか), before any closing bracket.
+_ASKS = re.compile(r"(?:[?？]|[すうんの]か[。.．]?)[)）」』]*\s*$")
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,7 @@ class _Block:
     page: str | None
     kind: str          # "para" | "table"
     lines: list[str]
+    question: bool = False   # opens with an FAQ question: starts a chunk of its own
 
 
 def chunk_markdown(markdown: str, *, title: str, target: int = TARGET_CHARS, max_chars: int = MAX_CHARS,
@@ -50,7 +67,8 @@ def chunk_markdown(markdown: str, *, title: str, target: int = TARGET_CHARS, max
     i = 0
     while i < len(blocks):  # consecutive blocks under the same heading and page form one packing run
         j = i
-        while j < len(blocks) and (blocks[j].section, blocks[j].page) == (blocks[i].section, blocks[i].page):
+        while j < len(blocks) and (blocks[j].section, blocks[j].page) == (blocks[i].section, blocks[i].page) \
+                and not (j > i and blocks[j].question):
             j += 1
         section = " > ".join(blocks[i].section)
         for text in _pack(blocks[i:j], target, max_chars, overlap):
@@ -99,9 +117,10 @@ def _blocks(markdown: str, title: str) -> list[_Block]:
             continue
         kind = "table" if stripped.startswith("|") else "para"
         section = tuple(t for _, t in trail)
-        if cur is None or cur.kind != kind:
+        question = kind == "para" and _QUESTION.match(stripped) is not None
+        if cur is None or cur.kind != kind or question:
             close()
-            cur = _Block(section, page, kind, [])
+            cur = _Block(section, page, kind, [], question)
         cur.lines.append(stripped if kind == "table" else line)
     close()
     return blocks
@@ -206,3 +225,21 @@ def _tail(sentences: list[str], overlap: int) -> list[str]:
         tail.insert(0, s)
         total += len(s)
     return tail
+
+
+def faq_question(title: str, section: str, text: str) -> str:
+    """The question of an FAQ-shaped chunk, or "": the question a chunk opens with (「Q. 予約は必要ですか？」, up to
+    its answer marker or the end of its line), else its own heading (the last part of the section path, or the title
+    when there is none) when that asks a question (ends with ？ or ですか。 and the like, or opens with a question
+    marker)."""
+    first = text.lstrip().split("\n", 1)[0]
+    m = _QUESTION.match(first)
+    if m:
+        rest = first[m.end():]
+        a = _ANSWER.search(rest)
+        return (rest[:a.start()] if a else rest).strip()
+    heading = section.rsplit(" > ", 1)[-1] if section else title
+    m = _QUESTION.match(heading)
+    if m:
+        return heading[m.end():].strip()
+    return heading.strip() if _ASKS.search(heading) else ""

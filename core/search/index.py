@@ -29,7 +29,7 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from core.search.chunking import chunk_markdown
+from core.search.chunking import chunk_markdown, faq_question
 from core.search.models import Chunk, Document, IndexChange, KnowledgeSet
 from core.search.synonyms import SynonymMap
 from core.search.text import QUESTION_WORDS, SYNONYM_PREFIX, Analyzer, QueryTerm, query_terms, sudachi
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 K1 = 1.2
 B = 0.75
 RRF_K = 60
+READING_WEIGHT = 0.5  # a spelling found only by its reading (ビン for 瓶) counts half the word itself
+QUESTION_WEIGHT = 2  # extra times an FAQ passage's question is counted (see `chunk_terms`)
 SOURCES = ("chat", "sharepoint", "folder", "staff")
 _CHANGE_WINDOW = 500  # change ids re-checked behind the newest seen (transactions may commit out of id order)
 
@@ -472,7 +474,9 @@ class Index:
         A word may match through several terms: the administrators' synonyms of it, or, when the sets never use
         the word, its SudachiDict synonym groups. Those terms count as one term, as Lucene's SynonymQuery does:
         their frequencies in a passage add up and they share one idf, from the largest document frequency among
-        them, so that a rare colloquial word does not outweigh the common word it stands for."""
+        them, so that a rare colloquial word does not outweigh the common word it stands for. A word's reading
+        term (`QueryTerm.reading`: 瓶 in a query finds ビン and the reverse) scores passages that lack the word
+        itself, at READING_WEIGHT."""
         n_docs = sum(len(ix.lengths) for ix in idxs)
         total = sum(ix.total_len for ix in idxs)
         scores: dict[int, float] = {}
@@ -491,25 +495,42 @@ class Index:
             alts = [(t, pl) for t in (w.term, *synonyms.get(w.term, ())) if (pl := postings(t))]
             if not alts:  # the sets never use the word: let its synonym groups stand in
                 alts = [(g, pl) for g in w.synonyms if (pl := postings(g))]
-            if not alts:
+            reading = postings(w.reading) if w.reading and all(t != w.reading for t, _ in alts) else []
+            if not alts and not reading:
                 continue
-            df = max(sum(len(p) for p, _ in plists) for _, plists in alts)
-            idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-            found[w.term] = (idf, tuple(t for t, _ in alts))
-            wgt = idf * (K1 + 1)
-            if len(alts) == 1:
-                for p, lengths in alts[0][1]:
+            df = max((sum(len(p) for p, _ in plists) for _, plists in alts), default=0)
+            if alts:
+                idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+                found[w.term] = (idf, tuple(t for t, _ in alts))
+                wgt = idf * (K1 + 1)
+                if len(alts) == 1:
+                    for p, lengths in alts[0][1]:
+                        for cid, tf in p.items():
+                            scores[cid] = get(cid, 0.0) + wgt * tf / (tf + c1 + c2 * lengths[cid])
+                else:
+                    tfs: dict[int, tuple[int, int]] = {}
+                    for _, plists in alts:
+                        for p, lengths in plists:
+                            for cid, tf in p.items():
+                                prev = tfs.get(cid)
+                                tfs[cid] = (prev[0] + tf if prev else tf, lengths[cid])
+                    for cid, (tf, length) in tfs.items():
+                        scores[cid] = get(cid, 0.0) + wgt * tf / (tf + c1 + c2 * length)
+            if reading:
+                # Other spellings found by reading (ビン → 瓶): passages without the word itself score at
+                # READING_WEIGHT of it, with an idf from the larger document frequency of the two.
+                df = max(df, sum(len(p) for p, _ in reading))
+                idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+                if w.term not in found:
+                    found[w.term] = (idf, (w.reading,))
+                else:
+                    found[w.term] = (found[w.term][0], (*found[w.term][1], w.reading))
+                has_word = {cid for _, plists in alts for p, _ in plists for cid in p}
+                wgt = READING_WEIGHT * idf * (K1 + 1)
+                for p, lengths in reading:
                     for cid, tf in p.items():
-                        scores[cid] = get(cid, 0.0) + wgt * tf / (tf + c1 + c2 * lengths[cid])
-                continue
-            tfs: dict[int, tuple[int, int]] = {}
-            for _, plists in alts:
-                for p, lengths in plists:
-                    for cid, tf in p.items():
-                        prev = tfs.get(cid)
-                        tfs[cid] = (prev[0] + tf if prev else tf, lengths[cid])
-            for cid, (tf, length) in tfs.items():
-                scores[cid] = get(cid, 0.0) + wgt * tf / (tf + c1 + c2 * length)
+                        if cid not in has_word:
+                            scores[cid] = get(cid, 0.0) + wgt * tf / (tf + c1 + c2 * lengths[cid])
         return found, scores
 
     def _similarity(self, qvec: np.ndarray | None, set_id: int, cid: int) -> float | None:
@@ -689,10 +710,14 @@ class Index:
 
 def chunk_terms(analyzer: Analyzer, title: str, section: str, text: str) -> list[str]:
     """The terms BM25 counts for a passage: its headings twice, then its text (with the Sudachi analyser, plus
-    synonym-group terms). Stored in `search_chunks.tokens`; migration 0009 recomputes them when this changes."""
+    synonym-group and reading terms), then QUESTION_WEIGHT times more the question of an FAQ-shaped passage
+    (`faq_question`: a question it opens with, or a heading that asks one), so that a user's question meets the
+    FAQ's question before words its answer happens to share. Stored in
+    `search_chunks.tokens`; a migration recomputes them when this changes (0009, 0015)."""
     analyse = getattr(analyzer, "index_terms", analyzer.terms)
     headings = analyse(_index_text(title, section, ""))
-    return headings + headings + analyse(text)
+    question = faq_question(title, section, text)
+    return headings + headings + analyse(text) + (analyse(question) * QUESTION_WEIGHT if question else [])
 
 
 def _index_text(title: str, section: str, text: str) -> str:

@@ -11,6 +11,14 @@ Question words (いつ, どこ, 誰 …) are kept: in FAQ-style documents they t
 For indexing, each whole word also yields its SudachiDict synonym groups as `~<group id>` terms (インターネット and
 ネット share a group; so do 年休 and 年次休暇). Search uses them only to stand in for a query word the searched sets
 never use, so they widen recall without changing the ranking of words that do occur.
+
+Readings join the katakana and kanji spellings of a noun that the dictionary does not normalise (ビン/瓶, カン/缶,
+カサ/傘): a noun written in kanji is indexed with its reading as an index-only `~@<reading in hiragana>` term, one
+written in katakana that the dictionary left in kana as `~#<reading>`. A katakana query word looks for the first,
+a kanji one for the second; the reading is a weaker match than the word itself (`Index._bm25`). Kanji never meet
+kanji by reading (紙/髪), nor hiragana words, which are mostly formal nouns (せい, とき), and a word the dictionary
+already wrote in kanji (くつ, メガネ → 靴, 眼鏡) is matched by its term. Verbs and adjectives have no reading
+term: their readings are of the inflected surface (打った → うっ).
 `BigramAnalyzer` is the plain character-bigram baseline the benchmark compares against."""
 from __future__ import annotations
 
@@ -38,13 +46,17 @@ QUESTION_WORDS = frozenset({
     "誰", "だれ", "いくら", "幾ら", "何故", "なぜ",
 })
 SYNONYM_PREFIX = "~"  # index-only terms: "~<SudachiDict synonym group id>"
+READING_PREFIX = SYNONYM_PREFIX + "@"  # index-only: "~@<reading in hiragana>" of a noun written in kanji
+KATAKANA_PREFIX = SYNONYM_PREFIX + "#"  # index-only: "~#<reading in hiragana>" of a noun written in katakana
 
 
 class QueryTerm(NamedTuple):
-    """One query word: its term and the synonym-group terms that may stand in for it."""
+    """One query word: its term, the synonym-group terms that may stand in for it, and the term that finds other
+    spellings of it by their reading ("" if none; a weaker match, see `Index._bm25`)."""
 
     term: str
     synonyms: tuple[str, ...] = ()
+    reading: str = ""
 
 
 _MAX_SUDACHI_BYTES = 40_000  # Sudachi refuses inputs above ~49 KB; analyse longer text piecewise.
@@ -93,43 +105,59 @@ class SudachiAnalyzer:
                 cache[surface] = form
         return form
 
-    def analyse(self, text: str) -> list[QueryTerm]:
-        """Every term in order: whole words carry their synonym-group terms, sub-tokens carry none."""
+    def _words(self, text: str) -> list[tuple[QueryTerm, str]]:
+        """Every word in order, with the index-only reading term it is stored with ("" if none)."""
         from sudachipy import SplitMode
 
         text = normalize(text)
         if not text:
             return []
-        out: list[QueryTerm] = []
+        out: list[tuple[QueryTerm, str]] = []
         tok = self._tokenizer()
         for piece in _pieces(text):
             for m in tok.tokenize(piece):
-                if m.part_of_speech()[0] in _DROP_POS:
+                pos = m.part_of_speech()
+                if pos[0] in _DROP_POS:
                     continue
                 term = _term(m.normalized_form())
                 if term is None:
                     continue
-                out.append(QueryTerm(term, tuple(f"{SYNONYM_PREFIX}{g}" for g in m.synonym_group_ids())))
+                groups = tuple(f"{SYNONYM_PREFIX}{g}" for g in m.synonym_group_ids())
+                surface = m.surface()
+                reading = _reading(m.reading_form()) if pos[0] == "名詞" and pos[1] != "数詞" and not m.is_oov() else ""
+                out.append((QueryTerm(term, groups, _query_reading(term, surface, reading)),
+                            _index_reading(term, surface, reading)))
                 if self.sub_tokens:
                     subs = m.split(SplitMode.A)
                     if len(subs) > 1:
                         for s in subs:
-                            if s.part_of_speech()[0] in _DROP_POS:
+                            sub_pos = s.part_of_speech()
+                            if sub_pos[0] in _DROP_POS:
                                 continue
                             st = _term(self._word_form(s.surface(), s.normalized_form()))
                             if st is not None and st != term:
-                                out.append(QueryTerm(st))
+                                sr = _reading(s.reading_form()) if sub_pos[0] == "名詞" and sub_pos[1] != "数詞" else ""
+                                ss = s.surface()
+                                out.append((QueryTerm(st, (), _query_reading(st, ss, sr)), _index_reading(st, ss, sr)))
         return out
+
+    def analyse(self, text: str) -> list[QueryTerm]:
+        """Every term in order: whole words carry their synonym-group terms, sub-tokens carry none; both carry
+        their reading's query term."""
+        return [w for w, _ in self._words(text)]
 
     def terms(self, text: str) -> list[str]:
         return [t.term for t in self.analyse(text)]
 
     def index_terms(self, text: str) -> list[str]:
-        """`terms` plus each whole word's synonym-group terms (stored with the chunk, not counted in its length)."""
+        """`terms` plus each whole word's synonym-group terms and each word's reading term (stored with the chunk,
+        not counted in its length)."""
         out: list[str] = []
-        for t in self.analyse(text):
+        for t, reading in self._words(text):
             out.append(t.term)
             out.extend(t.synonyms)
+            if reading:
+                out.append(reading)
         return out
 
     def query(self, text: str) -> list[QueryTerm]:
@@ -157,6 +185,42 @@ def _term(form: str) -> str | None:
     if len(form) == 1 and ("\u3040" <= form <= "\u309f"):  # a lone hiragana is noise
         return None
     return form
+
+
+_KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30faー]+")
+_KATAKANA = re.compile(r"[\u30a1-\u30faー]+")
+_HAS_KANJI = re.compile(r"[\u3400-\u9fff\uf900-\ufaff々]")
+
+
+def _reading(katakana: str) -> str:
+    """A word's reading in hiragana, or "" when it cannot join spellings: not all kana, or one mora-ish character
+    (木/気/黄 all read き)."""
+    r = katakana.translate(_KANA_FOLD)
+    return r if len(r) >= 2 and _KANA.fullmatch(r) else ""
+
+
+def _index_reading(term: str, surface: str, reading: str) -> str:
+    """The index-only reading term a noun is stored with: `~@` for one written in kanji, `~#` for one written in
+    katakana that the dictionary left in kana (ビン; not メガネ, which it writes 眼鏡)."""
+    if not reading:
+        return ""
+    if _HAS_KANJI.search(term):
+        return READING_PREFIX + reading
+    if _KATAKANA.fullmatch(surface) and _KANA.fullmatch(term):
+        return KATAKANA_PREFIX + reading
+    return ""
+
+
+def _query_reading(term: str, surface: str, reading: str) -> str:
+    """The reading term a query word finds other spellings by: a katakana word, the same reading in kanji (ビン →
+    瓶); a kanji word, the same reading in katakana (傘 → カサ)."""
+    if not reading or term in QUESTION_WORDS:
+        return ""
+    if _HAS_KANJI.search(term):
+        return KATAKANA_PREFIX + reading
+    if _KATAKANA.fullmatch(surface) and _KANA.fullmatch(term):
+        return READING_PREFIX + reading
+    return ""
 
 
 def _pieces(text: str) -> list[str]:

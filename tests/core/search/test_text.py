@@ -67,9 +67,10 @@ def test_synonym_groups_from_the_dictionary():
     # group terms are index-only: plain `terms` (news ranking, query words) never carries them
     assert not any(t.startswith("~") for t in a.terms("インターネットで年次休暇"))
     idx = a.index_terms("インターネット")
-    assert idx[0] == internet.term and set(idx[1:]) == set(internet.synonyms)
+    assert idx[0] == internet.term and set(idx[1:]) == {*internet.synonyms, "~#いんたーねっと"}  # + its reading
     # sub-tokens carry no groups, and a repeated word is one query term
-    assert a.query("粗大ごみと粗大ごみ") == [QueryTerm("粗大ごみ"), QueryTerm("粗大"), QueryTerm("ごみ")]
+    assert a.query("粗大ごみと粗大ごみ") == [QueryTerm("粗大ごみ", (), "~#そだいごみ"), QueryTerm("粗大", (), "~#そだい"),
+                                         QueryTerm("ごみ")]
 
 
 def test_bigram_baseline():
