@@ -33,6 +33,7 @@ from core.search.chunking import chunk_markdown, faq_question
 from core.search.models import Chunk, Document, IndexChange, KnowledgeSet
 from core.search.synonyms import SynonymMap
 from core.search.text import QUESTION_WORDS, SYNONYM_PREFIX, Analyzer, QueryTerm, query_terms, sudachi
+from core.search.vectors import VectorFormatError, decode_vector, encode_vector, vector_dim
 from core.store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -133,13 +134,83 @@ class _Meta:
     terms: frozenset[str]
 
 
+class _Vectors:
+    """A set's unit vectors as one contiguous float32 matrix (row i is chunk ids[i]), grown by a quarter when full
+    and trimmed after a full load; a removed row is filled by the last one. One 384-d vector costs its 1,536 bytes
+    plus a dict entry (~100 bytes), not a numpy object of its own and a second copy stacked for search (together
+    about twice the matrix: bench/vector_storage.py)."""
+
+    __slots__ = ("dim", "_ids", "_mat", "_rows", "_n")
+
+    def __init__(self) -> None:
+        self.dim: int | None = None
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._mat = np.zeros((0, 1), dtype=np.float32)
+        self._rows: dict[int, int] = {}     # chunk id → row
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __contains__(self, cid: object) -> bool:
+        return cid in self._rows
+
+    def get(self, cid: int) -> np.ndarray | None:
+        row = self._rows.get(cid)
+        return self._mat[row] if row is not None else None
+
+    def put(self, cid: int, vec: np.ndarray) -> bool:
+        """Store a unit vector for `cid` (replacing any); False when its dimension is not the set's."""
+        if self._n == 0 and self.dim != vec.shape[0]:
+            self.dim = vec.shape[0]
+            self._ids, self._mat = np.zeros(64, dtype=np.int64), np.zeros((64, self.dim), dtype=np.float32)
+        if vec.shape[0] != self.dim:
+            return False
+        row = self._rows.get(cid)
+        if row is None:
+            if self._n == len(self._ids):
+                self._resize(self._n + max(64, self._n // 4))
+            row = self._rows[cid] = self._n
+            self._ids[row] = cid
+            self._n += 1
+        self._mat[row] = vec
+        return True
+
+    def pop(self, cid: int) -> bool:
+        row = self._rows.pop(cid, None)
+        if row is None:
+            return False
+        last = self._n - 1
+        if row != last:
+            moved = int(self._ids[last])
+            self._ids[row], self._mat[row] = moved, self._mat[last]
+            self._rows[moved] = row
+        self._n = last
+        if 64 < 2 * self._n < len(self._ids):     # give memory back after large deletions
+            self._resize(self._n + self._n // 4)
+        return True
+
+    def trim(self) -> None:
+        """Drop the spare rows (after a full load, when no growth is expected soon)."""
+        if len(self._ids) > self._n:
+            self._resize(self._n)
+
+    def matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, their unit vectors): views of the live arrays, valid until the next change."""
+        return self._ids[:self._n], self._mat[:self._n]
+
+    def _resize(self, capacity: int) -> None:
+        ids, mat = np.zeros(capacity, dtype=np.int64), np.zeros((capacity, self._mat.shape[1]), dtype=np.float32)
+        ids[:self._n], mat[:self._n] = self._ids[:self._n], self._mat[:self._n]
+        self._ids, self._mat = ids, mat
+
+
 @dataclass
 class _SetIdx:
     postings: dict[str, dict[int, int]] = field(default_factory=dict)
     lengths: dict[int, int] = field(default_factory=dict)
     total_len: int = 0
-    vectors: dict[int, np.ndarray] = field(default_factory=dict)
-    _matrix: tuple[np.ndarray, np.ndarray] | None = None
+    vectors: _Vectors = field(default_factory=_Vectors)
 
     def add(self, cid: int, counts: Counter, vector: np.ndarray | None) -> None:
         for t, tf in counts.items():
@@ -150,9 +221,9 @@ class _SetIdx:
         n = sum(tf for t, tf in counts.items() if not t.startswith(SYNONYM_PREFIX))
         self.lengths[cid] = n
         self.total_len += n
-        if vector is not None:
-            self.vectors[cid] = vector
-            self._matrix = None
+        if vector is not None and not self.vectors.put(cid, vector):
+            log.warning("chunk %d: vector of dimension %d in a set of dimension %s, ignored (BM25 only)",
+                        cid, vector.shape[0], self.vectors.dim)
 
     def remove(self, cid: int, terms: Iterable[str]) -> None:
         for t in terms:
@@ -162,27 +233,22 @@ class _SetIdx:
                 if not p:
                     del self.postings[t]
         self.total_len -= self.lengths.pop(cid, 0)
-        if self.vectors.pop(cid, None) is not None:
-            self._matrix = None
+        self.vectors.pop(cid)
 
     def matrix(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._matrix is None:
-            ids = np.fromiter(self.vectors.keys(), dtype=np.int64, count=len(self.vectors))
-            mat = np.vstack(list(self.vectors.values())) if self.vectors else np.zeros((0, 1), dtype=np.float32)
-            self._matrix = (ids, mat)
-        return self._matrix
+        return self.vectors.matrix()
 
 
 def content_hash(title: str, markdown: str) -> str:
     return hashlib.sha256(f"{title}\x00{markdown}".encode("utf-8")).hexdigest()
 
 
-def _unit(vec: Sequence[float] | None) -> np.ndarray | None:
-    if not vec:
+def _unit(vec: Sequence[float] | np.ndarray | None) -> np.ndarray | None:
+    if vec is None or len(vec) == 0:
         return None
     v = np.asarray(vec, dtype=np.float32)
-    n = float(np.linalg.norm(v))
-    return v / n if n > 0 else None
+    n = math.sqrt(float(v @ v))
+    return v / n if n > 0 and math.isfinite(n) else None
 
 
 class Index:
@@ -306,9 +372,11 @@ class Index:
         pieces = chunk_markdown(markdown, title=title)
         index_texts = [_index_text(c.title, c.section, c.text) for c in pieces]
         term_lists = [chunk_terms(self.analyzer, c.title, c.section, c.text) for c in pieces]
-        vectors = await self._embed_many(index_texts) if self.embed and pieces else [None] * len(pieces)
-        space = self._space_of(vectors)
-        vectors = [v if space else None for v in vectors]   # a document is embedded whole, or not at all
+        vectors: list[list[float] | None] = \
+            await self._embed_many(index_texts) if self.embed and pieces else [None] * len(pieces)
+        packed = self._pack(vectors)        # a document is embedded whole, or not at all
+        blobs, dim = packed or ([None] * len(pieces), None)
+        space = self.embed_space if packed is not None else None
         for attempt in (1, 2):
             try:
                 async with self.db.session() as s:
@@ -322,18 +390,18 @@ class Index:
                         await s.execute(delete(Chunk).where(Chunk.document_id == doc.id))
                     doc.source, doc.title, doc.url, doc.etag = source, title, url, etag
                     doc.content_hash, doc.staff_written, doc.updated_at = digest, staff_written, utcnow()
-                    doc.embed_space = space
+                    doc.embed_space, doc.embed_dim = space, dim
                     await s.flush()
                     rows = [Chunk(document_id=doc.id, ordinal=c.ordinal, title=c.title, section=c.section[:1000],
-                                  page=c.page, text=c.text, tokens=" ".join(terms), embedding=vec)
-                            for c, terms, vec in zip(pieces, term_lists, vectors)]
+                                  page=c.page, text=c.text, tokens=" ".join(terms), vector=blob)
+                            for c, terms, blob in zip(pieces, term_lists, blobs)]
                     s.add_all(rows)
                     change = IndexChange(set_id=set_id, document_id=doc.id, op="upsert")
                     s.add(change)
                     await s.flush()
                     doc_id = doc.id
-                    loaded = [(r.id, r.title, r.section, r.page, r.text, terms, vec)
-                              for r, terms, vec in zip(rows, term_lists, vectors)]
+                    loaded = [(r.id, r.title, r.section, r.page, r.text, terms, self._usable(blob, space, dim))
+                              for r, terms, blob in zip(rows, term_lists, blobs)]
                 break
             except IntegrityError:
                 # Another replica added the same document at the same moment: the retry updates its row.
@@ -389,19 +457,20 @@ class Index:
                 chunks = (await s.execute(select(Chunk.id, Chunk.title, Chunk.section, Chunk.text)
                                           .where(Chunk.document_id == doc_id).order_by(Chunk.id))).all()
             vectors = await self._embed_many([_index_text(c.title, c.section, c.text) for c in chunks])
-            failed = sum(v is None for v in vectors)
-            if failed:                   # left as it was: tried again on the next run
-                report.failed += failed
+            packed = self._pack(vectors)
+            if packed is None:           # left as it was: tried again on the next run
+                report.failed += sum(v is None for v in vectors) or len(vectors)
                 continue
+            blobs, dim = packed
             async with self.db.session() as s:
                 doc = await s.get(Document, doc_id)
                 if doc is None:          # deleted meanwhile
                     continue
-                for c, vec in zip(chunks, vectors):
+                for c, blob in zip(chunks, blobs):
                     row = await s.get(Chunk, c.id)
                     if row is not None:
-                        row.embedding = vec
-                doc.embed_space = self.embed_space
+                        row.vector = blob
+                doc.embed_space, doc.embed_dim = self.embed_space, dim
                 s.add(IndexChange(set_id=set_id, document_id=doc_id, op="upsert"))
             report.documents += 1
             report.chunks += len(vectors)
@@ -599,18 +668,20 @@ class Index:
             await self._reload_set_names(s)
             rows = await s.execute(
                 select(Chunk.id, Chunk.document_id, Document.set_id, Chunk.title, Chunk.section, Chunk.page,
-                       Chunk.text, Chunk.tokens, Chunk.embedding, Document.url, Document.staff_written,
-                       Document.embed_space)
+                       Chunk.text, Chunk.tokens, Chunk.vector, Document.url, Document.staff_written,
+                       Document.embed_space, Document.embed_dim)
                 .join(Document, Document.id == Chunk.document_id).order_by(Chunk.id))
             self._reset()
             other_space: set[int] = set()
             for r in rows:
                 self._docs[r.document_id] = (r.url, r.staff_written)
-                vec = self._usable(r.embedding, r.embed_space)
+                vec = self._usable(r.vector, r.embed_space, r.embed_dim, r.id)
                 if self.embed and vec is None:
                     other_space.add(r.document_id)
                 self._add_chunk(r.id, r.document_id, r.set_id, r.title, r.section, r.page, r.text,
                                 r.tokens.split(), vec)
+        for ix in self._sets.values():
+            ix.vectors.trim()
         if other_space:
             log.warning("%d documents have no vectors from the configured embeddings (%s): they are searched by "
                         "BM25 only until `python -m bot reembed`", len(other_space), self.embed_space)
@@ -637,7 +708,7 @@ class Index:
                 docs = {d.id: d for d in await s.scalars(select(Document).where(Document.id.in_(doc_ids)))}
                 chunks = (await s.execute(
                     select(Chunk.id, Chunk.document_id, Chunk.title, Chunk.section, Chunk.page, Chunk.text,
-                           Chunk.tokens, Chunk.embedding).where(Chunk.document_id.in_(doc_ids))
+                           Chunk.tokens, Chunk.vector).where(Chunk.document_id.in_(doc_ids))
                     .order_by(Chunk.id))).all()
                 for d in doc_ids:
                     self._drop_doc(d)
@@ -647,7 +718,8 @@ class Index:
                     d = docs.get(r.document_id)
                     if d is not None:
                         self._add_chunk(r.id, r.document_id, d.set_id, r.title, r.section, r.page, r.text,
-                                        r.tokens.split(), self._usable(r.embedding, d.embed_space))
+                                        r.tokens.split(),
+                                        self._usable(r.vector, d.embed_space, d.embed_dim, r.id))
         ids = [r.id for r in rows]
         self._seen_max = max([self._seen_max, *ids])
         new_low = max(0, self._seen_max - _CHANGE_WINDOW)
@@ -678,18 +750,39 @@ class Index:
         self._doc_chunks.clear()
         self._docs.clear()
 
-    def _usable(self, embedding, space: str | None):
-        """A stored vector, if search can use it: embeddings are configured and it is from their space."""
-        return embedding if self.embed is not None and space == self.embed_space else None
+    def _usable(self, blob: bytes | None, space: str | None, dim: int | None, cid: int | None = None
+                ) -> np.ndarray | None:
+        """A stored vector, if search can use it: embeddings are configured and it is from their space. A blob
+        that is not a vector of the document's dimension is ignored with a warning (that passage: BM25 only)."""
+        if blob is None or self.embed is None or space != self.embed_space:
+            return None
+        try:
+            return decode_vector(blob, dim)
+        except VectorFormatError as e:
+            log.warning("chunk %s: stored vector ignored (BM25 only; register the document again): %s", cid, e)
+            return None
 
     def _vectors_missing(self, space: str | None) -> bool:
         """With embeddings configured: the document has no complete set of vectors from them. A document's
         `embed_space` is set only when every chunk got a vector, so this needs no look at the chunks."""
         return self.embed is not None and space != self.embed_space
 
-    def _space_of(self, vectors: list) -> str | None:
-        """The `embed_space` to record for a document with these chunk vectors: ours when all are there."""
-        return self.embed_space if self.embed is not None and all(v is not None for v in vectors) else None
+    def _pack(self, vectors: list[list[float] | None]) -> tuple[list[bytes | None], int | None] | None:
+        """The stored form of one document's chunk vectors (core.search.vectors) and their dimension (None for a
+        document without chunks); None unless embeddings are configured and every vector is there, finite and of
+        one dimension: the document is then stored without vectors (`embed_space` NULL)."""
+        if self.embed is None or any(v is None for v in vectors):
+            return None
+        try:
+            blobs: list[bytes | None] = [encode_vector(v) for v in vectors if v is not None]
+        except VectorFormatError as e:
+            log.warning("embeddings returned an unusable vector, indexed for BM25 only: %s", e)
+            return None
+        dims = {vector_dim(b) for b in blobs}
+        if len(dims) > 1:
+            log.warning("embeddings returned vectors of %d different dimensions, indexed for BM25 only", len(dims))
+            return None
+        return blobs, (dims.pop() if dims else None)
 
     def _add_chunk(self, cid, doc_id, set_id, title, section, page, text, terms, embedding) -> None:
         counts = Counter(terms)

@@ -3,7 +3,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.store.models import Base, utcnow
@@ -40,6 +51,8 @@ class Document(Base):
     staff_written: Mapped[bool] = mapped_column(Boolean, default=False)
     # the embeddings (model and document prefix) that gave every chunk a vector; NULL: no complete set of vectors
     embed_space: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # the dimension of those vectors (every chunk's `vector` is embed_dim float32 values); NULL with embed_space
+    embed_dim: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __table_args__ = (UniqueConstraint("set_id", "source_key", name="uq_search_documents_set_key"),)
 
@@ -56,7 +69,8 @@ class Chunk(Base):
     page: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     tokens: Mapped[str] = mapped_column(Text)
-    embedding: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    # the passage's embedding, packed by core.search.vectors (little-endian float32); NULL: none
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class IndexChange(Base):

@@ -200,8 +200,9 @@ async def test_hybrid_over_loopback_openai_embeddings(db):
         await hybrid.upsert_document("vax", "folder", "6", "接種券とは何ですか。", None,
                                      "ワクチン接種の際に必要になる券のことです。")
         async with db.session() as s:
-            stored = list(await s.scalars(select(Chunk.embedding)))
-        assert all(isinstance(e, list) and len(e) == 256 for e in stored)
+            stored = list(await s.scalars(select(Chunk.vector)))
+            dims = list(await s.scalars(select(Document.embed_dim)))
+        assert all(isinstance(e, bytes) and len(e) == 256 * 4 for e in stored) and dims == [256, 256]
         assert calls[0]["model"] == "stub-embed"
         q = "お金はかかりますか"
         assert await plain.search(q, ["vax"]) == []               # no word in common: BM25 finds nothing
@@ -229,7 +230,7 @@ async def test_embeddings_endpoint_down_falls_back_to_bm25(db):
         await ix.create_set("vax")
         await ix.upsert_document("vax", "folder", "6", "接種券とは何ですか。", None, "接種の際に必要になる券です。")
         async with db.session() as s:
-            assert list(await s.scalars(select(Chunk.embedding))) == [None]
+            assert list(await s.scalars(select(Chunk.vector))) == [None]
         hits = await ix.search("接種券", ["vax"])
         assert hits and hits[0].title == "接種券とは何ですか。"
         report = await ix.reembed()                      # still down: nothing recorded, tried again next time
@@ -248,7 +249,7 @@ async def test_embeddings_endpoint_down_falls_back_to_bm25(db):
             await up.close()
         assert result.status == "updated"
         async with db.session() as s:
-            assert [len(e) for e in await s.scalars(select(Chunk.embedding))] == [256]
+            assert [len(e) for e in await s.scalars(select(Chunk.vector))] == [256 * 4]
     finally:
         await ep.close()
         await server.close()

@@ -111,7 +111,7 @@ async def test_embeddings_at_ingest_and_reembed(db_url, db, monkeypatch, tmp_pat
     assert "山田" not in str(calls) and "［氏名1］" in calls[0]["input"][0]
     async with db.session() as s:
         assert set(await s.scalars(select(Document.embed_space))) == {"e5|passage: "}
-        assert all(len(e) == 256 for e in await s.scalars(select(Chunk.embedding)))
+        assert all(len(e) == 256 * 4 for e in await s.scalars(select(Chunk.vector)))
 
 
 async def reembed(monkeypatch, db_url, argv):
