@@ -146,7 +146,8 @@ async def _startup(app: web.Application) -> None:
     await services.db.migrate()
     if app.get(BACKGROUND_ON, True):
         app[BACKGROUND] = background.start(services)
-    log.info("ready (llm=%s)", "offline" if services.llm.offline else ",".join(e.name for e in services.llm.endpoints))
+    log.info("ready (llm=%s, search=%s)", "offline" if services.llm.offline else
+             ",".join(e.name for e in services.llm.endpoints), services.ai.search_mode)
 
 
 async def _shutdown(app: web.Application) -> None:
@@ -180,8 +181,14 @@ async def healthz(_request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    ok, why = await request.app[SERVICES].db.ready()
-    return web.json_response({"status": "ok" if ok else "not ready", "detail": why}, status=200 if ok else 503)
+    services = request.app[SERVICES]
+    ok, why = await services.db.ready()
+    # How /ask searches: information, not a readiness condition (BM25 alone still answers).
+    search = services.ai.search_mode
+    if services.knowledge.embed is None and not search.startswith("bm25"):
+        search = "bm25 (the index was built without embeddings)"
+    return web.json_response({"status": "ok" if ok else "not ready", "detail": why, "search": search},
+                             status=200 if ok else 503)
 
 
 def _bad(status: int, message: str) -> web.Response:

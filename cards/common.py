@@ -137,3 +137,11 @@ OFFLINE_TEMPLATE = "【テンプレート】AIは使用していません（オ�
 OFFLINE_SEARCH = "【検索結果】AIは使用していません（オフラインモード）。該当箇所をそのまま示しています。"
 # the same when an LLM is configured but this answer could not use it (refused, unavailable)
 SEARCH_ONLY = "【検索結果】AIは使用していません。該当箇所をそのまま示しています。"
+# put in the label's heading when the passages were found by keyword (BM25) alone, without the meaning-based search
+KEYWORD_ONLY = "キーワード検索のみ"
+
+
+def search_label(*, offline: bool, keyword_only: bool = False) -> str:
+    """OFFLINE_SEARCH or SEARCH_ONLY, saying キーワード検索のみ when no meaning-based (vector) search was used."""
+    label = OFFLINE_SEARCH if offline else SEARCH_ONLY
+    return label.replace("【検索結果】", f"【検索結果・{KEYWORD_ONLY}】", 1) if keyword_only else label

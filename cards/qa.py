@@ -8,8 +8,6 @@ from typing import Any, Iterable
 
 from cards.common import (
     AI_REMINDER,
-    OFFLINE_SEARCH,
-    SEARCH_ONLY,
     card,
     container,
     execute,
@@ -19,6 +17,7 @@ from cards.common import (
     input_text,
     note,
     open_url,
+    search_label,
     text,
     title,
 )
@@ -76,9 +75,10 @@ def answer_card(question_id: int, *, staff_written: bool = False, masked_note: s
 
 
 def search_results_card(passages: list[Passage], question_id: int, *, lead: str = "",
-                        can_escalate: bool = True, offline: bool = True) -> dict:
-    """Offline mode (or AI unavailable): the best passages quoted, clearly labelled as search results."""
-    label = OFFLINE_SEARCH if offline else SEARCH_ONLY
+                        can_escalate: bool = True, offline: bool = True, keyword_only: bool = False) -> dict:
+    """Offline mode (or AI unavailable): the best passages quoted, clearly labelled as search results (and as found
+    by keyword search alone when no vectors were used)."""
+    label = search_label(offline=offline, keyword_only=keyword_only)
     body: list[dict] = [text(label, weight="Bolder", color="Warning")]
     if lead:
         body.append(text(lead))

@@ -8,11 +8,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, AsyncIterator
 
 from core.cache import TTLCache
 from core.llm import ChatResult, LLMError, LLMGateway, Usage, elapsed_ms
 from core.profiles import department_of
+from core.search.rerank import RerankClient
 from core.skills import SkillRequest
 from core.store import Database
 from core.store.models import UsageEvent
@@ -83,8 +85,10 @@ class AI:
 
     async def chat(self, req: SkillRequest, skill: str, messages: list[dict], *, tools: list[dict] | None = None,
                    tool_choice: Any = None, tier: str | None = None, temperature: float | None = 0.2,
-                   max_tokens: int | None = None, timeout: float | None = None) -> AIAnswer:
-        decision, sent = await self._prepare(req, skill, messages, tier)
+                   max_tokens: int | None = None, timeout: float | None = None, step: str | None = None) -> AIAnswer:
+        """`step` names a call made inside one use ("rewrite" of a question before search, LLM "rerank"): it is
+        audited like any call (tokens, latency) with outcome "step" and reason `step`, never counted as a use."""
+        decision, sent = await self._prepare(req, skill, messages, tier, step=step)
         start = time.perf_counter()
         try:
             with tracer.start_as_current_span("llm.chat", attributes={"skill": skill, "tier": decision.tier,
@@ -94,7 +98,7 @@ class AI:
                                                                   timeout=timeout)
         except LLMError as e:
             await self._audit(req, skill, decision, outcome="error", reason=e.kind, latency=elapsed_ms(start),
-                              sent=sent)
+                              sent=sent, step=step)
             raise AIFailed(e.kind) from e
         answer = self._answer(decision, result.usage, result.model)
         answer.text = decision.session.restore(result.text)
@@ -102,7 +106,7 @@ class AI:
             call.arguments = _restore_obj(call.arguments, decision.session)
         answer.tool_calls = result.tool_calls
         await self._audit(req, skill, decision, outcome="ok", latency=elapsed_ms(start), sent=sent,
-                          usage=result.usage, model=result.model)
+                          usage=result.usage, model=result.model, step=step)
         return answer
 
     async def stream(self, req: SkillRequest, skill: str, messages: list[dict], *, tier: str | None = None,
@@ -186,14 +190,53 @@ class AI:
                                      skill=skill, command=req.command, outcome=outcome,
                                      correlation_id=req.correlation_id))
 
+    async def rerank(self, req: SkillRequest, query: str, documents: list[str], *, client: RerankClient,
+                     skill: str = "qa", top_n: int | None = None) -> list[int]:
+        """Indices of `documents`, most relevant to `query` first, from a rerank endpoint (core/search/rerank.py).
+        Through the guard like every call that leaves: a 禁止ワード refuses it; the endpoint belongs to one tier
+        (RERANK_TIER, else the default tier) and a request of any other tier never reaches it; the query and the
+        documents are always masked, in one session so that a name is the same placeholder on both sides (ordering
+        needs no personal data). One audit record: outcome "step", reason "rerank", latency, tokens when the server
+        reports them. Raises AIRefused (nothing was sent) or AIFailed."""
+        decision = self.guard.decide([query, *documents], req.tier)
+        target = SimpleNamespace(name=client.name, model=client.model)
+        audit = SimpleNamespace(tier=decision.tier, endpoint=target, session=decision.session, masking=True)
+        reason = decision.reason if decision.reason in ("forbidden_word", "unknown_tier") else None
+        if reason is None and not client.configured:
+            reason = "no_endpoint"
+        if reason is None and decision.tier != client.tier(self.guard.settings.GUARD_DEFAULT_TIER):
+            reason = "no_endpoint_for_tier"
+        if reason is not None:
+            audit.endpoint = None
+            await self._audit(req, skill, audit, outcome="refused", reason=reason, latency=0.0, sent=None,
+                              step="rerank")
+            raise AIRefused(decision.refusal if reason in ("forbidden_word", "unknown_tier") and decision.refusal
+                            else "この区分で利用を認められた並べ替え（リランク）の接続先がありません。", reason)
+        masked_query = decision.session.mask(query)
+        masked_docs = [decision.session.mask(d) for d in documents]
+        sent = [{"content": t} for t in (masked_query, *masked_docs)]
+        start = time.perf_counter()
+        try:
+            with tracer.start_as_current_span("rerank", attributes={"skill": skill, "tier": decision.tier}):
+                result = await client.rerank(masked_query, masked_docs, top_n=top_n)
+        except LLMError as e:
+            await self._audit(req, skill, audit, outcome="error", reason=e.kind, latency=elapsed_ms(start),
+                              sent=sent, step="rerank")
+            raise AIFailed(e.kind) from e
+        await self._audit(req, skill, audit, outcome="ok", latency=elapsed_ms(start), sent=sent,
+                          usage=Usage(result.tokens, 0), model=result.model or None, step="rerank")
+        return [i for i, _ in result.order]
+
     # -- internals ---------------------------------------------------------------------------------------------
 
-    async def _prepare(self, req: SkillRequest, skill: str, messages: list[dict], tier: str | None):
+    async def _prepare(self, req: SkillRequest, skill: str, messages: list[dict], tier: str | None,
+                       step: str | None = None):
         texts = [m["content"] for m in messages if isinstance(m.get("content"), str)]
         decision = self.guard.decide(texts, tier or req.tier)
         if decision.refusal or decision.endpoint is None:
             reason = decision.reason or "no_endpoint"
-            await self._audit(req, skill, decision, outcome="refused", reason=reason, latency=0.0, sent=None)
+            await self._audit(req, skill, decision, outcome="refused", reason=reason, latency=0.0, sent=None,
+                              step=step)
             raise AIRefused(decision.refusal or "AIの接続先が設定されていません。", reason)
         sent = self.guard.mask_messages(messages, decision.session) if decision.masking else messages
         return decision, sent
@@ -216,7 +259,12 @@ class AI:
 
     async def _audit(self, req: SkillRequest, skill: str, decision, *, outcome: str, latency: float,
                      sent: list[dict] | None, reason: str | None = None, usage: Usage | None = None,
-                     model: str | None = None) -> None:
+                     model: str | None = None, step: str | None = None) -> None:
+        if step:  # a call inside one use: its cost is audited, but it is not a use of its own (KPI counts outcomes)
+            if outcome == "error":
+                ERRORS.add(1, {"where": "llm", "reason": reason or ""})
+            reason = step if outcome == "ok" else f"{step}:{reason or outcome}"
+            outcome = "step"
         endpoint = getattr(decision, "endpoint", None)
         attrs = {"skill": skill, "outcome": outcome, "tier": str(getattr(decision, "tier", "") or "")}
         AI_USES.add(1, attrs)

@@ -41,11 +41,13 @@ class LLMSettings(AppSettings):
     OPENAI_API_VERSION: str = "2024-10-21"
     """Azure OpenAI API version."""
     EMBEDDINGS_MODEL: str | None = None
-    """Embeddings model / deployment (enables hybrid retrieval); empty = BM25 only."""
+    """Embeddings model / deployment of the default endpoint (hybrid retrieval through it); empty = the in-process model (EMBEDDINGS_LOCAL), else BM25 only."""
     EMBEDDINGS_QUERY_PREFIX: str = ""
     """Put before a search question when it is embedded, for models trained so (e5: "query: ", ruri-v3: "検索クエリ: ")."""
     EMBEDDINGS_DOCUMENT_PREFIX: str = ""
     """Put before a document passage when it is embedded (e5: "passage: ", ruri-v3: "検索文書: ")."""
+    EMBEDDINGS_LOCAL: bool = True
+    """Without an embeddings endpoint for the default tier, embed in-process with the bundled multilingual-e5-small (nothing is sent or downloaded); off = BM25 only."""
     LLM_TIER: str = "internet"
     """Network tier of the default endpoint: internet | lgwan | mynumber."""
     LLM_PERSONAL_DATA: bool = False

@@ -16,6 +16,7 @@ from skills.prompts import load, render
 from skills.qa import strings as S
 from skills.qa.models import QAQuestion
 from skills.qa.service import search_scope, settings_of
+from skills.qa.understanding import retrieve
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +122,13 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
     if not scope.sets:
         await reply.send_text(S.NO_SETS)
         return
-    settings = settings_of(services)
     # The question is embedded by the default tier's endpoint only: one the user chose another tier for stays off it.
     same_tier = req.tier in (None, services.ai.embeddings_tier)
-    hits = await services.knowledge.search(question, scope.sets, k=settings.QA_TOP_K, vectors=same_tier)
+    # with an LLM the question is also rewritten into search queries and the candidates re-ranked (understanding.py)
+    hybrid = same_tier and services.knowledge.embed is not None
+    found = await retrieve(req, services, question, scope.sets, vectors=same_tier,
+                           weak=lambda found_hits: is_weak(found_hits, services, hybrid=hybrid))
+    hits = found.hits
     passages = passages_from_hits(hits)
     target = hits[0].set_name if hits else (scope.sets[0] if len(scope.sets) == 1 else None)
     row = await _save(services, QAQuestion(
@@ -134,7 +138,7 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
         created_at=services.clock.now()))
     escalate = can_escalate(services, target)
 
-    if is_weak(hits, services, hybrid=same_tier and services.knowledge.embed is not None):
+    if found.weak:
         await reply.send_card(qa_cards.declined_card(
             S.NOT_FOUND, row.id, offer=S.ESCALATE_OFFER if escalate else S.ESCALATE_NONE, can_escalate=escalate,
             show_message=False),

@@ -42,6 +42,14 @@ class QASettings(AppSettings):
     """JSON {"<set>": "<drive id>" or ["<drive id>", …]}: SharePoint document libraries kept in sync with a set (needs Graph)."""
     QA_SHAREPOINT_SYNC_MINUTES: int = 30
     """How often the SharePoint libraries are synced (minutes); 0 = never automatically."""
+    QA_REWRITE: bool = True
+    """With an LLM: the question is rewritten into up to 2 more search queries (one small LLM call, masked, the question's tier) and the result lists are fused. Offline nothing changes."""
+    QA_RERANK: bool = True
+    """With an LLM: the top QA_RERANK_CANDIDATES passages are re-ranked, by the rerank endpoint (RERANK_BASE_URL) when one serves the question's tier, else by one LLM call; on any failure the search order is kept."""
+    QA_RERANK_CANDIDATES: int = 20
+    """How many passages are retrieved per search query and re-ranked before the best QA_TOP_K go to the model."""
+    QA_STEP_TIMEOUT_SECONDS: float = 10.0
+    """Timeout of each question-understanding LLM call (rewrite, LLM re-ranking), in seconds; on timeout the question is searched as asked / the search order is kept."""
 
     @field_validator("QA_CHANNEL_SETS", mode="after")
     @classmethod

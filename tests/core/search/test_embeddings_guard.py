@@ -19,12 +19,12 @@ DOC = ("# 住民票の写しの請求\n\n窓口担当は山田太郎（電話 09
        "手数料は1通300円です。")
 
 
-def gateway(base_url: str, **endpoint) -> LLMGateway:
+def gateway(base_url: str, *, local: bool = True, **endpoint) -> LLMGateway:
     spec = {"name": "embed", "tier": "internet", "base_url": base_url, "api_key": "test-key", "model": "chat",
             "embeddings_model": "e5", "embeddings_query_prefix": "query: ", "embeddings_document_prefix": "passage: ",
             **endpoint}
     return LLMGateway(LLMSettings(_env_file=None, OPENAI_API_KEY=None, OPENAI_BASE_URL=None,
-                                  AZURE_OPENAI_ENDPOINT=None, LLM_ENDPOINTS=json.dumps([spec])))
+                                  AZURE_OPENAI_ENDPOINT=None, LLM_ENDPOINTS=json.dumps([spec]), EMBEDDINGS_LOCAL=local))
 
 
 @pytest.fixture
@@ -87,9 +87,16 @@ async def test_a_forbidden_word_keeps_the_question_off_the_wire_and_search_goes_
 
 async def test_embeddings_only_from_the_default_tiers_endpoint(wire):
     calls, url, db = wire
-    gw = gateway(url, tier="lgwan")  # the only embedder is on the LGWAN; the default tier is internet
+    gw = gateway(url, tier="lgwan", local=False)  # the only embedder is on the LGWAN; the default tier is internet
     ai = AI(gw, Guard(GuardSettings(_env_file=None), gw), db)
     assert not ai.can_embed
+    # With the in-process model on (the default), it embeds instead: still nothing goes to the LGWAN endpoint.
+    gw_local = gateway(url, tier="lgwan")
+    ai_local = AI(gw_local, Guard(GuardSettings(_env_file=None), gw_local), db)
+    if ai_local.embeds_locally:
+        assert ai_local.embeddings_space.startswith("local:")
+        assert len((await ai_local.embed(["住民票の写し"], "query"))[0]) == 384
+    await gw_local.close()
     gw_lg = gateway(url, tier="lgwan")
     assert AI(gw_lg, Guard(GuardSettings(_env_file=None, GUARD_DEFAULT_TIER="lgwan"), gw_lg), db).can_embed
     await gw.close()

@@ -112,8 +112,10 @@ GOMI = """# ごみの出し方
 
 
 def qa_settings(**kw) -> QASettings:
-    # the loopback file server (fixture `files`) stands in for Teams' file hosts
-    kw = {"QA_DOWNLOAD_HOSTS": "127.0.0.1", "QA_DOWNLOAD_ALLOWLIST": "127.0.0.1", **kw}
+    # the loopback file server (fixture `files`) stands in for Teams' file hosts; question understanding (rewrite,
+    # rerank: extra LLM calls before the answer) is off unless a test turns it on (test_understanding.py)
+    kw = {"QA_DOWNLOAD_HOSTS": "127.0.0.1", "QA_DOWNLOAD_ALLOWLIST": "127.0.0.1", "QA_REWRITE": False,
+          "QA_RERANK": False, **kw}
     return QASettings(_env_file=None, **kw)
 
 
