@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, AsyncIterator
 
+from core import embeddings
 from core.cache import TTLCache
 from core.llm import ChatResult, LLMError, LLMGateway, Usage, elapsed_ms
 from core.profiles import department_of
@@ -153,23 +154,57 @@ class AI:
         """Search embeddings use one endpoint, the default tier's, so that questions and documents share a space."""
         return self.guard.settings.GUARD_DEFAULT_TIER
 
+    def _local_embeddings(self) -> bool:
+        """No endpoint embeds for the default tier, EMBEDDINGS_LOCAL is on and the in-process model is usable."""
+        return (self.gateway.embedder(self.embeddings_tier) is None
+                and bool(getattr(self.gateway.settings, "EMBEDDINGS_LOCAL", False)) and embeddings.status().available)
+
+    @property
+    def embeds_locally(self) -> bool:
+        """Search embeddings are computed in this process: nothing is sent anywhere, whatever the text."""
+        return self._local_embeddings()
+
     @property
     def can_embed(self) -> bool:
-        return self.gateway.embedder(self.embeddings_tier) is not None
+        return self.gateway.embedder(self.embeddings_tier) is not None or self._local_embeddings()
 
     @property
     def embeddings_space(self) -> str:
         """Names the vectors `embed` makes for documents: vectors stored under another name are not comparable."""
         ep = self.gateway.embedder(self.embeddings_tier)
-        return f"{ep.spec.embeddings_model}|{ep.spec.embeddings_document_prefix}" if ep else ""
+        if ep is not None:
+            return f"{ep.spec.embeddings_model}|{ep.spec.embeddings_document_prefix}"
+        return embeddings.SPACE if self._local_embeddings() else ""
+
+    @property
+    def search_mode(self) -> str:
+        """How /ask searches, for /readyz: "hybrid (endpoint <name>)", "hybrid (in-process multilingual-e5-small)"
+        or "bm25 (<why>)"."""
+        ep = self.gateway.embedder(self.embeddings_tier)
+        if ep is not None:
+            return f"hybrid (endpoint {ep.name})"
+        if not getattr(self.gateway.settings, "EMBEDDINGS_LOCAL", False):
+            return "bm25 (no embeddings endpoint for the default tier and EMBEDDINGS_LOCAL is off)"
+        st = embeddings.status()
+        if not st.available:
+            return f"bm25 (no embeddings endpoint for the default tier; in-process model unavailable: {st.reason})"
+        return f"hybrid (in-process {embeddings.MODEL})"
 
     async def embed(self, texts: list[str], purpose: str = "document") -> list[list[float]]:
-        """Vectors for search (`purpose` "query" or "document"), through the guard like every call that leaves:
-        a forbidden word refuses the call, personal data is masked unless the endpoint may receive it. Raises
-        AIRefused or AIFailed; the search index then keeps to BM25 for those texts."""
+        """Vectors for search (`purpose` "query" or "document"). An endpoint configured for the default tier wins;
+        what is sent to it goes through the guard like every call that leaves: a forbidden word refuses the call,
+        personal data is masked unless the endpoint may receive it. Without one, the in-process model embeds
+        (EMBEDDINGS_LOCAL): no guard there, since nothing leaves the process. Raises AIRefused or AIFailed; the
+        search index then keeps to BM25 for those texts."""
         tier = self.embeddings_tier
         ep = self.gateway.embedder(tier)
         if ep is None:
+            if self._local_embeddings():
+                try:
+                    return await embeddings.embedder().embed(texts, purpose)
+                except Exception as e:  # noqa: BLE001 - the model failing to load or run: BM25 for these texts
+                    log.warning("in-process embeddings failed: %s", e)
+                    raise AIFailed("unavailable") from e
             raise AIRefused("検索用の埋め込みの接続先が設定されていません。", "no_endpoint")
         decision = self.guard.decide(texts, tier)
         if not decision.allowed:

@@ -123,12 +123,15 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
         await reply.send_text(S.NO_SETS)
         return
     # The question is embedded by the default tier's endpoint only: one the user chose another tier for stays off it.
-    same_tier = req.tier in (None, services.ai.embeddings_tier)
+    # The in-process model sends nothing anywhere, so it embeds every question.
+    same_tier = req.tier in (None, services.ai.embeddings_tier) or services.ai.embeds_locally
     # with an LLM the question is also rewritten into search queries and the candidates re-ranked (understanding.py)
     hybrid = same_tier and services.knowledge.embed is not None
     found = await retrieve(req, services, question, scope.sets, vectors=same_tier,
                            weak=lambda found_hits: is_weak(found_hits, services, hybrid=hybrid))
     hits = found.hits
+    # no question vector (BM25 mode, another tier, the embedder failed): the results card says キーワード検索のみ
+    keyword_only = all(h.similarity is None for h in hits)
     passages = passages_from_hits(hits)
     target = hits[0].set_name if hits else (scope.sets[0] if len(scope.sets) == 1 else None)
     row = await _save(services, QAQuestion(
@@ -147,7 +150,7 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
 
     if services.ai.offline:
         await services.ai.record_offline(req, "qa")
-        await _search_results(reply, services, row.id, passages, escalate)
+        await _search_results(reply, services, row.id, passages, escalate, keyword_only)
         return
 
     await reply.inform("登録文書を確認して回答を作成しています…")
@@ -155,7 +158,7 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
         answer = await services.ai.chat(req, "qa", build_messages(question, passages), temperature=0.1)
     except (AIRefused, AIFailed) as e:
         await reply.send_text(e.message_ja + "\n" + S.AI_BUSY_FALLBACK)
-        await _search_results(reply, services, row.id, passages, escalate)
+        await _search_results(reply, services, row.id, passages, escalate, keyword_only)
         return
 
     g = ground(answer.text, len(passages))
@@ -177,11 +180,12 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
                   answered_at=utcnow(), target_set=cited[0].set_name or target)
 
 
-async def _search_results(reply: ReplyPort, services, qid: int, passages: list[Passage], escalate: bool) -> None:
+async def _search_results(reply: ReplyPort, services, qid: int, passages: list[Passage], escalate: bool,
+                          keyword_only: bool) -> None:
     """One message: the card carries the label, the lead and the passages (no text list repeating them)."""
     shown = passages[:OFFLINE_PASSAGES]
     activity_id = await reply.send_card(
         qa_cards.search_results_card(shown, qid, lead=S.OFFLINE_LEAD, can_escalate=escalate,
-                                     offline=services.ai.offline),
+                                     offline=services.ai.offline, keyword_only=keyword_only),
         ai_generated=False, citations=[citation_for(p.n, p) for p in shown], feedback=False)
     await _update(services, qid, status="offline", answer_activity_id=activity_id)
