@@ -28,7 +28,8 @@ AUDIT_COLUMNS = [
 # prompt_text is deliberately absent: an export never carries what staff typed.
 _AUDIT_SELECT = [U.c[name] for name, _ in AUDIT_COLUMNS]
 
-OUTCOME_JA = {"ok": "成功", "offline": "オフライン", "stopped": "中断", "refused": "拒否", "error": "エラー"}
+OUTCOME_JA = {"ok": "成功", "offline": "オフライン", "stopped": "中断", "approved": "承認済み回答", "refused": "拒否",
+              "error": "エラー"}
 
 
 def safe_cell(value) -> str:

@@ -21,7 +21,9 @@ from core.timeutil import JST
 from skills.kpi.models import QuizResult
 from skills.kpi.settings import KpiSettings
 
-USE_OUTCOMES = ("ok", "offline", "stopped")      # a use = the assistant answered (refused/error attempts are not)
+# a use = the assistant answered ("approved": from a staff-approved answer, without the LLM); refused and error
+# attempts are not
+USE_OUTCOMES = ("ok", "offline", "stopped", "approved")
 UNKNOWN_DEPT = "（部署未設定）"
 WEEKS = 12
 

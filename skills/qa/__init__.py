@@ -18,7 +18,7 @@ async def on_feedback(req: SkillRequest, reply: ReplyPort, services) -> None:
 SKILL = Skill(
     name="qa", title="庁内Q&A",
     description="登録された庁内文書（規程・マニュアル・FAQ）から、出典付きで回答します。",
-    commands=[Command("ask", "庁内Q&A", "登録された庁内文書から出典付きで回答します。", usage="/ask <質問> | sets | 登録 <セット名> | 作成 <セット名>",
+    commands=[Command("ask", "庁内Q&A", "登録された庁内文書から出典付きで回答します。", usage="/ask <質問> | sets | 登録 <セット名> | 作成 <セット名> | 承認済み [セット名]",
                       aliases=("質問", "問い合わせ"))],
     keywords=("規程", "マニュアル", "手続き", "申請", "どうすれば", "教えて", "とは"),
     examples=("年次休暇の申請方法を教えて", "出張旅費の精算の期限は？"),
@@ -26,8 +26,9 @@ SKILL = Skill(
     verbs=VERBS,
     routes=[Route("POST", "/api/kintone/webhook", kintone_webhook)],
     jobs=[Job("qa-poller", run_poller, enabled=lambda services: make_poller(services) is not None)],
-    accepts=Accepts(SUPPORTED_EXTENSIONS, "ナレッジセットに文書を登録し、/ask で検索できるようにします。",
-                    keywords=("登録", "ナレッジ", "検索できるように", "/ask")),
+    accepts=Accepts(SUPPORTED_EXTENSIONS + (".csv",),
+                    "ナレッジセットに文書を登録し、/ask で検索できるようにします（CSVは承認済みの回答として取り込みます）。",
+                    keywords=("登録", "ナレッジ", "検索できるように", "/ask", "承認済み")),
     on_feedback=on_feedback,
     ready=True,
 )

@@ -14,6 +14,7 @@ from core.skills import Citation, ReplyPort, SkillRequest
 from core.store.models import utcnow
 from skills.prompts import load, render
 from skills.qa import strings as S
+from skills.qa.approved import answer_from_approved
 from skills.qa.models import QAQuestion
 from skills.qa.service import search_scope, settings_of
 from skills.qa.understanding import retrieve
@@ -125,6 +126,10 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
     # The question is embedded by the default tier's endpoint only: one the user chose another tier for stays off it.
     # The in-process model sends nothing anywhere, so it embeds every question.
     same_tier = req.tier in (None, services.ai.embeddings_tier) or services.ai.embeds_locally
+    # a question close to a staff-approved answer gets that answer: no retrieval, no LLM
+    if await answer_from_approved(req, reply, services, question, scope.sets, vectors=same_tier,
+                                  can_escalate=can_escalate):
+        return
     # with an LLM the question is also rewritten into search queries and the candidates re-ranked (understanding.py)
     hybrid = same_tier and services.knowledge.embed is not None
     found = await retrieve(req, services, question, scope.sets, vectors=same_tier,

@@ -4,7 +4,8 @@ Escalation: a question the documents could not answer (or whose answer the asker
 as a record — or, when kintone is not configured, as a card to the set's Teams channel where staff answer in the
 card. Staff answers come back by kintone polling (`poll_kintone`, one poller across replicas via a lease), by the
 kintone webhook (skills/qa/http.py) or by the channel card; each is delivered once (`deliver_answer` claims the
-row atomically), sent to the asker's personal chat, and filed in the knowledge set as a staff-written document."""
+row atomically), sent to the asker's personal chat, filed in the knowledge set as a staff-written document, and
+kept as an approved answer of that set (skills/qa/approved.py), which answers the next close question directly."""
 from __future__ import annotations
 
 import asyncio
@@ -23,6 +24,7 @@ from core.skills import ReplyPort, SkillRequest
 from core.store.models import ConversationRef
 from core.timeutil import jst_text
 from skills.qa import strings as S
+from skills.qa.approved import approve_staff_answer
 from skills.qa.lease import Lease
 from skills.qa.models import QAQuestion
 from skills.qa.service import settings_of
@@ -33,7 +35,7 @@ log = logging.getLogger(__name__)
 POLLER_LEASE_KEY = "qa.kintone.poller"
 POLLER_KEY = "qa.poller"
 MAX_DELIVERY_ATTEMPTS = 5
-OPEN = ("unanswered", "answered", "offline")          # statuses from which a question may be escalated
+OPEN = ("unanswered", "answered", "offline", "approved")   # statuses from which a question may be escalated
 
 
 def _qid(data: dict) -> int | None:
@@ -164,7 +166,7 @@ async def staff_answer(req: SkillRequest, reply: ReplyPort, services) -> None:
         await _answer(req, reply, S.STAFF_ANSWER_EMPTY)
         return
     who = req.user_name or req.user_id
-    result = await deliver_answer(services, row.id, answer, answered_by=who)
+    result = await deliver_answer(services, row.id, answer, answered_by=who, answered_by_id=req.aad_object_id)
     if not result.claimed:
         done = S.ALREADY_ANSWERED
     else:
@@ -175,8 +177,9 @@ async def staff_answer(req: SkillRequest, reply: ReplyPort, services) -> None:
 
 
 async def deliver_answer(services, question_id: int, answer: str, *, answered_by: str = "",
-                         set_name: str | None = None) -> Delivery:
-    """Record a staff answer once, file the Q/A pair in the knowledge set, and send it to the asker."""
+                         answered_by_id: str | None = None, set_name: str | None = None) -> Delivery:
+    """Record a staff answer once, file the Q/A pair in the knowledge set (where it also becomes an approved answer,
+    owned by `answered_by` / `answered_by_id`), and send it to the asker."""
     now = services.clock.now()
     async with services.db.session() as s:
         res = await s.execute(update(QAQuestion).where(QAQuestion.id == question_id,
@@ -187,6 +190,10 @@ async def deliver_answer(services, question_id: int, answer: str, *, answered_by
             return Delivery(claimed=False)
         row = await s.get(QAQuestion, question_id)
     filed = await file_answer(services, row, set_name)
+    if filed:
+        ref = f"q:{row.id}" + (f"/kintone:{row.kintone_record_id}" if row.kintone_record_id else "")
+        await approve_staff_answer(services, row, filed, source=row.backend or "teams", owner_name=answered_by,
+                                   owner_id=answered_by_id, source_ref=ref)
     delivered = await send_to_asker(services, row, filed)
     return Delivery(claimed=True, delivered=delivered, filed_set=filed)
 
@@ -256,7 +263,7 @@ async def deliver_kintone_record(services, record: AnsweredRecord) -> bool:
     if qid is None:
         log.info("answered kintone record %s is not one of ours", record.record_id)
         return False
-    result = await deliver_answer(services, qid, record.answer, answered_by="kintone",
+    result = await deliver_answer(services, qid, record.answer, answered_by=f"kintone（受付番号: {record.record_id}）",
                                   set_name=record.knowledge_set)
     return result.claimed
 

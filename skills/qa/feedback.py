@@ -17,6 +17,6 @@ async def escalation_offer(services, reply_to_id: str | None, user_id: str, reac
     async with services.db.session() as s:
         row = await s.scalar(select(QAQuestion).where(QAQuestion.answer_activity_id == reply_to_id,
                                                       QAQuestion.user_id == user_id))
-    if row is None or row.status not in ("answered", "offline") or not can_escalate(services, row.target_set):
+    if row is None or row.status not in ("answered", "offline", "approved") or not can_escalate(services, row.target_set):
         return None
     return qa_cards.declined_card(S.DISLIKE_OFFER, row.id, offer=S.ESCALATE_OFFER)

@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
+
+from pydantic import Field
 
 from cards import qa as qa_cards
-from core.carddata import CardData, Name, RowId, Text, Token
+from cards import qa_approved as approved_cards
+from core.carddata import CardData, Name, RowId, StrictBool, Text, Token
 from core.kintone.client import KintoneError
 from core.profiles import group_ids
 from core.search.index import SearchError, readable_sets
 from core.services import Services
 from core.skills import Handler, ReplyPort, SkillRequest, Verb
+from skills.qa import approved
 from skills.qa import strings as S
 from skills.qa.answer import ask
 from skills.qa.documents import choose_set, receive_files, set_target
@@ -46,15 +51,44 @@ class UploadChoice(CardData):
     set: Name = ""
 
 
+Page = Annotated[int, Field(ge=0, le=100_000, strict=False)]
+
+
+class ApprovedPage(CardData):
+    set: Name = ""
+    page: Page = 0
+
+
+class ApprovedRef(ApprovedPage):
+    id: RowId
+
+
+class ApprovedEdit(ApprovedRef):
+    question: Text | None = None      # the edit form's inputs; absent = show the form
+    answer: Text | None = None
+    expires: Name | None = None
+
+
+class ApprovedDelete(ApprovedRef):
+    confirm: StrictBool = False
+
+
 VERBS = {
     qa_cards.ESCALATE_VERB: Verb(_answering(escalate), QuestionRef),
     qa_cards.STAFF_ANSWER_VERB: Verb(_answering(staff_answer), QuestionRef),
     qa_cards.UPLOAD_VERB: Verb(_answering(choose_set), UploadChoice),
+    approved_cards.APPROVED_LIST_VERB: Verb(_answering(approved.on_list), ApprovedPage),
+    approved_cards.APPROVED_EDIT_VERB: Verb(_answering(approved.on_edit), ApprovedEdit),
+    approved_cards.APPROVED_EXPIRE_VERB: Verb(_answering(approved.on_expire), ApprovedRef),
+    approved_cards.APPROVED_DELETE_VERB: Verb(_answering(approved.on_delete), ApprovedDelete),
 }
 
 
 async def _dispatch(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
     """/ask …, free text, and files sent in chat."""
+    if approved.wants_import(req):
+        await approved.import_csv(req, reply, services)
+        return
     if req.attachments:
         await receive_files(req, reply, services)
         return
@@ -73,6 +107,9 @@ async def _dispatch(req: SkillRequest, reply: ReplyPort, services: Services) -> 
             return
         if word in CREATE_WORDS:
             await create_set(req, reply, services, rest.strip())
+            return
+        if word in S.APPROVED_WORDS:
+            await approved.list_command(req, reply, services, rest)
             return
     if not text:
         await reply.send_text(S.USAGE)

@@ -13,7 +13,8 @@ _ID = BigInteger().with_variant(Integer, "sqlite")
 
 
 class QAQuestion(Base):
-    """One question. status: answered (AI, cited) | offline (passages quoted) | unanswered (declined) |
+    """One question. status: answered (AI, cited) | offline (passages quoted) | approved (answered from a
+    staff-approved pair, core.knowledge.approved) | unanswered (declined) |
     escalated (sent to staff) | staff_answered (a person answered; delivered when `delivered_at` is set)."""
 
     __tablename__ = "qa_questions"

@@ -50,6 +50,12 @@ class QASettings(AppSettings):
     """How many passages are retrieved per search query and re-ranked before the best QA_TOP_K go to the model."""
     QA_STEP_TIMEOUT_SECONDS: float = 10.0
     """Timeout of each question-understanding LLM call (rewrite, LLM re-ranking), in seconds; on timeout the question is searched as asked / the search order is kept."""
+    QA_APPROVED_DAYS: int = 365
+    """How long a staff answer (kintone, the Teams channel or a CSV row without a date) stays an approved answer (days)."""
+    QA_APPROVED_MIN_OVERLAP: float = 0.75
+    """Approved answers: the smaller share (0–1) of whole words each question finds in the other for a question to be answered from an approved answer; 1.1 = never."""
+    QA_APPROVED_MIN_SIMILARITY: float | None = 0.9
+    """Approved answers, with embeddings: the cosine the two questions must also reach (it confirms a word match, never replaces it). 0.9 suits the bundled multilingual-e5-small; endpoint models score lower (model-specific). Empty = words only."""
 
     @field_validator("QA_CHANNEL_SETS", mode="after")
     @classmethod

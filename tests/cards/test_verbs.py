@@ -439,6 +439,9 @@ _PASSAGES = [Passage(n=1, title="年次休暇の取扱い", section="繰越し",
                      url="https://intra.example.jp/doc/1"),
              Passage(n=2, title="職員の回答", text="担当課にご確認ください。", staff_written=True)]
 
+_APPROVED = {"id": 31, "set": "soumu", "question": "庁舎の駐車場は使えますか", "answer": "職員は利用できません。",
+             "owner": "総務 花子", "approved": "2026年04月01日", "expires": "2027年03月31日まで", "state": "active"}
+
 Case = Callable[[], dict]
 
 # (module, builder) -> cases. Every public builder of cards/*.py that (directly or through a private helper of its
@@ -531,6 +534,25 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ],
     ("cards.qa", "choose_set_card"): [
         lambda: _mod("cards.qa").choose_set_card(["規程.pdf"], [("soumu", "総務課"), ("jinji", "人事課")], "tok_abc-123"),
+    ],
+    ("cards.qa_approved", "approved_answer_card"): [
+        lambda: _mod("cards.qa_approved").approved_answer_card(
+            "庁舎の駐車場は使えますか", "職員は利用できません。", owner="総務 花子", approved="2026年04月01日",
+            set_label="総務課（soumu）", expires="2027年03月31日まで", question_id=27, can_escalate=True),
+    ],
+    ("cards.qa_approved", "approved_list_card"): [
+        lambda: _mod("cards.qa_approved").approved_list_card(
+            [_APPROVED, {**_APPROVED, "id": 32, "state": "revoked"}], set_filter="soumu", sets_label="soumu", page=1,
+            pages=3, total=20, message="保存しました。"),
+        lambda: _mod("cards.qa_approved").approved_list_card([_APPROVED], set_filter="", sets_label="soumu、kankyo",
+                                                             page=0, pages=1, total=1),
+    ],
+    ("cards.qa_approved", "approved_edit_card"): [
+        lambda: _mod("cards.qa_approved").approved_edit_card(_APPROVED, set_filter="soumu", page=0,
+                                                             expires_value="2027-03-31", error="入力してください。"),
+    ],
+    ("cards.qa_approved", "approved_delete_card"): [
+        lambda: _mod("cards.qa_approved").approved_delete_card(_APPROVED, set_filter="", page=2),
     ],
     ("cards.tier", "tier_card"): [
         lambda: _mod("cards.tier").tier_card(None, "internet", [("internet", "ep-net", False),

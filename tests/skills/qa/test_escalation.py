@@ -89,15 +89,17 @@ async def test_kintone_round_trip_escalate_poll_deliver_and_next_asker_gets_it(d
         row = await s.get(QAQuestion, qid)
     assert row.status == "staff_answered" and row.delivered_at is not None and row.kintone_record_id == "1"
 
-    # the next asker gets the staff answer straight from the knowledge set, marked as staff-written
+    # the next asker gets the staff answer straight, as the approved answer (tests/skills/qa/test_approved.py),
+    # and the Q/A pair is in the knowledge set as a staff-written document
     port = RecorderPort()
     await handle(make_request(UNKNOWN_Q, command="ask", user_id="29:user-3"), port, services)
     sent = port.last()
-    assert "【職員回答】" not in card_text(sent) and S.STAFF_WRITTEN in card_text(sent)
-    assert sent.citations[0].name.startswith("【職員回答】" + UNKNOWN_Q)
+    assert "職員が承認した回答" in card_text(sent) and not sent.ai_generated
     assert "来庁者用駐車場は職員は利用できません" in card_text(sent)
     docs = await services.knowledge.list_documents("soumu")
     assert docs[f"qa-{qid}"].staff_written and docs[f"qa-{qid}"].source == "staff"
+    hits = await services.knowledge.search(UNKNOWN_Q, ["soumu"], k=1)
+    assert hits[0].staff_written and hits[0].title == UNKNOWN_Q
 
 
 async def test_kintone_failure_is_reported_and_the_question_can_be_escalated_again(db, kintone):

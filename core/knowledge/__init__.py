@@ -1,0 +1,1 @@
+"""Knowledge kept beside the search index: staff-approved question/answer pairs (`approved`)."""
