@@ -77,6 +77,9 @@ async def test_embeddings_at_ingest_and_reembed(db_url, db, monkeypatch, tmp_pat
 
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "LLM_ENDPOINTS", "EMBEDDINGS_MODEL"):
         monkeypatch.delenv(var, raising=False)
+    # About the endpoint's embeddings: the in-process model (on by default) is off, so that the first ingest stores
+    # no vectors and `reembed` without EMBEDDINGS_MODEL has nothing to embed with.
+    monkeypatch.setenv("EMBEDDINGS_LOCAL", "false")
     folder = tmp_path / "規程"
     folder.mkdir()
     (folder / "休暇.md").write_text("# 休暇\n\n年次休暇は20日です。担当は山田太郎です。\n", encoding="utf-8")
