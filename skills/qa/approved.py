@@ -27,7 +27,7 @@ from core.search.index import SearchError
 from core.skills import ReplyPort, SkillRequest
 from core.timeutil import as_jst, jst_text
 from skills.qa import strings as S
-from skills.qa.documents import DownloadError, download
+from skills.qa.documents import DownloadError, file_bytes
 from skills.qa.models import QAQuestion
 from skills.qa.service import can_write, settings_of, writable_sets
 
@@ -336,17 +336,10 @@ async def import_csv(req: SkillRequest, reply: ReplyPort, services) -> None:
         return
     f = req.attachments[0]
     settings = settings_of(services)
-    cap = settings.QA_MAX_FILE_MB * 1024 * 1024
     try:
-        data = f.content if f.content is not None else await download(
-            f.download_url or "", max_bytes=cap, timeout=settings.QA_DOWNLOAD_TIMEOUT_SECONDS,
-            hosts=settings.download_hosts, allowlist=settings.download_allowlist)
-        if len(data) > cap:
-            raise DownloadError("too_large")
+        data = await file_bytes(settings, f.name, f.download_url, f.content)
     except DownloadError as e:
-        await reply.send_text(S.UPLOAD_TOO_LARGE.format(name=f.name, mb=settings.QA_MAX_FILE_MB)
-                              if e.message == "too_large" else S.UPLOAD_URL_REFUSED.format(name=f.name)
-                              if e.message == "refused" else S.UPLOAD_DOWNLOAD_FAILED.format(name=f.name))
+        await reply.send_text(e.message)
         return
     now = services.clock.now()
     rows, errors = read_csv(data, today=(as_jst(now) or now).date())

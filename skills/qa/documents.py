@@ -146,6 +146,23 @@ def _host_of(url: str) -> str:
         return "?"
 
 
+async def file_bytes(settings, name: str, url: str | None, content: bytes | None) -> bytes:
+    """A file sent in chat: its bytes (inline, or downloaded under the size cap and the host policy). Raises
+    DownloadError whose `message` is the Japanese line for the user."""
+    cap = settings.QA_MAX_FILE_MB * 1024 * 1024
+    try:
+        data = content if content is not None else await download(
+            url or "", max_bytes=cap, timeout=settings.QA_DOWNLOAD_TIMEOUT_SECONDS,
+            hosts=settings.download_hosts, allowlist=settings.download_allowlist)
+        if len(data) > cap:
+            raise DownloadError("too_large")
+    except DownloadError as e:
+        raise DownloadError(S.UPLOAD_TOO_LARGE.format(name=name, mb=settings.QA_MAX_FILE_MB)
+                            if e.message == "too_large" else S.UPLOAD_URL_REFUSED.format(name=name)
+                            if e.message == "refused" else S.UPLOAD_DOWNLOAD_FAILED.format(name=name)) from None
+    return data
+
+
 # ------------------------------------------------------------------------------------------------ flows
 
 async def receive_files(req: SkillRequest, reply: ReplyPort, services) -> None:
@@ -201,7 +218,6 @@ async def choose_set(req: SkillRequest, reply: ReplyPort, services) -> None:
 async def ingest_files(services, files: list[_File], set_name: str) -> list[str]:
     """Download, convert and upsert each file; one Japanese line per file."""
     settings = settings_of(services)
-    cap = settings.QA_MAX_FILE_MB * 1024 * 1024
     index = services.knowledge
     lines = []
     for f in files:
@@ -213,17 +229,11 @@ async def ingest_files(services, files: list[_File], set_name: str) -> list[str]
                 lines.append(e.message)
             continue
         try:
-            data = f.content if f.content is not None else await download(
-                f.url or "", max_bytes=cap, timeout=settings.QA_DOWNLOAD_TIMEOUT_SECONDS,
-                hosts=settings.download_hosts, allowlist=settings.download_allowlist)
-            if len(data) > cap:
-                raise DownloadError("too_large")
+            data = await file_bytes(settings, name, f.url, f.content)
             conv = await to_markdown_async(data, name)
             res = await index.upsert(set_name, "chat", f"chat:{name}", conv.title, None, conv.markdown)
         except DownloadError as e:
-            lines.append(S.UPLOAD_TOO_LARGE.format(name=name, mb=settings.QA_MAX_FILE_MB) if e.message == "too_large"
-                         else S.UPLOAD_URL_REFUSED.format(name=name) if e.message == "refused"
-                         else S.UPLOAD_DOWNLOAD_FAILED.format(name=name))
+            lines.append(e.message)
             continue
         except IngestError as e:
             lines.append(e.message)

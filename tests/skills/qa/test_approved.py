@@ -18,7 +18,7 @@ from core.store.models import UsageEvent
 from skills.qa import strings as S
 from skills.qa.escalation import poll_kintone
 from skills.qa.models import QAQuestion
-from tests.harness import RecorderPort, make_request
+from tests.harness import RecorderPort, card_nodes, make_request
 from tests.skills.qa.conftest import OTHER_AAD, USER_AAD, assert_valid_card, build, seed
 from tests.skills.qa.test_escalation import STAFF_CHANNEL, UNKNOWN_Q, ask_unknown, escalate, remember_personal_chat
 
@@ -40,19 +40,7 @@ def text_of(sent) -> str:
 
 
 def actions(card: dict) -> list[dict]:
-    out = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("type") == "Action.Execute":
-                out.append(node)
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-    walk(card)
-    return out
+    return card_nodes(card, lambda node: node.get("type") == "Action.Execute")
 
 
 def button(card: dict, title: str, n: int = 0) -> dict:
