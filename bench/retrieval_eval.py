@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from aiohttp import web  # noqa: E402
 from aiohttp.test_utils import TestServer  # noqa: E402
 
+from core import embeddings as local  # noqa: E402
 from core.search.index import Index  # noqa: E402
 from core.search.ingest import to_markdown  # noqa: E402
 from core.search.text import BigramAnalyzer, sudachi  # noqa: E402
@@ -145,10 +146,11 @@ def e5_app(model) -> web.Application:
 
 
 # ------------------------------------------------------------------ evaluation
-async def build(db_path: str, docs, *, embed=None, analyzer=None) -> tuple[Index, Database, float]:
+async def build(db_path: str, docs, *, embed=None, analyzer=None, space: str = "default"
+                ) -> tuple[Index, Database, float]:
     db = Database(f"sqlite+aiosqlite:///{db_path}")
     await db.migrate()
-    ix = Index(db, embed=embed, analyzer=analyzer)
+    ix = Index(db, embed=embed, analyzer=analyzer, embed_space=space)
     for s in sorted({d[0] for d in docs}):
         await ix.create_set(s)
     t0 = time.perf_counter()
@@ -194,7 +196,11 @@ async def decline_eval(ix: Index, in_scope, out_of_scope) -> list[dict]:
     hybrid = ix.embed is not None
     tops_in = [await ix.search(q, [s], k=1) for s, q, _ in in_scope]
     tops_out = [await ix.search(q, [s], k=1) for s, q, _ in out_of_scope]
-    rules = [(qa.QA_MIN_COVERAGE, qa.QA_MIN_SIMILARITY)]
+    from core import embeddings
+
+    shipped = qa.QA_MIN_SIMILARITY if qa.QA_MIN_SIMILARITY is not None else (
+        embeddings.DEFAULT_MIN_SIMILARITY if hybrid and ix.embed_space == embeddings.SPACE else None)
+    rules = [(qa.QA_MIN_COVERAGE, shipped)]
     if hybrid:
         rules += [(qa.QA_MIN_COVERAGE, sim) for sim in (0.80, 0.82, 0.84, 0.86, 0.88, 0.90)]
     else:
@@ -263,8 +269,6 @@ async def main() -> None:
         servers.append(e5)
         endpoints.append(real)
         configs.append(("(d) hybrid, multilingual-e5-small", real.embed, None))
-    from core import embeddings as local
-
     if local.status().available:      # the shipped default: the same model in-process, no server
         configs.append(("(e) hybrid, in-process (default)", local.embedder().embed, None))
     else:
@@ -277,7 +281,8 @@ async def main() -> None:
         for i, (name, emb, analyzer) in enumerate(configs):
             if args.only and not name.startswith(f"({args.only})"):
                 continue
-            ix, db, secs = await build(f"{tmp}/eval{i}.db", docs, embed=emb, analyzer=analyzer)
+            space = local.SPACE if name.startswith("(e)") else "default"
+            ix, db, secs = await build(f"{tmp}/eval{i}.db", docs, embed=emb, analyzer=analyzer, space=space)
             misses: list = []
             results[name] = {"municipal": await evaluate(ix, docs, mqs, misses=misses),
                              "held-out": await evaluate(ix, docs, hqs, misses=misses),

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, replace
 
 from cards import qa as qa_cards
+from core import embeddings
 from core.ai import AIFailed, AIRefused
 from core.search.index import Hit
 from core.search.passages import Passage
@@ -82,10 +83,19 @@ def can_escalate(services, target_set: str | None) -> bool:
     return settings_of(services).fallback_channel([target_set] if target_set else []) is not None
 
 
+def min_similarity(services) -> float | None:
+    """QA_MIN_SIMILARITY when set; else the value measured for the in-process model when it embeds; else off
+    (an endpoint's model has its own cosine scale: measure it before setting QA_MIN_SIMILARITY)."""
+    configured = settings_of(services).QA_MIN_SIMILARITY
+    if configured is not None:
+        return configured
+    return embeddings.DEFAULT_MIN_SIMILARITY if services.ai.embeds_locally else None
+
+
 def is_weak(hits: list[Hit], services, *, hybrid: bool) -> bool:
     s = settings_of(services)
     return weak_retrieval(hits, min_coverage=s.QA_MIN_COVERAGE, min_score=s.QA_MIN_SCORE,
-                          bm25_only=not hybrid, min_similarity=s.QA_MIN_SIMILARITY)
+                          bm25_only=not hybrid, min_similarity=min_similarity(services))
 
 
 def weak_retrieval(hits: list[Hit], *, min_coverage: float, min_score: float, bm25_only: bool,

@@ -21,7 +21,7 @@ class QASettings(AppSettings):
     QA_MIN_COVERAGE: float = 0.25
     """Minimum share (0–1) of the question's term weight found in the best passage; below it retrieval is weak."""
     QA_MIN_SIMILARITY: float | None = None
-    """Hybrid mode: a best passage at least this similar (cosine) is answered from even below QA_MIN_COVERAGE; model-specific (bench/retrieval_eval.py); empty = off."""
+    """Hybrid mode: a best passage at least this similar (cosine) is answered from even below QA_MIN_COVERAGE; model-specific (bench/retrieval_eval.py); empty = 0.86 with the in-process model, off with an endpoint."""
     QA_CHANNEL_SETS: dict[str, list[str] | str] = {}
     """JSON {"<Teams conversation id>": "<set>" or ["<set>", …]}: default knowledge sets searched in that channel/chat."""
     QA_FALLBACK_CHANNELS: dict[str, str] = {}

@@ -234,3 +234,21 @@ async def test_sets_listing_register_and_create(db, card_validator):
     assert "登録できます" in json.dumps(port.last().card, ensure_ascii=False)
     port = await ask(services, "登録 jinji-faq")
     assert port.last().text == S.REGISTER_HINT.format(set="jinji-faq")
+
+
+async def test_the_in_process_model_ships_with_its_measured_similarity_rule(db):
+    """Last round most misses were in-scope questions declined by the coverage rule alone: with the in-process
+    model (its cosine scale measured in bench/retrieval_eval.py (e)) the similarity rule is on by default."""
+    from core import embeddings
+    from skills.qa.answer import min_similarity
+    from skills.qa.settings import QASettings
+    from tests.harness import make_services
+
+    local = make_services(db)
+    assert local.ai.embeds_locally and min_similarity(local) == embeddings.DEFAULT_MIN_SIMILARITY
+    off = make_services(db, llm_env={"EMBEDDINGS_LOCAL": "false"})
+    assert min_similarity(off) is None                       # BM25 only: the rule has nothing to compare
+    local.settings.put(QASettings(_env_file=None, QA_MIN_SIMILARITY=0.7))
+    assert min_similarity(local) == 0.7                      # an administrator's value wins
+    for services in (local, off):
+        await services.llm.close()
