@@ -5,7 +5,6 @@ import logging
 
 from sqlalchemy import select
 
-from core.cache import TTLCache
 from core.store.models import UserProfile
 
 log = logging.getLogger(__name__)
@@ -46,16 +45,12 @@ async def enrich_from_graph(services, user_id: str) -> bool:
     return True
 
 
-GROUP_CACHE_SECONDS = 900.0
-
-
 async def group_ids(services, aad_object_id: str | None) -> list[str]:
     """The Entra ID groups of a user (transitive), from Graph, cached 15 minutes per process. Empty without Graph
     or on a Graph error (access then falls back to what is granted to the user or to everyone)."""
     if not aad_object_id or services.graph is None:
         return []
-    cache: TTLCache[str, list[str]] = services.extra("profiles.groups",
-                                                     lambda: TTLCache(GROUP_CACHE_SECONDS, max_entries=50_000))
+    cache = services.caches.groups
     hit = cache.get(aad_object_id)
     if hit is not None:
         return hit

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol, TypeVar
 
+from core.cache import TTLCache
 from core.settings import Settings
 from core.timeutil import JST
 
@@ -59,6 +60,14 @@ async def _no_dispatch(_req: SkillRequest, _port: ReplyPort) -> str:  # pragma: 
 
 
 @dataclass
+class CoreCaches:
+    """Per-process caches of core services (a user's /tier choice, a user's Entra ID groups from Graph)."""
+
+    user_tiers: TTLCache[str, str | None] = field(default_factory=lambda: TTLCache(30.0, max_entries=50_000))
+    groups: TTLCache[str, list[str]] = field(default_factory=lambda: TTLCache(900.0, max_entries=50_000))
+
+
+@dataclass
 class Services:
     registry: Registry
     db: Database
@@ -73,6 +82,7 @@ class Services:
     proactive: ProactiveSender | None = None
     dispatch: Dispatch = _no_dispatch      # run a request through the router (a skill asking another capability)
     local_admin: bool = False              # anonymous local mode (make run): the local user is an administrator
+    caches: CoreCaches = field(default_factory=CoreCaches)
     extras: dict[str, Any] = field(default_factory=dict)   # state that belongs to one skill (its engine, caches)
 
     def extra(self, key: str, factory: Callable[[], T]) -> T:

@@ -9,12 +9,9 @@ import json
 
 from pydantic import field_validator
 
-from core.cache import TTLCache
 from core.llm import TIERS
 from core.settings import AppSettings
 from core.store.models import UserProfile
-
-_CACHE_SECONDS = 30.0
 
 
 class TierSettings(AppSettings):
@@ -36,13 +33,8 @@ class TierSettings(AppSettings):
         return json.loads(self.CONVERSATION_TIERS) if self.CONVERSATION_TIERS.strip() else {}
 
 
-def _state(services) -> dict:
-    return services.extra("tiers.state", lambda: {"settings": services.settings.get(TierSettings),
-                                                   "users": TTLCache(_CACHE_SECONDS, max_entries=50_000)})
-
-
 async def user_tier(services, user_id: str) -> str | None:
-    cache: TTLCache[str, str | None] = _state(services)["users"]
+    cache = services.caches.user_tiers
     if user_id in cache:
         return cache.get(user_id)
     async with services.db.session() as s:
@@ -66,7 +58,7 @@ async def set_user_tier(services, user_id: str, tier: str | None) -> None:
         else:
             prefs["tier"] = tier
         prof.prefs = prefs
-    _state(services)["users"].put(user_id, tier)
+    services.caches.user_tiers.put(user_id, tier)
 
 
 async def resolve(services, req) -> str | None:
@@ -76,7 +68,7 @@ async def resolve(services, req) -> str | None:
     mine = await user_tier(services, req.user_id)
     if mine in TIERS:
         return mine
-    return _state(services)["settings"].by_conversation().get(req.conversation_id)
+    return services.settings.get(TierSettings).by_conversation().get(req.conversation_id)
 
 
 def personal_data_tiers(services) -> list[str]:
