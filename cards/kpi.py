@@ -232,7 +232,7 @@ def examples_category_card(category: Any) -> dict:
         items.append(action_set([execute("この例を実行", RUN_VERB, {"text": e.text}, style="positive")]))
         body.append(container(items, separator=True))
     body.append(note("個人情報や機密性2以上の情報は入力しないでください。"))
-    return card(body, [execute("分類の一覧に戻る", BROWSE_VERB)])
+    return card(body, [execute("分類の一覧に戻る", BROWSE_VERB, {"category": ""})])
 
 
 # -- /helpdesk --------------------------------------------------------------------------------------------------

@@ -195,3 +195,21 @@ async def test_figures_and_quiz_results_stay_out_of_shared_conversations(svc):
     assert port.texts() == [S.PERSONAL_ONLY.format(command="/skillcheck")] and not port.cards()
     port = await run(svc, make_request(verb="kpi.skillcheck.submit", data={"role": "dx"}, is_invoke=True, **channel))
     assert port.texts() == [S.PERSONAL_ONLY.format(command="/skillcheck")]
+
+
+async def test_examples_buttons_open_a_new_card_from_help_and_refresh_inside_the_library(svc):
+    from cards.kpi import BROWSE_VERB
+    from tests.harness import card_nodes
+
+    def browse_data(card):
+        nodes = card_nodes(card, lambda n: n.get("type") == "Action.Execute" and n.get("verb") == BROWSE_VERB)
+        return [{k: v for k, v in n["data"].items() if k != "verb"} for n in nodes]
+
+    from_help = await run(svc, make_request(verb=BROWSE_VERB, data={}, is_invoke=True))
+    assert [s.kind for s in from_help.sent] == ["card"]          # the /help card stays; the library is a new card
+    category = await run(svc, make_request(verb=BROWSE_VERB, data=browse_data(from_help.sent[0].card)[0],
+                                           is_invoke=True))
+    assert [s.kind for s in category.sent] == ["refresh"]        # a category replaces the library card
+    back = browse_data(category.sent[0].card)[-1]                 # 「分類の一覧に戻る」
+    again = await run(svc, make_request(verb=BROWSE_VERB, data=back, is_invoke=True))
+    assert [s.kind for s in again.sent] == ["refresh"]           # and back to the list, in place too
