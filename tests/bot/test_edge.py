@@ -178,7 +178,9 @@ async def test_bad_requests_get_4xx_never_500(db, connector):
 
 async def test_personal_chat_streams_then_sends_final_with_label_and_feedback(db, connector, llm):
     services = make_services(db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url})
-    llm.default = {"chunks": ["一つ目の", "文です。", "二つ目の", "文です。"], "chunk_delay": 0.45}
+    # six chunks 0.45 s apart: the stream lasts well past the 1 s between updates even when the machine is busy
+    # (with four, the last chunk came 1.35 s after the first: one update at most, none under load)
+    llm.default = {"chunks": ["一つ目の", "文です。", "二つ目の", "文です。", "三つ目の", "文です。"], "chunk_delay": 0.45}
     async with running_bot(services) as url:
         await post(url, connector.activity("今日の会議の進め方を相談したいです"))
         await connector.wait_for(lambda acts: connector.messages(), timeout=15)
@@ -193,7 +195,7 @@ async def test_personal_chat_streams_then_sends_final_with_label_and_feedback(db
     assert "streamId" not in infos[0] and all(i["streamId"] == "act-1" for i in infos[1:])
     gaps = [b["t"] - a["t"] for a, b in zip(connector.posts, connector.posts[1:]) if b["body"]["type"] == "typing"]
     assert all(g >= 0.9 for g in gaps)
-    assert final["text"] == "一つ目の文です。二つ目の文です。"
+    assert final["text"] == "一つ目の文です。二つ目の文です。三つ目の文です。"
     kinds = {e["type"]: e for e in final["entities"]}
     assert kinds["streaminfo"] == {"type": "streaminfo", "streamId": "act-1", "streamType": "final"}
     assert kinds["https://schema.org/Message"]["additionalType"] == ["AIGeneratedContent"]
