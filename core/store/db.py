@@ -68,13 +68,19 @@ class Database:
             async with s.begin():
                 yield s
 
-    async def migrate(self) -> None:
-        """Apply every Alembic migration (all heads: each skill owns a branch off the foundation)."""
+    async def migrate(self, revision: str = "heads") -> None:
+        """Apply the Alembic migrations up to `revision` (default: all heads, each skill owns a branch off the
+        foundation; tests of a data migration stop at the revision before it)."""
         async with self.engine.begin() as conn:
             if not self.is_sqlite:
                 # Several replicas may start at once on one database: one migrates, the others wait here.
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
-            await conn.run_sync(_upgrade)
+            await conn.run_sync(_upgrade, revision)
+
+    async def downgrade(self, revision: str) -> None:
+        """Revert the migrations above `revision` (tests of a migration's way back)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_downgrade, revision)
 
     async def ready(self) -> tuple[bool, str]:
         """Database reachable and every migration head applied."""
@@ -113,10 +119,16 @@ def _alembic_config(connection=None):
     return cfg
 
 
-def _upgrade(connection) -> None:
+def _upgrade(connection, revision: str = "heads") -> None:
     from alembic import command
 
-    command.upgrade(_alembic_config(connection), "heads")
+    command.upgrade(_alembic_config(connection), revision)
+
+
+def _downgrade(connection, revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(_alembic_config(connection), revision)
 
 
 def _script_heads() -> set[str]:

@@ -1,18 +1,16 @@
 """Migration 0009 re-analyses chunks stored by the earlier analysis, on both back ends."""
-from alembic import command
 from sqlalchemy import text
 
 from core.search.index import Index, chunk_terms
 from core.search.text import sudachi
 from core.store import Database
-from core.store.db import _alembic_config
 
 
 async def test_chunks_stored_before_0009_are_reanalysed(db_url):
     database = Database(db_url)
     try:
+        await database.migrate("0004_search")
         async with database.engine.begin() as conn:
-            await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), "0004_search"))
             await conn.execute(text("INSERT INTO search_sets (id, name, title, members, created_at) "
                                     "VALUES (1, 'lib', 'lib', '[]', CURRENT_TIMESTAMP)"))
             await conn.execute(text("INSERT INTO search_documents (id, set_id, source, source_key, title, "

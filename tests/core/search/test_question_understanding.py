@@ -1,14 +1,12 @@
 """Issue #15, offline: spelling and register variants meet (normalised forms, readings), FAQ questions are matched
 question to question, and chunks stored by the earlier analysis are re-analysed (migration 0015)."""
 import pytest
-from alembic import command
 from sqlalchemy import text
 
 from core.search.chunking import chunk_markdown, faq_question
 from core.search.index import QUESTION_WEIGHT, Index, chunk_terms
 from core.search.text import KATAKANA_PREFIX, READING_PREFIX, sudachi
 from core.store import Database
-from core.store.db import _alembic_config
 
 
 # ------------------------------------------------------------------ analysis
@@ -130,8 +128,8 @@ async def test_chunks_stored_before_0015_are_reanalysed(db_url):
     body = "Q. 瓶はいつ出しますか？\nA. 資源ごみの日に出します。"
     database = Database(db_url)
     try:
+        await database.migrate("0013_search_vectors_binary")
         async with database.engine.begin() as conn:
-            await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), "0013_search_vectors_binary"))
             await conn.execute(text("INSERT INTO search_sets (id, name, title, members, created_at) "
                                     "VALUES (1, 'gomi', 'gomi', '[]', CURRENT_TIMESTAMP)"))
             await conn.execute(text("INSERT INTO search_documents (id, set_id, source, source_key, title, "

@@ -8,14 +8,12 @@ import logging
 
 import numpy as np
 import pytest
-from alembic import command
 from sqlalchemy import inspect, select, text, update
 
 from core.search.index import Index, _Vectors
 from core.search.models import Chunk, Document, IndexChange
 from core.search.vectors import VectorFormatError, decode_vector, encode_vector
 from core.store import Database
-from core.store.db import _alembic_config
 
 DIM = 8
 SPACE = "stub-embed|"
@@ -66,8 +64,8 @@ async def test_migration_converts_json_vectors_to_the_same_binary(db_url):
     values = [0.125, -0.5, 0.333333, 1e-3, 2.0, -7.75, 0.0, 0.9]
     database = Database(db_url)
     try:
+        await database.migrate("0010_search_embed_space")
         async with database.engine.begin() as conn:
-            await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), "0010_search_embed_space"))
             await conn.execute(text("INSERT INTO search_sets (id, name, title, members, created_at) "
                                     "VALUES (1, 'lib', 'lib', '[]', CURRENT_TIMESTAMP)"))
             for doc_id, space in ((1, SPACE), (2, SPACE), (3, None)):

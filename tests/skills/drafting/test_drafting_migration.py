@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from alembic import command
 from sqlalchemy import select, text
 
 from core import router
 from core.store import Database
-from core.store.db import _alembic_config
 from skills.drafting.compose import Reference
 from skills.drafting.models import Draft
 from skills.drafting.settings import DraftingSettings
@@ -27,8 +25,8 @@ OLD_FIELDS = {"subject": "放課後児童クラブの待機児童対策", "point
 
 async def _old_draft(database: Database) -> None:
     """A 議会答弁 draft as the code before 0012 stored it: its references inside `fields`."""
+    await database.migrate("0005_drafting")
     async with database.engine.begin() as conn:
-        await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), "0005_drafting"))
         now = datetime(2025, 4, 1, 1, 0, tzinfo=timezone.utc)
         await conn.execute(text(
             "INSERT INTO drafts (id, user_id, doc_type, fields, text, masked_note, easy, offline, revision, "
@@ -53,8 +51,8 @@ async def test_references_leave_the_fields_for_their_own_column(db_url):
         assert [Reference.from_json(r.to_json()) for r in references_of(row)] == references_of(row)
 
         # and back: a downgrade puts them where the older code reads them
+        await database.downgrade("0005_drafting")
         async with database.engine.begin() as conn:
-            await conn.run_sync(lambda c: command.downgrade(_alembic_config(c), "0005_drafting"))
             stored = (await conn.execute(text("SELECT fields FROM drafts WHERE id = 5"))).scalar_one()
         fields = stored if isinstance(stored, dict) else json.loads(stored)
         assert fields == OLD_FIELDS

@@ -7,13 +7,11 @@ import json
 from datetime import timedelta
 
 import pytest
-from alembic import command
 from sqlalchemy import text, update
 
 from core import router
 from core.services import Clock
 from core.store import Database
-from core.store.db import _alembic_config
 from skills.planning import jobs
 from skills.planning.models import PlanJob
 from tests.harness import RecorderPort, make_request, make_services
@@ -113,8 +111,8 @@ async def test_a_running_job_from_before_heartbeats_is_offered_for_retry(db_url,
     database = Database(db_url)
     services = make_services(database)
     try:
+        await database.migrate("0006_planning")
         async with database.engine.begin() as conn:
-            await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), "0006_planning"))
             two_minutes_ago = Clock().now() - timedelta(minutes=2)
             await conn.execute(text(
                 "INSERT INTO plan_jobs (id, user_id, conversation_id, theme, profile, inputs, stage, status, sources, "
