@@ -199,28 +199,33 @@ def _reading(katakana: str) -> str:
     return r if len(r) >= 2 and _KANA.fullmatch(r) else ""
 
 
-def _index_reading(term: str, surface: str, reading: str) -> str:
-    """The index-only reading term a noun is stored with: `~@` for one written in kanji, `~#` for one written in
-    katakana that the dictionary left in kana (ビン; not メガネ, which it writes 眼鏡)."""
+def _spelling(term: str, surface: str, reading: str) -> str | None:
+    """"kanji" for a noun written in kanji, "katakana" for one written in katakana that the dictionary left in
+    kana (ビン; not メガネ, which it writes 眼鏡), None otherwise (no reading term)."""
     if not reading:
-        return ""
+        return None
     if _HAS_KANJI.search(term):
-        return READING_PREFIX + reading
+        return "kanji"
     if _KATAKANA.fullmatch(surface) and _KANA.fullmatch(term):
-        return KATAKANA_PREFIX + reading
-    return ""
+        return "katakana"
+    return None
+
+
+_OWN = {"kanji": READING_PREFIX, "katakana": KATAKANA_PREFIX}
+_OTHER = {"kanji": KATAKANA_PREFIX, "katakana": READING_PREFIX}
+
+
+def _index_reading(term: str, surface: str, reading: str) -> str:
+    """The index-only reading term a noun is stored with: `~@` for one written in kanji, `~#` for one in katakana."""
+    kind = _spelling(term, surface, reading)
+    return _OWN[kind] + reading if kind else ""
 
 
 def _query_reading(term: str, surface: str, reading: str) -> str:
-    """The reading term a query word finds other spellings by: a katakana word, the same reading in kanji (ビン →
+    """The reading term a query word finds the other spelling by: a katakana word, the same reading in kanji (ビン →
     瓶); a kanji word, the same reading in katakana (傘 → カサ)."""
-    if not reading or term in QUESTION_WORDS:
-        return ""
-    if _HAS_KANJI.search(term):
-        return KATAKANA_PREFIX + reading
-    if _KATAKANA.fullmatch(surface) and _KANA.fullmatch(term):
-        return READING_PREFIX + reading
-    return ""
+    kind = None if term in QUESTION_WORDS else _spelling(term, surface, reading)
+    return _OTHER[kind] + reading if kind else ""
 
 
 def _pieces(text: str) -> list[str]:
