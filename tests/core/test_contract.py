@@ -117,6 +117,7 @@ async def test_bot_mounts_a_skills_route_and_starts_its_jobs_with_the_services(d
     async def tick(svc) -> None:
         ticks.append(1)
 
+    services.registry = Registry()     # only this skill's jobs run (the real ones would reach for feeds)
     services.registry.add(Skill(name="probe", title="probe", description="probe", commands=[],
                                 routes=[Route("GET", "/api/probe", ping)],
                                 jobs=[Job("probe-tick", tick, every=0.01),
