@@ -102,6 +102,18 @@ class AssistantBot(Bot):
         act = turn.activity
         cid = correlation_id.get()
         tenant = tenant_of(act)
+        if self._own_channel(act):
+            # A channel one skill alone serves (residents on Web Chat): no tenant, no stored reference or profile,
+            # no staff feedback store; the router hands every message and invoke to that skill.
+            if act.type == ActivityTypes.message:
+                value = act.value if isinstance(act.value, dict) else {}
+                verb = str(value["verb"]) if value.get("verb") else None
+                data = {k: v for k, v in value.items() if k != "verb"}
+                await router.dispatch(self._request(turn, cid, text="" if verb else strip_mentions(act), verb=verb,
+                                                    data=data), self._port(turn), self.services)
+            elif act.type == ActivityTypes.invoke:
+                self._invoke_response(turn, 200, None)
+            return
         if self.allowed_tenants and tenant not in self.allowed_tenants:
             log.warning("activity from a tenant that is not allowed", extra={"tenant": tenant or "-",
                                                                            "activity_type": act.type})
@@ -119,6 +131,9 @@ class AssistantBot(Bot):
         elif act.type == ActivityTypes.installation_update:
             await self._on_installation(turn)
 
+    def _own_channel(self, act: Activity) -> bool:
+        return self.services.registry.for_channel(act.channel_id or "", self.services) is not None
+
     def _port(self, turn: TurnContext, *, is_invoke: bool = False) -> TurnReplyPort:
         return TurnReplyPort(turn, is_invoke=is_invoke, db=self.services.db, file_delivery=self.file_delivery)
 
@@ -132,7 +147,8 @@ class AssistantBot(Bot):
             user_name=getattr(frm, "name", None) if frm else None, tenant_id=tenant_of(act),
             conversation_id=act.conversation.id if act.conversation else "", conversation_type=scope_of(act),
             text=text, verb=verb, data=data or {}, locale=act.locale or "ja-JP", activity_id=act.id,
-            reply_to_id=act.reply_to_id, attachments=attachments_of(act), correlation_id=cid, is_invoke=is_invoke)
+            reply_to_id=act.reply_to_id, attachments=attachments_of(act), correlation_id=cid, is_invoke=is_invoke,
+            channel=act.channel_id or "msteams")
 
     async def _on_message(self, turn: TurnContext, cid: str) -> None:
         act = turn.activity

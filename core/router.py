@@ -25,6 +25,7 @@ BAD_CARD_DATA = "このカードの入力内容を読み取れませんでした
 COMING_SOON = "「{title}」（/{command}）は現在準備中です。公開までしばらくお待ちください。使える機能は /help でご覧いただけます。"
 PERSONAL_ONLY = "/{command} は個人チャットでご利用ください。"
 CHOOSE_SKILL_FOR_FILE = "ファイルの用途を続けて入力してください（例: {examples}）。"
+CHANNEL_NOT_READY = "このチャットは現在準備中です。しばらくしてから、もう一度お試しください。"
 
 
 @dataclass
@@ -62,9 +63,11 @@ def nearest_commands(registry: Registry, word: str, n: int = 3) -> list[str]:
 
 
 def route(registry: Registry, req: SkillRequest) -> Routed:
+    """Where a request of the shared (staff) channels goes. Skills that alone serve other channels are not reachable
+    from here: their verbs are unknown and they take no free text (see `dispatch`)."""
     if req.verb:
         found_verb = registry.verb(req.verb)
-        if found_verb is None:
+        if found_verb is None or found_verb[0].channels:
             return Routed("unknown_verb", word=req.verb)
         return Routed("verb", skill=found_verb[0], verb=found_verb[1])
     parsed = split_command(req.text)
@@ -98,7 +101,7 @@ def keyword_skill(registry: Registry, text: str) -> Skill | None:
     t = _fold(text)
     best, best_score = None, 0
     for s in registry.skills:
-        if not (s.serves and s.free_text):
+        if not (s.serves and s.free_text) or s.channels:
             continue
         score = sum(1 for k in s.keywords if _fold(k) in t)
         if score > best_score:
@@ -126,6 +129,16 @@ def file_skill(registry: Registry, req: SkillRequest) -> tuple[Skill | None, lis
 async def dispatch(req: SkillRequest, port: ReplyPort, services: Services) -> str:
     """Route one request and run the chosen handler. Returns the name of the skill that handled it."""
     registry = services.registry
+    owner = registry.for_channel(req.channel, services)
+    if owner is not None:
+        # A channel one skill alone serves (the residents' Web Chat): everything goes to that skill, nothing else is
+        # reachable, and no staff tier choice applies (the skill decides the tier of its own requests).
+        req.tier = None
+        if not owner.serves or owner.handler is None:
+            await port.send_text(CHANNEL_NOT_READY)
+            return owner.name
+        await owner.handler(req, port, services)
+        return owner.name
     if req.tier is None:
         req.tier = await tiers.resolve(services, req)
     r = route(registry, req)

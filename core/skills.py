@@ -75,6 +75,7 @@ class SkillRequest:
     attachments: list[FileAttachment] = field(default_factory=list)
     correlation_id: str = ""
     is_invoke: bool = False                # Action.Execute: the answer may replace the card in place
+    channel: str = "msteams"               # the activity's channelId ("msteams", "webchat", "directline", …)
 
     @property
     def personal(self) -> bool:
@@ -190,6 +191,10 @@ class Skill:
     examples: tuple[str, ...] = ()             # example utterances for /help and the tool description
     on_feedback: Handler | None = None         # 👍/👎 on any answer: req.data = {reaction, text, reply_to_id}
     role: str | None = None
+    channels: tuple[str, ...] | Callable[["Services"], tuple[str, ...]] = ()
+    """Channels this skill alone serves (e.g. Web Chat for residents): every activity of such a channel goes to this
+    skill and to no other, whatever it says (commands, card verbs, files, free text). A callable is read from
+    settings when the request arrives. Empty: the skill serves the staff channels with the rest."""
 
     def __post_init__(self) -> None:
         if self.verb_prefix is None:
@@ -206,6 +211,11 @@ class Skill:
     def serves(self) -> bool:
         """Ready and able to take a request."""
         return self.ready and self.handler is not None
+
+    def channel_names(self, services: "Services") -> tuple[str, ...]:
+        """The channels this skill alone serves, lower-case."""
+        names = self.channels(services) if callable(self.channels) else self.channels
+        return tuple(c.strip().lower() for c in names if c and c.strip())
 
 
 def normalize_command(word: str) -> str:
@@ -230,6 +240,8 @@ class Registry:
             raise ValueError(f"skill {skill.name!r} registered twice")
         if skill.role and self.by_role(skill.role):
             raise ValueError(f"role {skill.role!r} taken twice")
+        if skill.channels and (skill.commands or skill.role or skill.accepts):
+            raise ValueError(f"skill {skill.name!r} serves its own channels: it declares no commands, role or files")
         for cmd in skill.commands:
             for word in (cmd.name, *cmd.aliases):
                 key = normalize_command(word)
@@ -284,6 +296,14 @@ class Registry:
     def jobs(self) -> list[tuple[Skill, Job]]:
         return [(s, j) for s in self._skills.values() for j in s.jobs]
 
+    def for_channel(self, channel: str, services: "Services") -> Skill | None:
+        """The skill that alone serves this channel (citizen mode for Web Chat), or None for the shared channels."""
+        key = (channel or "").strip().lower()
+        if not key:
+            return None
+        return next((s for s in self._skills.values() if s.channels and key in s.channel_names(services)), None)
+
     def accepting(self, filename: str) -> list[Skill]:
         """Ready skills that take this file when it is sent in chat, in registry order."""
-        return [s for s in self._skills.values() if s.serves and s.accepts and s.accepts.takes(filename)]
+        return [s for s in self._skills.values()
+                if s.serves and s.accepts and s.accepts.takes(filename) and not s.channels]

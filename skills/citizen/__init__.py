@@ -1,0 +1,30 @@
+"""市民向けチャットボット: residents ask on the city's website (Web Chat over Direct Line) and get answers from the
+public knowledge sets only, with the city page cited and the 窓口 to contact. Every activity of the citizen channels
+(CITIZEN_CHANNELS) comes here and nowhere else; staff commands are refused."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from core.skills import Route, Skill
+from skills.citizen.settings import CitizenSettings
+
+
+def _routes() -> list[Route]:
+    """The citizen page and its token endpoint (skills/citizen/web.py), once that module exists."""
+    if importlib.util.find_spec("skills.citizen.web") is None:
+        return []
+    return list(importlib.import_module("skills.citizen.web").ROUTES)
+
+
+def _channels(services) -> tuple[str, ...]:
+    return services.settings.get(CitizenSettings).channels
+
+
+SKILL = Skill(
+    name="citizen", title="市民向けチャットボット",
+    description="市のウェブサイトで、公開している情報から住民の質問に出典付きで回答します。",
+    commands=[], handler=None, free_text=False, ready=False,      # the handler lands with skills/citizen/handler.py
+    channels=_channels,
+    routes=_routes(),
+)
