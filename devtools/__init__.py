@@ -1,0 +1,1 @@
+"""Developer tools that run beside the bot on a developer's machine (never deployed)."""
