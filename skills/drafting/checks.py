@@ -1,13 +1,19 @@
 """Structural rules of each document type, checked in code on every draft (AI or template) and in tests.
 
 `check(type_key, text, commitment=..., easy=...)` returns `Issue`s: errors break the type's layout (a draft with
-errors is repaired once, then flagged on the card); warnings are advice (long sentences). `autofix` makes the
-purely mechanical repairs that need no model (「，」→「、」, a missing 「（通知）」 or 「以上でございます。」)."""
+errors is repaired once, then flagged on the card); warnings are advice (long sentences, and every finding of the
+公用文 check, core.kobun, the same check /check runs). `autofix` makes the purely mechanical repairs that need no
+model (the 公用文 rules marked auto such as 「，」→「、」, a missing 「（通知）」 or 「以上でございます。」).
+
+The register, the comma and the sentence length of お知らせ・市民対応・あいさつ are the 公用文 rules buntai.mix,
+kutoten.comma and bun.long, read here as layout errors of those types (one piece of logic: core.kobun)."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from core import kobun
+from core.kobun.sentences import sentences as _sentences
 from skills.drafting.doctypes import COMMITMENTS
 
 LONG_SENTENCE = 60          # 公用文作成の考え方: about 40–60 characters a sentence
@@ -21,10 +27,11 @@ NOTICE_TITLE = "について（通知）"
 GIKAI_OPEN = re.compile(r"についてお答えいたします|順次御?答弁申し上げます|お答えいたします")
 GIKAI_CLOSE = "以上でございます"
 
-POLITE_END = re.compile(r"(です|ます|ました|でした|ません|ませんでした|ましょう|でしょう|ください|下さい|ございます|"
-                        r"ございません|ませ|ますよう|ますか|ですか)$")
-PLAIN_END = re.compile(r"(だ|である|であった|だった|ではない|ない|なかった|たい|[るうくすつぬむぶぐ]|た)$")
-_TRAIL = "」』）)】〕"
+# the 公用文 check's document kind for each draft type (告示・通知等 or 解説・広報等)
+KOBUN_KIND = {"notice_internal": "notice", "notice_external": "notice", "jimu": "notice", "gikai": "notice",
+              "oshirase": "public", "citizen": "public", "aisatsu": "public"}
+LAYOUT_RULES = frozenset({"buntai.mix", "kutoten.comma", "bun.long"})   # errors of the prose types (register_issues)
+MAX_KOBUN_ISSUES = 8
 
 
 @dataclass(frozen=True)
@@ -45,13 +52,7 @@ def nonblank(text: str) -> list[str]:
 
 def sentences(text: str) -> list[str]:
     """Sentences ending in 。！？ (list items and headings without a full stop are not sentences)."""
-    out = []
-    for line in nonblank(text):
-        for m in re.finditer(r"[^。！？!?]*[。！？!?][」』）)]*", line):
-            s = m.group(0).strip()
-            if s:
-                out.append(s)
-    return out
+    return [s.text for s in _sentences(text)]
 
 
 def title_line(text: str) -> tuple[int, str] | None:
@@ -113,22 +114,31 @@ def _gikai(text: str, commitment: str | None) -> list[Issue]:
 
 def register_issues(text: str, *, long_limit: int = LONG_SENTENCE) -> list[Issue]:
     """One register (敬体): 常体 sentence endings are errors; 「，」 is an error; long sentences are warnings."""
+    found = kobun.check(text, kind="public", options=kobun.Options(only=LAYOUT_RULES, register="polite",
+                                                                   long_limit=long_limit))
     issues: list[Issue] = []
-    plain = []
-    for s in sentences(text):
-        core = s.rstrip("。！？!?").rstrip(_TRAIL).rstrip("。")
-        if not core or POLITE_END.search(core):
-            continue
-        if PLAIN_END.search(core):
-            plain.append(s)
+    plain = [f.original for f in found if f.rule_id == "buntai.mix"]
     if plain:
         shown = "」「".join(x[-20:] for x in plain[:3])
         issues.append(Issue("register", f"常体（だ・である調）の文が混じっています：「{shown}」"))
-    if "，" in text or re.search(r"[ぁ-んァ-ン一-龥],", text):
+    if any(f.rule_id == "kutoten.comma" for f in found):
         issues.append(Issue("comma", "読点は「、」を使ってください（「，」が含まれています）。"))
-    long = [s for s in sentences(text) if len(s) > long_limit]
+    long = [f for f in found if f.rule_id == "bun.long"]
     if long:
         issues.append(Issue("long_sentence", f"{long_limit}字を超える長い文が{len(long)}文あります。分けると読みやすくなります。",
+                            "warning"))
+    return issues
+
+
+def kobun_issues(type_key: str, text: str) -> list[Issue]:
+    """The 公用文 check's findings on a draft, as warnings (at most MAX_KOBUN_ISSUES, then a count). The prose types'
+    register, comma and length are their layout errors (register_issues) and are not repeated here."""
+    prose = type_key in ("oshirase", "citizen", "aisatsu")
+    found = kobun.check(text, kind=KOBUN_KIND.get(type_key, "notice"),
+                        options=kobun.Options(disabled=LAYOUT_RULES if prose else frozenset()))
+    issues = [Issue(f"kobun:{f.rule_id}", f"{f.message}（{f.title}）", "warning") for f in found[:MAX_KOBUN_ISSUES]]
+    if len(found) > MAX_KOBUN_ISSUES:
+        issues.append(Issue("kobun:more", f"ほかに{len(found) - MAX_KOBUN_ISSUES}件の指摘があります。/check で確認できます。",
                             "warning"))
     return issues
 
@@ -138,14 +148,16 @@ def check(type_key: str, text: str, *, commitment: str | None = None, easy: bool
     if not (text or "").strip():
         return [Issue("empty", "文書が空です。")]
     if type_key in ("notice_internal", "notice_external"):
-        return _notice(text, numbered_required=True, number_required=True)
-    if type_key == "jimu":
-        return _notice(text, numbered_required=False, number_required=False)
-    if type_key == "gikai":
-        return _gikai(text, commitment)
-    if type_key in ("oshirase", "citizen", "aisatsu"):
-        return register_issues(text, long_limit=EASY_LONG_SENTENCE if easy else LONG_SENTENCE)
-    return []
+        layout = _notice(text, numbered_required=True, number_required=True)
+    elif type_key == "jimu":
+        layout = _notice(text, numbered_required=False, number_required=False)
+    elif type_key == "gikai":
+        layout = _gikai(text, commitment)
+    elif type_key in ("oshirase", "citizen", "aisatsu"):
+        layout = register_issues(text, long_limit=EASY_LONG_SENTENCE if easy else LONG_SENTENCE)
+    else:
+        return []
+    return layout + kobun_issues(type_key, text)
 
 
 def errors(issues: list[Issue]) -> list[Issue]:
@@ -154,8 +166,7 @@ def errors(issues: list[Issue]) -> list[Issue]:
 
 def autofix(type_key: str, text: str) -> str:
     """Mechanical repairs that need no model; the result is checked again by the caller."""
-    out = text.replace("，", "、")
-    out = re.sub(r"(?<=[ぁ-んァ-ン一-龥]),\s?", "、", out)
+    out = kobun.autofix(text, kind=KOBUN_KIND.get(type_key, "notice"))
     lines = lines_of(out)
     if type_key in ("notice_internal", "notice_external"):
         t = title_line(out)
