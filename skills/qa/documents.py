@@ -12,13 +12,11 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
 
-import aiohttp
 from sqlalchemy import delete
 
 from cards import qa as qa_cards
-from core.net import AddressPolicy, FetchRefused, fetch_checked, host_matches, policy_session
+from core.chatfiles import DownloadError, attachment_bytes, download_check  # noqa: F401 - download_check: qa's name for tests
 from core.search.index import SearchError
 from core.search.ingest import IngestError, supported, to_markdown, to_markdown_async
 from core.skills import ReplyPort, SkillRequest
@@ -33,12 +31,6 @@ PENDING_PREFIX = "qa.upload."
 TARGET_PREFIX = "qa.target."
 PENDING_MINUTES = 30
 MAX_FILES = 5
-
-
-class DownloadError(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass
@@ -101,61 +93,13 @@ async def _claim(services, token: str, user_id: str) -> list[_File] | None:
 
 # ------------------------------------------------------------------------------------------------ download
 
-MAX_REDIRECTS = 5
-REFUSED = {"not_allowed", "blocked", "bad_url", "scheme"}     # policy refusals (not network trouble)
-
-
-def download_check(hosts: list[str], policy: AddressPolicy):
-    """The per-hop check of a chat file URL: https to a host of the list (plain http only for a host the address
-    allowlist itself names, i.e. loopback test servers). The address policy is applied after it by core.net."""
-    def check(url: str) -> None:
-        try:
-            parts = urlsplit(url)
-            host = parts.hostname or ""
-        except ValueError as e:
-            raise FetchRefused("bad_url", str(e)) from None
-        if not host_matches(host, hosts):
-            raise FetchRefused("not_allowed", host[:200])
-        if parts.scheme != "https" and not (parts.scheme == "http" and policy.listed(host)):
-            raise FetchRefused("scheme", f"{parts.scheme}://{host}"[:200])
-    return check
-
-
-async def download(url: str, *, max_bytes: int, timeout: float, hosts: list[str],
-                   allowlist: list[str] | tuple[str, ...] = ()) -> bytes:
-    """GET a file with a size cap, only from the allowed hosts, every redirect hop checked against the host list
-    and the address policy. Raises DownloadError("refused" | "too_large" | "failed")."""
-    policy = AddressPolicy(allowlist)
-    async with policy_session(policy, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-        res = await fetch_checked(session, url or "", policy, max_bytes=max_bytes, max_redirects=MAX_REDIRECTS,
-                                  check=download_check(hosts, policy), deadline=timeout)
-    if res.ok and not res.not_modified:
-        return res.body
-    host = _host_of(res.url)              # the URL itself carries a token: only its host is logged
-    if res.error in REFUSED:
-        log.warning("file download refused (%s) at host %s: %s", res.error, host, res.detail[:200])
-        raise DownloadError("refused")
-    log.info("file download failed (%s %s) at host %s", res.error, res.status or "", host)
-    raise DownloadError("too_large" if res.error == "too_large" else "failed")
-
-
-def _host_of(url: str) -> str:
-    try:
-        return urlsplit(url).hostname or "?"
-    except ValueError:
-        return "?"
-
-
 async def file_bytes(settings, name: str, url: str | None, content: bytes | None) -> bytes:
     """A file sent in chat: its bytes (inline, or downloaded under the size cap and the host policy). Raises
     DownloadError whose `message` is the Japanese line for the user."""
     cap = settings.QA_MAX_FILE_MB * 1024 * 1024
     try:
-        data = content if content is not None else await download(
-            url or "", max_bytes=cap, timeout=settings.QA_DOWNLOAD_TIMEOUT_SECONDS,
-            hosts=settings.download_hosts, allowlist=settings.download_allowlist)
-        if len(data) > cap:
-            raise DownloadError("too_large")
+        data = await attachment_bytes(url, content, max_bytes=cap, timeout=settings.QA_DOWNLOAD_TIMEOUT_SECONDS,
+                                      hosts=settings.download_hosts, allowlist=settings.download_allowlist)
     except DownloadError as e:
         raise DownloadError(S.UPLOAD_TOO_LARGE.format(name=name, mb=settings.QA_MAX_FILE_MB)
                             if e.message == "too_large" else S.UPLOAD_URL_REFUSED.format(name=name)

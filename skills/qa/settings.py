@@ -3,12 +3,8 @@ from __future__ import annotations
 
 from pydantic import field_validator
 
+from core.chatfiles import TEAMS_FILE_HOSTS
 from core.settings import AppSettings, csv_list
-
-# Where Teams serves the files users send: SharePoint / OneDrive for Business (commercial and GCC, GCC High, DoD)
-# for the downloadUrl of file.download.info attachments, and the Bot Framework attachment service for contentUrl.
-TEAMS_FILE_HOSTS = ("*.sharepoint.com,*.sharepoint.us,*.sharepoint-mil.us,"
-                    "smba.trafficmanager.net,*.teams.microsoft.com,*.botframework.com")
 
 
 class QASettings(AppSettings):

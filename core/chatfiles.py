@@ -1,0 +1,81 @@
+"""Files sent in chat: fetched from Teams' download URL (pre-authenticated, short-lived) with a size cap, only from
+the hosts Teams serves files from and under core.net's address policy, both checked at every redirect hop. One way
+for every skill that takes files (the knowledge sets' documents, approved-answer CSVs, 通知・照会, documents to
+check); each skill keeps its own size cap and host settings and turns `DownloadError` into its Japanese line."""
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from core.net import AddressPolicy, FetchRefused, fetch_checked, host_matches, policy_session
+
+log = logging.getLogger(__name__)
+
+# Where Teams serves the files users send: SharePoint / OneDrive for Business (commercial and GCC, GCC High, DoD)
+# for the downloadUrl of file.download.info attachments, and the Bot Framework attachment service for contentUrl.
+TEAMS_FILE_HOSTS = ("*.sharepoint.com,*.sharepoint.us,*.sharepoint-mil.us,"
+                    "smba.trafficmanager.net,*.teams.microsoft.com,*.botframework.com")
+MAX_REDIRECTS = 5
+REFUSED = {"not_allowed", "blocked", "bad_url", "scheme"}     # policy refusals (not network trouble)
+
+
+class DownloadError(Exception):
+    """`message` is "refused" | "too_large" | "failed" from `download`; callers may replace it with their Japanese
+    line for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def download_check(hosts: list[str], policy: AddressPolicy):
+    """The per-hop check of a chat file URL: https to a host of the list (plain http only for a host the address
+    allowlist itself names, i.e. loopback test servers). The address policy is applied after it by core.net."""
+    def check(url: str) -> None:
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+        except ValueError as e:
+            raise FetchRefused("bad_url", str(e)) from None
+        if not host_matches(host, hosts):
+            raise FetchRefused("not_allowed", host[:200])
+        if parts.scheme != "https" and not (parts.scheme == "http" and policy.listed(host)):
+            raise FetchRefused("scheme", f"{parts.scheme}://{host}"[:200])
+    return check
+
+
+async def download(url: str, *, max_bytes: int, timeout: float, hosts: list[str],
+                   allowlist: list[str] | tuple[str, ...] = ()) -> bytes:
+    """GET a file with a size cap, only from the allowed hosts, every redirect hop checked against the host list
+    and the address policy. Raises DownloadError("refused" | "too_large" | "failed")."""
+    policy = AddressPolicy(allowlist)
+    async with policy_session(policy, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+        res = await fetch_checked(session, url or "", policy, max_bytes=max_bytes, max_redirects=MAX_REDIRECTS,
+                                  check=download_check(hosts, policy), deadline=timeout)
+    if res.ok and not res.not_modified:
+        return res.body
+    host = _host_of(res.url)              # the URL itself carries a token: only its host is logged
+    if res.error in REFUSED:
+        log.warning("file download refused (%s) at host %s: %s", res.error, host, res.detail[:200])
+        raise DownloadError("refused")
+    log.info("file download failed (%s %s) at host %s", res.error, res.status or "", host)
+    raise DownloadError("too_large" if res.error == "too_large" else "failed")
+
+
+async def attachment_bytes(url: str | None, content: bytes | None, *, max_bytes: int, timeout: float,
+                           hosts: list[str], allowlist: list[str] | tuple[str, ...] = ()) -> bytes:
+    """A file sent in chat: its inline bytes, or its download (see `download`), never more than `max_bytes`."""
+    data = content if content is not None else await download(url or "", max_bytes=max_bytes, timeout=timeout,
+                                                              hosts=hosts, allowlist=allowlist)
+    if len(data) > max_bytes:
+        raise DownloadError("too_large")
+    return data
+
+
+def _host_of(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
