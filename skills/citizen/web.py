@@ -43,6 +43,9 @@ STATIC_PREFIX = "/citizen/static/"
 MAX_TOKEN_BODY = 4096
 MAX_TOKEN_CHARS = 8192
 MAX_TRACKED_ADDRESSES = 100_000
+# Web Chat probes for :focus-visible support with an empty <style> element that does not carry the nonce; the hash
+# of the empty text admits exactly that element (nothing with content can match it).
+EMPTY_STYLE_HASH = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 
 # What the resident reads when something is not right (公用文, polite).
 RATE_LIMITED = "短い時間に多くの接続がありました。{seconds}秒ほど待ってから、もう一度お試しください。"
@@ -239,7 +242,7 @@ def content_security_policy(s: CitizenWebSettings, nonce: str) -> str:
     return "; ".join([
         "default-src 'none'",
         "script-src 'self'",
-        f"style-src 'self' 'nonce-{nonce}'",
+        f"style-src 'self' 'nonce-{nonce}' '{EMPTY_STYLE_HASH}'",
         "img-src 'self' data: blob:",
         "font-src 'self'",
         "media-src 'self' blob:",

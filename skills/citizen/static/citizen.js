@@ -50,6 +50,8 @@
     hideUploadButton: true,
     primaryFont: '"Hiragino Sans", "Hiragino Kaku Gothic ProN", "BIZ UDPGothic", Meiryo, "Noto Sans JP", sans-serif',
     sendBoxTextWrap: true,
+    // Web Chat's default grey (#767676) falls under a 4.5:1 contrast on a tinted background.
+    subtle: '#595959',
     suggestedActionLayout: 'stacked'
   };
 
