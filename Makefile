@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 
-.PHONY: run test check test-fast package bench config-table readme clean
+.PHONY: run test check test-fast package bench config-table readme clean citizen-assets
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,13 +12,19 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-## Start the bot on 127.0.0.1:3978 (SQLite under ./var, offline unless an LLM is configured) and the Agents Playground.
-run: $(STAMP)
+## Start the bot on 127.0.0.1:3978 (SQLite under ./var, offline unless an LLM is configured), the citizen page
+## (/citizen, through a local Direct Line stand-in on 3979) and the Agents Playground.
+run: $(STAMP) citizen-assets
 	@scripts/run.sh
+
+## Copy Bot Framework Web Chat's browser bundle from node_modules into build/citizen (served at /citizen; npm ci
+## first when node_modules lacks it). Without Node.js it says so and the page shows a Japanese notice instead.
+citizen-assets:
+	@scripts/citizen_assets.sh
 
 ## Run the checks and the whole test suite (PostgreSQL tests run when 127.0.0.1:5432 answers; REQUIRE_POSTGRES=1
 ## makes them mandatory): ruff, mypy on core/ and cards/, the import contracts (pyproject.toml), then pytest.
-test: $(STAMP) check
+test: $(STAMP) check citizen-assets
 	$(PY) -m pytest
 	@if [ -x infra/scan.sh ]; then infra/scan.sh; fi
 
