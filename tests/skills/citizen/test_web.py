@@ -32,15 +32,31 @@ async def services(tmp_path):
     await db.dispose()
 
 
+@pytest.fixture
+def assets(tmp_path):
+    """A stand-in for the built Web Chat bundle (build/citizen/webchat.js and its gzip copy); the real bundle is
+    exercised in the browser test (tests/e2e/test_citizen.py)."""
+    folder = tmp_path / "assets"
+    folder.mkdir()
+    bundle = b"window.WebChat = { renderWebChat: function () {}, createDirectLine: function () {} };\n" * 50
+    (folder / "webchat.js").write_bytes(bundle)
+    (folder / "webchat.js.gz").write_bytes(gzip.compress(bundle))
+    return folder
+
+
+ASSETS: dict[str, str] = {}
+
+
 def configure(services, **kw) -> CitizenWebSettings:
-    s = CitizenWebSettings(_env_file=None, **kw)
+    s = CitizenWebSettings(_env_file=None, **{**ASSETS, **kw})
     services.settings.put(s)
     return s
 
 
 @pytest.fixture
-async def stack(services):
+async def stack(services, assets, monkeypatch):
     """The app on loopback and the Direct Line stand-in pointed at its /api/messages; the app knows the secret."""
+    monkeypatch.setitem(ASSETS, "CITIZEN_ASSETS_DIR", str(assets))
     async with running_bot(services) as url:
         async with DirectLineStandIn(f"{url}/api/messages", secret=SECRET) as directline:
             configure(services, DIRECTLINE_SECRET=SECRET, DIRECTLINE_ENDPOINT=directline.origin)
