@@ -11,7 +11,8 @@ set does not use: the first set has been looked at while working on the analyser
 written after the last change to the analyser and measured once (bench/data/municipal_questions_final.jsonl, 50
 questions on entries neither of the others uses), a fourth written from the data alone before the embeddings work
 (bench/data/municipal_questions_fourth.jsonl, 60 questions, about half in everyday words for the thing asked about),
-and a fixed sample of JSQuAD questions. "muni-all" is the four municipal sets together.
+a fifth and a sixth written the same way, each blind before a round of changes (…_fifth.jsonl, …_sixth.jsonl: 60
+each; the fifth was then studied, so the sixth is the held-out one), and a fixed sample of JSQuAD questions. "muni-all" is the municipal sets together.
 
 Configurations: (a) Sudachi BM25 (production analyser, offline mode), (b) hybrid: (a) fused by RRF with a loopback
 OpenAI-compatible /v1/embeddings stand-in called through the real openai client — its vectors are hashed character
@@ -241,12 +242,13 @@ async def main() -> None:
     fqs = municipal_questions(mdocs, "municipal_questions_final.jsonl")
     qqs = municipal_questions(mdocs, "municipal_questions_fourth.jsonl")
     vqs = municipal_questions(mdocs, "municipal_questions_fifth.jsonl")
-    aqs = mqs + hqs + fqs + qqs + vqs
+    sqs = municipal_questions(mdocs, "municipal_questions_sixth.jsonl")
+    aqs = mqs + hqs + fqs + qqs + vqs + sqs
     jdocs, jqs_all = jsquad("valid")
     jqs = random.Random(42).sample(jqs_all, min(args.jsquad, len(jqs_all)))
     docs = mdocs + jdocs
     print(f"corpus: {len(mdocs)} municipal documents, {len(jdocs)} JSQuAD paragraphs; "
-          f"queries: {len(mqs)} + {len(hqs)} held-out + {len(fqs)} final + {len(qqs)} fourth + {len(vqs)} fifth "
+          f"queries: {len(mqs)} + {len(hqs)} held-out + {len(fqs)} final + {len(qqs)} fourth + {len(vqs)} fifth + {len(sqs)} sixth "
           "municipal (own wording), "
           f"{len(jqs)} JSQuAD")
     sudachi()  # load the dictionary before timing anything
@@ -289,6 +291,7 @@ async def main() -> None:
                              "final": await evaluate(ix, docs, fqs, misses=misses),
                              "fourth": await evaluate(ix, docs, qqs, misses=misses),
                              "fifth": await evaluate(ix, docs, vqs, misses=misses),
+                             "sixth": await evaluate(ix, docs, sqs, misses=misses),
                              "muni-all": await evaluate(ix, docs, aqs),
                              "jsquad": await evaluate(ix, docs, jqs),
                              "ingest_docs_per_s": len(docs) / secs}
@@ -311,7 +314,7 @@ async def main() -> None:
     print()
     print(f"{'configuration':34} {'set':10} {'n':>4} {'R@1':>6} {'R@5':>6} {'MRR':>6} {'p50 ms':>7}  ingest docs/s")
     for name, r in results.items():
-        for set_name in ("municipal", "held-out", "final", "fourth", "fifth", "muni-all", "jsquad"):
+        for set_name in ("municipal", "held-out", "final", "fourth", "fifth", "sixth", "muni-all", "jsquad"):
             m = r[set_name]
             print(f"{name:34} {set_name:10} {m['n']:>4} {m['recall@1']:6.3f} {m['recall@5']:6.3f} {m['mrr']:6.3f} "
                   f"{m['p50_ms']:7.2f}  {r['ingest_docs_per_s']:.0f}")
@@ -394,7 +397,7 @@ async def main() -> None:
 
     print()
     for name in ("(a) Sudachi BM25", "(d) hybrid, multilingual-e5-small"):
-        for set_name in ("municipal", "held-out", "final", "fourth", "fifth", "muni-all") if name in results else ():
+        for set_name in ("municipal", "held-out", "final", "fourth", "fifth", "sixth", "muni-all") if name in results else ():
             m = results[name][set_name]
             print(f"targets, {name[4:]}, {set_name:9} (n={m['n']}): recall@5 {m['recall@5']:.3f} "
                   f"(≥0.95: {'met' if m['recall@5'] >= 0.95 else 'NOT met'}), "
