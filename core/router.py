@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -44,10 +45,18 @@ def split_command(text: str) -> tuple[str, str] | None:
     t = unicodedata.normalize("NFKC", text or "").strip()
     if not t.startswith("/"):
         return None
-    head, _, rest = t[1:].partition(" ")
+    m = re.match(r"(\S*)\s*(.*)\Z", t[1:], re.S)      # "/check\n本文…" is a command too
+    head, rest = (m.group(1), m.group(2)) if m else ("", "")
     if not head:
         return None
     return head, rest.strip()
+
+
+def typed_args(text: str) -> str:
+    """A command's arguments exactly as typed: split_command's are NFKC-normalised (full-width 「，」「１」 become
+    ASCII), which a skill checking the text itself (/check) must not see."""
+    m = re.match(r"\s*[/／]\S+\s*(.*)\Z", text or "", re.S)
+    return m.group(1).rstrip() if m else ""
 
 
 def nearest_commands(registry: Registry, word: str, n: int = 3) -> list[str]:
@@ -155,6 +164,7 @@ async def dispatch(req: SkillRequest, port: ReplyPort, services: Services) -> st
     if r.kind == "skill" and r.skill is not None and r.skill.handler is not None:
         req.command = r.command.name if r.command else req.command
         if r.command:
+            req.typed_text = typed_args(req.text)
             req.text = r.args
         await r.skill.handler(req, port, services)
         return r.skill.name

@@ -76,6 +76,8 @@ class SkillRequest:
     correlation_id: str = ""
     is_invoke: bool = False                # Action.Execute: the answer may replace the card in place
     channel: str = "msteams"               # the activity's channelId ("msteams", "webchat", "directline", …)
+    typed_text: str | None = None          # a command's arguments exactly as typed (`text` is NFKC-normalised:
+                                           # 「，」 reads ","): for skills that check text character by character
 
     @property
     def personal(self) -> bool:

@@ -242,9 +242,15 @@ def comment_text(s: Suggestion) -> str:
     return f"{head}\n{s.message}\n出典：{s.source}"
 
 
-def annotate(doc, suggestions: Iterable[Suggestion], *, author: str, when: datetime) -> Outcome:
-    """Write the suggestions (offsets into `document_text(doc)`) into `doc` as revisions and comments."""
+def annotate(doc, suggestions: Iterable[Suggestion], *, author: str, when: datetime,
+             ai_author: str | None = None) -> Outcome:
+    """Write the suggestions (offsets into `document_text(doc)`) into `doc` as revisions and comments. Suggestions
+    of an AI (rule ids "ai.*") are written under `ai_author`, so that Word keeps them apart from the rules'."""
     writer = _Writer(doc, author, when)
+
+    def by(s: Suggestion) -> str:
+        return ai_author if ai_author and s.rule_id.startswith("ai.") else author
+
     paras = paragraphs(doc)
     starts, pos = [], 0
     for p in paras:
@@ -258,11 +264,13 @@ def annotate(doc, suggestions: Iterable[Suggestion], *, author: str, when: datet
         p, base = paras[i], starts[i]
         # comments without a replacement first: they split runs but change no text, so later offsets hold
         for s in (x for x in items if not x.edits):
+            writer.author = by(s)
             spot = writer.anchor(p, s.start - base, min(s.end - base, len(paragraph_text(p))))
             if spot:
                 writer.comment(spot[0], spot[1], comment_text(s))
                 out.comments += 1
         for s in sorted((x for x in items if x.edits), key=lambda x: x.edit[0], reverse=True):
+            writer.author = by(s)
             a, b, new = s.edit
             local = s.start - base
             a, b = a - base, b - base
@@ -294,7 +302,7 @@ def from_docx(data: bytes, check: Callable[[str], list[Suggestion]], *, author: 
 
 
 def from_text(text: str, suggestions: Iterable[Suggestion], *, author: str, when: datetime,
-              title: str = "") -> Outcome:
+              title: str = "", ai_author: str | None = None) -> Outcome:
     """Plain text laid out one line per paragraph (the 公用文 fonts of core.docx), with the suggestions."""
     from core.docx import OfficialDocument
 
@@ -303,4 +311,4 @@ def from_text(text: str, suggestions: Iterable[Suggestion], *, author: str, when
         od.left(line)
     if title:
         od.core_properties(title=title, author=author)
-    return annotate(od.doc, suggestions, author=author, when=when)
+    return annotate(od.doc, suggestions, author=author, when=when, ai_author=ai_author)

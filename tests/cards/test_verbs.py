@@ -442,6 +442,9 @@ _PASSAGES = [Passage(n=1, title="年次休暇の取扱い", section="繰越し",
 _APPROVED = {"id": 31, "set": "soumu", "question": "庁舎の駐車場は使えますか", "answer": "職員は利用できません。",
              "owner": "総務 花子", "approved": "2026年04月01日", "expires": "2027年03月31日まで", "state": "active"}
 
+_KOBUN_ITEM = {"line": 3, "level": "fix", "level_label": "修正", "category": "送り仮名", "title": "本則に従う",
+               "original": "行なう", "replacement": "行う", "source": "「送り仮名の付け方」", "rule_id": "okurigana.honsoku"}
+
 Case = Callable[[], dict]
 
 # (module, builder) -> cases. Every public builder of cards/*.py that (directly or through a private helper of its
@@ -553,6 +556,19 @@ CASES: dict[tuple[str, str], list[Case]] = {
     ],
     ("cards.qa_approved", "approved_delete_card"): [
         lambda: _mod("cards.qa_approved").approved_delete_card(_APPROVED, set_filter="", page=2),
+    ],
+    ("cards.notices", "check_result_card"): [
+        lambda: _mod("cards.notices").check_result_card(
+            check_id=5, items=[_KOBUN_ITEM, {**_KOBUN_ITEM, "replacement": None, "level": "advise"}], total=12,
+            counts={"修正": 7, "推奨": 5}, page=1, pages=3, kind="notice",
+            kinds={"notice": "通知・庁内文書", "public": "広報・市民向け文書"}, name="研修.docx", ai_available=True),
+        lambda: _mod("cards.notices").check_result_card(check_id=6, items=[], total=0, counts={}, page=0, pages=1,
+                                                        kind="public", kinds={"notice": "通知", "public": "広報"}),
+    ],
+    ("cards.notices", "check_ai_card"): [
+        lambda: _mod("cards.notices").check_ai_card(check_id=5, items=[
+            {"original": "実施する予定であることをお知らせします", "replacement": "実施します", "reason": "簡潔に",
+             "aspect": "分かりやすさ"}], masked_note="氏名1件を伏せて送信しました。"),
     ],
     ("cards.tier", "tier_card"): [
         lambda: _mod("cards.tier").tier_card(None, "internet", [("internet", "ep-net", False),

@@ -1,0 +1,88 @@
+"""Cards of 通知・照会と公用文チェック: the /check result (paged suggestions, Word with tracked changes, the document
+kind, AI suggestions kept apart), the 通知 reading and the 照会 answer.
+
+Pure functions. Items are dicts the skill formats; every text from a document passes through `plain()`."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from cards.common import AI_REMINDER, card, container, execute, facts, note, text, title
+
+CHECK_PAGE_VERB = "notices.check.page"      # data: check_id, page
+CHECK_KIND_VERB = "notices.check.kind"      # data: check_id, kind
+CHECK_DOCX_VERB = "notices.check.docx"      # data: check_id, with_ai
+CHECK_AI_VERB = "notices.check.ai"          # data: check_id
+
+RULES_LABEL = "【自動チェック】規則に基づく確認です（AIは使用していません）。"
+AI_LABEL = "【AIによる提案】規則による指摘とは別に、AIが分かりやすさ・やさしい日本語の観点で提案したものです。"
+LEVEL_COLORS = {"fix": "Attention", "advise": "Warning", "review": "Accent"}
+MAX_QUOTE = 120
+
+
+def _quote(s: str | None) -> str:
+    s = " ".join(str(s or "").split())
+    return s if len(s) <= MAX_QUOTE else s[:MAX_QUOTE - 1] + "…"
+
+
+def _suggestion(item: dict[str, Any]) -> dict:
+    where = f"{item['line']}行目" if item.get("line") else ""
+    head = f"{where}　［{item['level_label']}］{item['category']}：{item['title']}"
+    change = (f"「{_quote(item['original'])}」→「{_quote(item['replacement'])}」" if item.get("replacement") is not None
+              else f"「{_quote(item['original'])}」")
+    return container([
+        text(head, weight="Bolder", size="Small", color=LEVEL_COLORS.get(item.get("level", ""), None)),
+        text(change, spacing="None"),
+        text(f"出典：{item['source']}（{item['rule_id']}）", size="Small", subtle=True, spacing="None"),
+    ], separator=True)
+
+
+def check_result_card(*, check_id: int, items: Sequence[dict[str, Any]], total: int, counts: dict[str, int],
+                      page: int, pages: int, kind: str, kinds: dict[str, str], name: str = "",
+                      ai_available: bool = False, ai_done: bool = False, message: str = "") -> dict:
+    """One page of the rule-based suggestions of a /check. `items` = [{line, level, level_label, category, title,
+    original, replacement, source, rule_id}]; `counts` = level label -> number; `kinds` = kind -> label."""
+    body: list[dict] = [title("公用文チェックの結果"), text(RULES_LABEL, color="Good", size="Small", weight="Bolder")]
+    if message:
+        body.append(text(message, color="Accent", weight="Bolder"))
+    pairs = [("文書", name or "入力された文章"), ("文書の種類", kinds.get(kind, kind))]
+    if total:
+        pairs.append(("指摘", f"{total}件（" + "・".join(f"{k}{v}件" for k, v in counts.items() if v) + "）"))
+    body.append(facts(pairs))
+    if not total:
+        body.append(text("規則に照らして、直すべき点は見つかりませんでした。", weight="Bolder", color="Good"))
+    for item in items:
+        body.append(_suggestion(item))
+    if pages > 1:
+        body.append(text(f"{page + 1}/{pages}ページ", size="Small", subtle=True, spacing="Medium"))
+    body.append(note("指摘は機械的な確認の結果です。文脈によっては直さなくてよいものもあります（［要確認］は特に）。"
+                     "Wordの変更履歴から一つずつ承諾・元に戻すことができます。"))
+    actions: list[dict] = []
+    if page > 0:
+        actions.append(execute("前へ", CHECK_PAGE_VERB, {"check_id": check_id, "page": page - 1}))
+    if page + 1 < pages:
+        actions.append(execute("次へ", CHECK_PAGE_VERB, {"check_id": check_id, "page": page + 1}))
+    if total:
+        actions.append(execute("Word（変更履歴付き）", CHECK_DOCX_VERB, {"check_id": check_id}, style="positive"))
+    for other, label in kinds.items():
+        if other != kind:
+            actions.append(execute(f"{label}として確認", CHECK_KIND_VERB, {"check_id": check_id, "kind": other}))
+    if ai_available and not ai_done:
+        actions.append(execute("AIによる提案も見る", CHECK_AI_VERB, {"check_id": check_id}))
+    return card(body, actions, fallback_text=f"公用文チェックの結果（{total}件）")
+
+
+def check_ai_card(*, check_id: int, items: Sequence[dict[str, Any]], masked_note: str = "") -> dict:
+    """The AI's suggestions on a checked document, apart from the rules' and labelled as AI output. `items` =
+    [{original, replacement, reason, aspect}] (aspect: 分かりやすさ / やさしい日本語)."""
+    body: list[dict] = [title("AIによる提案（参考）"), text(AI_LABEL, color="Warning", size="Small", weight="Bolder")]
+    for item in items:
+        body.append(container([
+            text(f"［{item['aspect']}］{item['reason']}", weight="Bolder", size="Small"),
+            text(f"「{_quote(item['original'])}」→「{_quote(item['replacement'])}」", spacing="None"),
+        ], separator=True))
+    if masked_note:
+        body.append(note(masked_note))
+    body.append(note(AI_REMINDER))
+    actions = [execute("Word（変更履歴付き・AIの提案を含む）", CHECK_DOCX_VERB, {"check_id": check_id, "with_ai": True})]
+    return card(body, actions, fallback_text="AIによる提案")
+

@@ -1,0 +1,42 @@
+"""Settings of 通知・照会と公用文チェック (/check, /notice, /inquiry)."""
+from __future__ import annotations
+
+from core.chatfiles import TEAMS_FILE_HOSTS
+from core.settings import AppSettings, csv_list
+
+
+class NoticesSettings(AppSettings):
+    section = "notices"
+
+    NOTICES_MAX_FILE_MB: int = 20
+    """Largest file (MB) accepted for /check, /notice and 照会 forms sent in chat."""
+    NOTICES_DOWNLOAD_TIMEOUT_SECONDS: float = 30.0
+    """Timeout for downloading a file sent in chat for these commands (seconds)."""
+    NOTICES_DOWNLOAD_HOSTS: str = TEAMS_FILE_HOSTS
+    """Hosts a file sent in chat may be downloaded from (comma separated, "*.example.com" = any name below it), every redirect hop included. Default: where Teams serves files."""
+    NOTICES_DOWNLOAD_ALLOWLIST: str = ""
+    """Hosts, addresses or CIDR ranges a download may reach although private/loopback (plain http only for these). Normally empty."""
+    NOTICES_CHECK_MAX_CHARS: int = 30000
+    """Longest text (characters) /check takes, typed or from a Word file."""
+    NOTICES_PAGE_SIZE: int = 8
+    """Suggestions shown per page of the /check card (a Teams card stays well under its 28 KB)."""
+    NOTICES_KEEP_DAYS: int = 7
+    """Days a checked document, a read 通知 and a 照会 form are kept for the card's buttons (then deleted)."""
+    NOTICES_AI_MAX_SUGGESTIONS: int = 10
+    """Most AI suggestions (clarity, やさしい日本語) taken from one model answer."""
+    NOTICES_REMINDER_DAYS_BEFORE: int = 3
+    """The Outlook reminder for a 通知's deadline is set this many days before it (0 = on the day)."""
+    NOTICES_KNOWLEDGE_SETS: str = ""
+    """Knowledge sets (comma separated) searched for answers to 照会 forms; empty = every set the user may read."""
+
+    @property
+    def download_hosts(self) -> list[str]:
+        return csv_list(self.NOTICES_DOWNLOAD_HOSTS)
+
+    @property
+    def download_allowlist(self) -> list[str]:
+        return csv_list(self.NOTICES_DOWNLOAD_ALLOWLIST)
+
+    @property
+    def knowledge_sets(self) -> list[str]:
+        return csv_list(self.NOTICES_KNOWLEDGE_SETS)

@@ -1,0 +1,26 @@
+"""Japanese strings of 通知・照会と公用文チェック that the skill sends (the cards' own words are in cards/notices.py)."""
+
+CHECK_USAGE = ("公用文チェックの使い方：/check に続けて文章を貼り付けるか、Word（.docx）ファイルに「チェック」と添えて"
+               "送ってください。広報・市民向けの文書は「/check 広報 （文章）」のように種類を付けて送れます。")
+CHECK_TOO_LONG = "文章が長すぎます（{n}字まで）。分けて確認してください。"
+CHECK_DOCX_ONLY = "公用文チェックで確認できるファイルはWord（.docx）です。「{name}」の文章を貼り付けてお試しください。"
+CHECK_DOCX_BROKEN = "「{name}」を読み取れませんでした。Wordで開けることを確認のうえ、もう一度お送りください。"
+CHECK_DOCX_EMPTY = "「{name}」に確認できる文章がありませんでした。"
+CHECK_NOT_FOUND = "この確認結果は見つかりませんでした（保存期間が過ぎた可能性があります）。もう一度 /check でお試しください。"
+CHECK_DOCX_FAILED = "Wordファイルを作成できませんでした。時間をおいて、もう一度お試しください。"
+CHECK_FILE_DESCRIPTION = ("「{name}」に公用文チェックの指摘を変更履歴（{revisions}件）とコメント（{comments}件）で"
+                          "書き込みました。Wordの［校閲］で一つずつ承諾・元に戻すことができます。")
+CHECK_NOT_TRACKED = "{n}件は、リンクや書式の都合で変更履歴にできなかったため、コメントだけを付けています。"
+CHECK_AI_OFFLINE = "オフラインモードのため、AIによる提案は利用できません（規則による確認の結果はそのままご利用いただけます）。"
+CHECK_AI_WORKING = "AIが文章の分かりやすさを確認しています…"
+CHECK_AI_NONE = "AIからは、規則による指摘のほかに提案はありませんでした。"
+CHECK_AI_BAD = "AIの回答を読み取れませんでした。時間をおいて、もう一度お試しください。"
+CHECK_FORWARD_DOCX = "Word（.docx）ファイルを受け取りました。公用文チェックを行います…"
+
+FILE_UNKNOWN_USE = ("「{name}」をどのように扱うか分かりませんでした。公用文チェックは「チェック」、通知の読み取りは「通知」、"
+                    "照会への回答は「照会」と添えて、もう一度お送りください。")
+FILE_PERSONAL_ONLY = "ファイルは個人チャットでお送りください。"
+DOWNLOAD_TOO_LARGE = "「{name}」は大きすぎるため受け取れません（上限は{mb}MBです）。"
+DOWNLOAD_REFUSED = "「{name}」は、許可された場所（Teams・SharePoint）から取得できないため受け取れませんでした。"
+DOWNLOAD_FAILED = "「{name}」を取得できませんでした。時間をおいて、もう一度お送りください。"
+NOT_READY = "「{title}」は現在準備中です。公開までしばらくお待ちください。"
