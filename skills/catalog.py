@@ -7,7 +7,7 @@ import importlib
 
 from core.skills import Skill
 
-NAMES = ("help", "news", "drafting", "qa", "planning", "law", "kpi", "tier", "chat", "citizen", "notices")
+NAMES = ("help", "news", "drafting", "qa", "planning", "law", "kpi", "tier", "chat", "citizen", "notices", "analysis")
 
 
 def SKILLS() -> list[Skill]:  # noqa: N802 - reads as the constant list it returns

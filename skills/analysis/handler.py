@@ -121,8 +121,8 @@ _FILE_WORDS = re.compile(r"^(?:このファイルを|これを)?(?:分析|集計
 
 def _question_with_file(text: str) -> str:
     """Words sent with the file that ask more than 「分析して」 are the first question."""
-    t = unicodedata.normalize("NFKC", text or "").strip()
-    if not t or _FILE_WORDS.match(t) or len(t) < 4:
+    t = (text or "").strip()
+    if not t or _FILE_WORDS.match(unicodedata.normalize("NFKC", t)) or len(t) < 4:
         return ""
     return t
 
@@ -194,7 +194,8 @@ async def _dispatch(req: SkillRequest, reply: ReplyPort, services: Services) -> 
     if req.attachments:
         await receive(req, reply, services)
         return
-    text = unicodedata.normalize("NFKC", req.text or "").strip()
+    raw = (req.text or "").strip()
+    text = unicodedata.normalize("NFKC", raw)
     words = text.split()
     head = words[0].lower() if words else ""
     if head in HELP_WORDS:
@@ -214,7 +215,7 @@ async def _dispatch(req: SkillRequest, reply: ReplyPort, services: Services) -> 
     elif head in RELATION_WORDS:
         await _relation(req, reply, services, ds, words[1:])
     else:
-        await _answer(req, reply, services, ds, text)
+        await _answer(req, reply, services, ds, raw)
 
 
 handle = guarded(_dispatch)

@@ -29,7 +29,7 @@ class AnalysisSettings(AppSettings):
     ANALYSIS_PAGE_ROWS: int = 15
     """Rows of a result table per card page."""
     ANALYSIS_DATA_DIR: str = "./var/analysis"
-    """Folder where a received file waits as a DuckDB database while its conversation uses it."""
+    """Folder where a received file waits (its tables as Parquet files) while its conversation asks about it."""
     ANALYSIS_KEEP_HOURS: int = 24
     """Hours a received file is kept for follow-up questions; then it is deleted and must be sent again."""
     ANALYSIS_DOWNLOAD_TIMEOUT_SECONDS: float = 60.0

@@ -576,7 +576,40 @@ CASES: dict[tuple[str, str], list[Case]] = {
         lambda: _mod("cards.tier").tier_card("lgwan", "internet", [("internet", "ep-net", False),
                                                                    ("lgwan", "ep-lg", True)], message="切り替えました。"),
     ],
+    ("cards.analysis", "profile_card"): [
+        lambda: _mod("cards.analysis").profile_card(_analysis_profile(), filename="区別人口.xlsx", token="tok_1",
+                                                    sheets=["区別人口", "世帯数"], current=0, can_forecast=True),
+        lambda: _mod("cards.analysis").profile_card(_analysis_profile(), filename="a.csv", personal="氏名（氏名）"),
+    ],
+    ("cards.analysis", "result_card"): [
+        lambda: _mod("cards.analysis").result_card(
+            heading_text="区別の件数", question="区別の件数は？", columns=["区", "件数"], rows=[["中央", 19]], page=1,
+            pages=3, total_text="全40行", token="tok_2", sql='SELECT "区", count(*) FROM "data" GROUP BY 1'),
+        lambda: _mod("cards.analysis").result_card(heading_text="集計", question="", columns=["a"], rows=[], page=0,
+                                                   pages=1, total_text="0行", token=""),
+    ],
+    ("cards.analysis", "forecast_card"): [
+        lambda: _mod("cards.analysis").forecast_card(
+            {"method": "指数平滑法", "labels": ["2022年", "2023年", "2024年", "2025年"], "values": [3, 4, 5, 6],
+             "future": ["2026年"], "mean": [7.0], "lower": [6.0], "upper": [8.0], "caveats": ["推計です。"]},
+            heading_text="人口の推計", measure="人口", token="tok_3"),
+    ],
+    ("cards.analysis", "relation_card"): [
+        lambda: _mod("cards.analysis").relation_card(
+            {"x": "人口", "y": "世帯数", "n": 6, "pearson": 0.9, "pearson_p": 0.01, "spearman": 0.8, "slope": 0.4,
+             "intercept": 10.0, "slope_low": 0.2, "slope_high": 0.6, "r2": 0.81, "caveats": []},
+            strength="強い正の相関", token="tok_4"),
+    ],
 }
+
+
+def _analysis_profile() -> dict:
+    return {"title": "区別人口", "rows": 7, "total_rows": 1,
+            "columns": [{"name": "地区", "kind": "text", "filled": 7, "missing": 0, "distinct": 7,
+                         "top": [["中央", 1], ["小田", 1]]},
+                        {"name": "令和6年・計", "kind": "integer", "filled": 7, "missing": 0, "distinct": 7, "sum": 9.0,
+                         "mean": 1.0, "median": 1.0, "min": 0.0, "max": 2.0, "bins": [["0〜", 3], ["1〜", 2], ["2〜", 2]]}],
+            "trend": {"by": "年度", "period": "年度", "labels": ["2023年度", "2024年度"], "counts": [1, 2]}}
 
 
 def _mod(name: str):

@@ -84,13 +84,13 @@ async def test_files_go_to_the_one_skill_that_takes_them_or_the_users_words_deci
         return handler
 
     services.registry.add(Skill(name="tables", title="データ分析", description="表", commands=[],
-                                handler=taker("tables"), accepts=Accepts((".csv",), "表を集計します。", ("集計",))))
+                                handler=taker("tables"), accepts=Accepts((".csv",), "表を計算します。", ("表計算",))))
     services.registry.add(Skill(name="rows", title="名簿", description="名簿", commands=[],
                                 handler=taker("rows"), accepts=Accepts((".csv",), "名簿を登録します。", ("名簿",))))
     csv = [FileAttachment(name="data.csv", content_type="text/csv", content=b"a,b\n1,2\n")]
 
     port = RecorderPort()
-    await router.dispatch(make_request("これを集計して", attachments=csv), port, services)
+    await router.dispatch(make_request("これを表計算して", attachments=csv), port, services)
     assert calls == ["tables"]
     port = RecorderPort()
     await router.dispatch(make_request("", attachments=csv), port, services)      # the words do not decide: ask

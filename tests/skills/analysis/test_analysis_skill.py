@@ -192,3 +192,40 @@ async def test_no_file_and_group_chat(lite_db, tmp_path):
     port = await run(services, "分析して", files=[("a.csv", b"x,y\n1,2\n")], conversation_type="groupChat",
                      conversation_id="19:group")
     assert port.texts() == [S.PERSONAL_ONLY]
+
+
+CHARTS = {"Chart.VerticalBar", "Chart.VerticalBar.Grouped", "Chart.Line"}
+
+
+def as_rendered_by_1_5(node):
+    """What a plain 1.5 renderer shows: each Teams chart replaced by its fallback, Teams' root extension removed."""
+    if isinstance(node, dict):
+        if node.get("type") in CHARTS:
+            return as_rendered_by_1_5(node["fallback"])
+        return {k: as_rendered_by_1_5(v) for k, v in node.items() if k != "msteams"}
+    if isinstance(node, list):
+        return [as_rendered_by_1_5(v) for v in node]
+    return node
+
+
+async def test_every_card_is_valid_adaptive_card_1_5_with_chart_fallbacks(lite_db, tmp_path, testdata):
+    import json
+
+    import jsonschema
+
+    schema = json.loads((testdata / "schemas" / "adaptive-cards" / "1.5.0" / "adaptive-card.json").read_text())
+    validator = jsonschema.Draft6Validator(schema)
+    services = offline(lite_db, tmp_path)
+    made = []
+    made += (await run(services, "分析して", files=[("区別人口.xlsx", samples.population_xlsx())])).cards()
+    made += (await run(services, "/analyze 推計")).cards()
+    made += (await run(services, "/analyze 相関 令和5年・計 令和6年・計")).cards()
+    made += (await run(services, "分析して", files=[("s.csv", samples.survey_csv())])).cards()
+    made += (await run(services, "/analyze 集計 区 年代")).cards()
+    made += (await run(services, "/analyze 推移")).cards()
+    assert len(made) == 6
+    kinds = {n["type"] for c in made for n in card_nodes(c, lambda n: n.get("type") in CHARTS)}
+    assert kinds == CHARTS
+    for c in made:
+        errors = sorted(validator.iter_errors(as_rendered_by_1_5(c)), key=lambda e: list(e.path))
+        assert not errors, [f"{list(e.path)}: {e.message[:200]}" for e in errors[:5]]
