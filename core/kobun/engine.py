@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from core.kobun import morph
 from core.kobun.rules import Rule, RuleSet
-from core.kobun.sentences import register, sentences
+from core.kobun.sentences import parenthetical, register, sentences
 
 LEVEL_ORDER = {"fix": 0, "advise": 1, "review": 2}
 LEVEL_LABELS = {"fix": "修正", "advise": "推奨", "review": "要確認"}
@@ -165,12 +165,12 @@ def _by_lemmas(rule: Rule, text: str, toks: list[morph.Token]) -> Iterable[_Foun
 def _long_sentence(rule: Rule, text: str, options: Options) -> Iterable[_Found]:
     limit = int(options.long_limit or rule.params.get("limit", 60))
     for s in sentences(text):
-        if len(s.text) > limit:
+        if len(s.text) > limit and not parenthetical(s.text):
             yield _Found(rule, s.start, s.end, s.text, None)
 
 
 def _register_mix(rule: Rule, text: str, options: Options) -> Iterable[_Found]:
-    classified = [(s, register(s.text)) for s in sentences(text)]
+    classified = [(s, register(s.text)) for s in sentences(text) if not parenthetical(s.text)]
     polite = [s for s, r in classified if r == "polite"]
     plain = [s for s, r in classified if r == "plain"]
     expected = options.register or ("polite" if len(polite) >= len(plain) else "plain")
@@ -224,6 +224,7 @@ def kansuji_value(s: str) -> int | None:
     return total + (digit or 0)
 
 
+KUN_COUNTS = {"フタリ", "ヒトリ", "フタツ", "ミッツ", "ヨッツ"}
 _KANSUJI_RUN = re.compile(r"[〇一二三四五六七八九十百千]+")
 
 
@@ -248,6 +249,8 @@ def _kansuji(rule: Rule, text: str, toks: list[morph.Token]) -> Iterable[_Found]
             continue                      # the numeral starts or ends inside a longer word
         if any(t.pos.startswith(("形状詞", "副詞", "接続詞", "連体詞")) for t in covering):
             continue
+        if any(t.reading in KUN_COUNTS for t in covering):
+            continue                      # 二人 (ふたり): counted by the kanji's native reading, written in kanji
         yield _Found(rule, a, b, m.group(0), f"{value:,}")
 
 

@@ -33,6 +33,11 @@ def sentences(text: str) -> list[Sentence]:
     return out
 
 
+def parenthetical(sentence: str) -> bool:
+    """A sentence that ends inside brackets, like 「（土日祝日を含む。）」: a note, not a sentence of the text."""
+    return bool(re.search(r"[。！？!?][）)]", sentence))
+
+
 def register(sentence: str) -> str | None:
     """"polite" (敬体), "plain" (常体) or None (体言止め, 「〜こと。」 and other neutral endings)."""
     core = sentence.rstrip("。！？!?").rstrip(_TRAIL).rstrip("。")

@@ -67,6 +67,10 @@ def test_applying_every_replacement_leaves_nothing_to_replace():
     ("説明して頂きました。", "hyoki.itadaku", "頂き", "いただき"),
     ("申請が出来ない場合", "hyoki.dekiru", "出来", "でき"),
     ("予算は三千円です。", "suuji.kansuji", "三千", "3,000"),
+    ("お早めにお申し込み下さい。", "hyoki.kudasai", "下さい", "ください"),
+    ("資料をお送り頂きました。", "hyoki.itadaku", "頂き", "いただき"),
+    ("講師の先生がおっしゃられました。", "keigo.nijuu", "おっしゃられました", "おっしゃいました"),
+    ("個人情報の取り扱いに注意してください。", "okurigana.fukugo", "取り扱い", "取扱い"),
 ])
 def test_conjugated_forms_are_rewritten_by_their_stem(text, rule, original, replacement):
     assert (rule, original, replacement) in found(text)
@@ -89,6 +93,10 @@ def test_conjugated_forms_are_rewritten_by_their_stem(text, rule, original, repl
     "詳しくはversion 1.2をご覧ください。",
     "中央通りの交差点です。",
     "老人ホームの入所申込書です。",
+    "お二人とも参加できます。",         # 二人 (ふたり) is written in kanji
+    "密集・密接.密閉を避けてください。",  # a separator between words, not a full stop
+    "受付は9時から19時までです（土日祝日を含む。）。",     # a note in brackets is no 常体 sentence
+    "講師の先生がおっしゃいました。",
 ])
 def test_words_that_only_look_like_a_finding_are_left_alone(text):
     assert found(text) == []
