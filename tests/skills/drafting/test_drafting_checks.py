@@ -87,3 +87,19 @@ def test_offline_templates_pass_the_checks(key, given):
 def test_sentences_split_on_full_stops_only():
     assert checks.sentences("日時：5月1日\n参加費は無料です。申込みは不要です。") == ["参加費は無料です。", "申込みは不要です。"]
     assert len(checks.sentences(OSHIRASE)) == 4
+
+
+def test_every_draft_gets_the_kobun_check_as_warnings():
+    """The 公用文 check (core.kobun, the same as /check) runs on every draft: its findings are warnings with the
+    rule's message, the layout errors stay as they were, and the prose types' register/comma/length are not
+    reported twice."""
+    text = GOOD["notice_internal"].replace("実施しますので", "行ないますので").replace("報告してください", "報告して下さい")
+    issues = checks.check("notice_internal", text)
+    assert checks.errors(issues) == []
+    kobun = {i.code: i.message for i in issues if i.code.startswith("kobun:")}
+    assert kobun["kobun:okurigana.honsoku"].startswith("「行ない」→「行い」")
+    assert kobun["kobun:hyoki.kudasai"].startswith("「下さい」→「ください」")
+    assert all(i.severity == "warning" for i in issues if i.code.startswith("kobun:"))
+    plain = OSHIRASE.replace("受け付けています。", "受け付けている。")
+    codes = [i.code for i in checks.check("oshirase", plain)]
+    assert codes.count("register") == 1 and "kobun:buntai.mix" not in codes
