@@ -28,7 +28,7 @@ from skills.analysis import ask, privacy, stats, store
 from skills.analysis import japanese as jp
 from skills.analysis import strings as S
 from skills.analysis.engine import Engine, QueryFailed, QueryRefused, QueryResult
-from skills.analysis.loader import EXTENSIONS, LoadError, LoadLimits, kind_of, load
+from skills.analysis.loader import EXTENSIONS, LoadError, LoadLimits, kind_of, load, save_tables
 from skills.analysis.profile import profile_table, total_row_filter
 from skills.analysis.report import XLSX_CONTENT_TYPE, build_report
 from skills.analysis.settings import AnalysisSettings, settings_of
@@ -128,7 +128,8 @@ def _question_with_file(text: str) -> str:
 
 
 def _build(services: Services, settings: AnalysisSettings, data: bytes, name: str, user_id: str) -> store.Dataset:
-    """Load, profile and check one file (blocking; in a worker thread)."""
+    """Load, profile and check one file (blocking; in a worker thread). The loaded connection goes to the query
+    engine, which saves the tables for later connections in the background."""
     ds_id = store.new_id()
     folder = store.folder_of(settings.ANALYSIS_DATA_DIR, ds_id)
     assert folder is not None
@@ -141,15 +142,14 @@ def _build(services: Services, settings: AnalysisSettings, data: bytes, name: st
         return personal, profiles
 
     try:
-        loaded, (personal, profiles) = load(data, name, folder, limits_of(settings), finish)
+        loaded, (personal, profiles), con = load(data, name, folder, limits_of(settings), finish)
     except BaseException:
         store.remove(folder)
         raise
-    current = max(range(len(loaded.tables)), key=lambda i: loaded.tables[i].rows) if loaded.tables else 0
-    current = 0 if loaded.tables and loaded.tables[0].rows else current
     ds = store.Dataset(id=ds_id, folder=folder, filename=name, user_id=user_id, tables=loaded.tables,
-                       profiles=profiles, personal=personal, notes=loaded.notes, current=current)
+                       profiles=profiles, personal=personal, notes=loaded.notes, current=0)
     store.save(ds)
+    engine_of(services).adopt(ds.id, con, lambda: save_tables(con, loaded, folder))
     return ds
 
 

@@ -114,9 +114,10 @@ def connect(limits: LoadLimits, spill: Path | None = None) -> duckdb.DuckDBPyCon
 
 
 def load(data: bytes, filename: str, folder: Path, limits: LoadLimits,
-         then: Callable[[duckdb.DuckDBPyConnection, Loaded], T]) -> tuple[Loaded, T]:
-    """Read the file into DuckDB (in memory), save each table as `folder/<table file>` (Parquet, what later queries
-    load), and run `then(connection, loaded)` (the profile) before the connection closes. Raises LoadError."""
+         then: Callable[[duckdb.DuckDBPyConnection, Loaded], T]) -> tuple[Loaded, T, duckdb.DuckDBPyConnection]:
+    """Read the file into an in-memory DuckDB database and run `then(connection, loaded)` (the profile) on it.
+    Returns the connection too, still open: the caller saves the tables (`save_tables`) and closes it or hands it to
+    the query engine. Raises LoadError (the connection is closed then)."""
     kind = kind_of(filename)
     if not kind:
         raise LoadError("CSV・TSV・Excel（.xlsx）のファイルを送ってください。")
@@ -124,7 +125,7 @@ def load(data: bytes, filename: str, folder: Path, limits: LoadLimits,
         raise LoadError(f"「{filename}」は空のファイルです。")
     work = folder / "work"
     work.mkdir(parents=True, exist_ok=True)
-    con = connect(limits, work / "spill")
+    con = connect(limits, folder / "spill")
     try:
         if kind == "xlsx":
             result = _load_xlsx(con, data, filename, work, limits)
@@ -132,20 +133,28 @@ def load(data: bytes, filename: str, folder: Path, limits: LoadLimits,
             result = _load_text(con, data, filename, work, limits, tab=kind == "tsv")
         for i, table in enumerate(result.tables):
             table.file = f"t{i}.parquet"
-            con.execute(f"COPY {jp.ident(table.name)} TO {jp.lit(str(folder / table.file))} "
-                        "(FORMAT parquet, COMPRESSION zstd)")
-        return result, then(con, result)
+        return result, then(con, result), con
     except duckdb.Error as e:
+        con.close()
         log.info("analysis load failed in DuckDB: %s", type(e).__name__)
         if "memory" in str(e).lower():
             raise LoadError(f"「{filename}」は読み込みに必要なメモリが上限を超えたため、分析できませんでした。"
                             "行や列を減らしてお試しください。", str(e)[:300]) from None
         raise LoadError(f"「{filename}」の内容を表として読み取れませんでした。", str(e)[:300]) from None
-    finally:
+    except BaseException:
         con.close()
+        raise
+    finally:
         for p in sorted(work.rglob("*"), reverse=True):
             p.rmdir() if p.is_dir() else p.unlink(missing_ok=True)
         work.rmdir()
+
+
+def save_tables(con: duckdb.DuckDBPyConnection, loaded: Loaded, folder: Path) -> None:
+    """Each table as a Parquet file in the dataset's folder (what a later query connection loads)."""
+    for table in loaded.tables:
+        con.execute(f"COPY {jp.ident(table.name)} TO {jp.lit(str(folder / table.file))} "
+                    "(FORMAT parquet, COMPRESSION zstd)")
 
 
 # -- text files ----------------------------------------------------------------------------------------------------
@@ -283,30 +292,37 @@ def _typed_table(con, source: str, table: str, title: str, names: list[str], kin
     if total > max_rows:
         con.execute(f"DELETE FROM {t} WHERE rowid >= {int(max_rows)}")
         notes.append(f"行が多いため、先頭の{max_rows:,}行だけを読みました。")
-    parts = ["count(*) FILTER (WHERE _drop)"]
-    for j, kind in enumerate(kinds):
-        c, v = f"c{j}", f"v{j}"
-        if kind == "text":
-            parts += ["0", "0", "NULL"]
-            continue
-        marker = jp.is_marker(c)
-        parts += [f"count(*) FILTER (WHERE {v} IS NULL AND {marker})",
-                  f"count(*) FILTER (WHERE {v} IS NULL AND NOT {jp.is_empty(c)} AND NOT {marker} AND NOT _drop)",
-                  f"bool_and({v} = round({v}) AND abs({v}) < 9e15)" if kind == "number" else "NULL"]
-    stats = con.execute(f"SELECT {', '.join(parts)} FROM {t}").fetchone()
-    if stats[0]:
+    dropped = con.execute(f"SELECT count(*) FROM {t} WHERE _drop").fetchone()[0]
+    if dropped:
         con.execute(f"DELETE FROM {t} WHERE _drop")
-        notes.append(f"空の行・表の下の注記の行（{stats[0]:,}行）を除きました。")
+        notes.append(f"空の行・表の下の注記の行（{dropped:,}行）を除きました。")
+    # per typed column: 記号 and unreadable values, counted only among the rows whose value is empty (few rows)
+    stats: list[tuple[int, int, bool | None]] = []
+    numbers = [j for j, k in enumerate(kinds) if k == "number"]
+    whole: dict[int, bool] = {}
+    if numbers:
+        row = con.execute("SELECT " + ", ".join(f"bool_and(v{j} = round(v{j}) AND abs(v{j}) < 9e15)" for j in numbers)
+                          + f" FROM {t}").fetchone()
+        whole = {j: bool(row[i]) for i, j in enumerate(numbers)}
+    for j, kind in enumerate(kinds):
+        if kind == "text":
+            stats.append((0, 0, None))
+            continue
+        c = f"c{j}"
+        marker = jp.is_marker(c)
+        m, bad = con.execute(f"SELECT count(*) FILTER (WHERE {marker}), count(*) FILTER (WHERE NOT {marker}) "
+                             f"FROM {t} WHERE v{j} IS NULL AND {c} IS NOT NULL AND trim({c}) <> ''").fetchone()
+        stats.append((int(m), int(bad), whole.get(j)))
     columns: list[ColumnInfo] = []
     for j, (name, kind) in enumerate(zip(names, kinds)):
-        markers, bad, whole = stats[1 + j * 3:1 + (j + 1) * 3]
+        markers, bad, integral = stats[j]
         examples: list[str] = []
         if bad:
             c = f"c{j}"
             examples = [str(x)[:40] for (x,) in con.execute(
                 f"SELECT DISTINCT {c} FROM {t} WHERE v{j} IS NULL AND NOT {jp.is_empty(c)} "
                 f"AND NOT {jp.is_marker(c)} LIMIT 3").fetchall()]
-        columns.append(ColumnInfo(name=name, kind="integer" if kind == "number" and whole else kind,
+        columns.append(ColumnInfo(name=name, kind="integer" if kind == "number" and integral else kind,
                                   unreadable=int(bad or 0), examples=examples, markers=int(markers or 0)))
     con.execute(f"ALTER TABLE {t} DROP COLUMN _drop")
     for j, col in enumerate(columns):

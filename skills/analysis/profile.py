@@ -66,7 +66,9 @@ def profile_table(con, table: TableInfo, *, hidden: set[str] = frozenset()) -> d
             free = mean_len > FREE_TEXT_CHARS and int(distinct or 0) > 0.5 * max(1, int(filled))
             info["free_text"] = free
             info["mean_length"] = round(mean_len, 1)
-            if not free and not info["hidden"] and filled:
+            unique = int(distinct or 0) > 1000 and int(distinct or 0) > 0.5 * max(1, int(filled))
+            info["unique"] = unique
+            if not free and not unique and not info["hidden"] and filled:
                 q = jp.ident(c.name)
                 info["top"] = [(str(v), int(n)) for v, n in con.execute(
                     f"SELECT {q}, count(*) AS n FROM {t} WHERE {q} IS NOT NULL GROUP BY {q} "
@@ -188,7 +190,7 @@ def year_columns_trend(con, table: TableInfo, cols: list[dict]) -> dict | None:
             "wide": True}
 
 
-TOTAL_LABELS = "^(総数|合計|総計|計|全体|市計|全市|総合計)$"
+TOTAL_LABELS = ("総数", "合計", "総計", "計", "全体", "市計", "全市", "総合計")
 
 
 def total_row_filter(table: TableInfo) -> str:
@@ -196,7 +198,7 @@ def total_row_filter(table: TableInfo) -> str:
     first = next((c for c in table.columns if c.kind == "text"), None)
     if first is None:
         return "false"
-    return f"coalesce(regexp_matches(trim({jp.ident(first.name)}), {jp.lit(TOTAL_LABELS)}), false)"
+    return f"coalesce({jp.ident(first.name)} IN ({', '.join(jp.lit(x) for x in TOTAL_LABELS)}), false)"
 
 
 def _total_rows(con, table: TableInfo) -> int:

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from skills.analysis import japanese as jp
 from skills.analysis.engine import Engine, QueryFailed, QueryRefused, check_sql
-from skills.analysis.loader import LoadError, LoadLimits, detect_encoding, load
+from skills.analysis.loader import LoadError, LoadLimits, detect_encoding, load, save_tables
 from skills.analysis.report import build_report, safe
 from tests.skills.analysis import samples
 
@@ -96,7 +96,9 @@ def test_broken_and_disguised_excel_files_are_refused(tmp_path):
 
 @pytest.fixture
 def survey(tmp_path):
-    loaded, _ = load(samples.survey_csv(), "s.csv", tmp_path, LoadLimits(threads=1), lambda c, l: None)
+    loaded, _, con = load(samples.survey_csv(), "s.csv", tmp_path, LoadLimits(threads=1), lambda c, l: None)
+    save_tables(con, loaded, tmp_path)
+    con.close()
     engine = Engine(LoadLimits(threads=1))
     yield engine, tmp_path, loaded.tables
     engine.close()
