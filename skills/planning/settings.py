@@ -3,15 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.sections import BUNDLED as BUNDLED_PROFILES  # noqa: F401 - /plan's name for the bundled profiles
+from core.sections import SectionSettings
 from core.settings import AppSettings
-
-BUNDLED_PROFILES = Path(__file__).with_name("profiles.yaml")
 
 
 class PlanningSettings(AppSettings):
     section = "planning"
-    PLANNING_PROFILES_FILE: str = ""
-    """YAML file of the section profiles (課ごとの調査手法・参照ナレッジ・事例・出力); empty = skills/planning/profiles.yaml."""
     PLANNING_LLM_TIMEOUT_SECONDS: float = 120.0
     """Timeout of one LLM call of a planning stage (research notes, outline, revision), in seconds."""
     PLANNING_SEARCH_K: int = 4
@@ -25,4 +23,5 @@ class PlanningSettings(AppSettings):
     gone: the job is shown as interrupted (中断) and can be retried at once."""
 
     def profiles_path(self) -> Path:
-        return Path(self.PLANNING_PROFILES_FILE) if self.PLANNING_PROFILES_FILE.strip() else BUNDLED_PROFILES
+        """The section profiles file (PLANNING_PROFILES_FILE, read by core.sections.SectionSettings)."""
+        return SectionSettings().profiles_path()
