@@ -50,8 +50,14 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     return out
 
 
-def test_dockerfile_base_user_and_entry():
+def final_stage() -> list[tuple[str, str]]:
+    """The instructions of the image's own stage (from the last FROM on; earlier stages only build files)."""
     ins = dockerfile_instructions()
+    return ins[max(i for i, (op, _) in enumerate(ins) if op == "FROM"):]
+
+
+def test_dockerfile_base_user_and_entry():
+    ins = final_stage()
     assert ins[0] == ("FROM", "python:3.11-slim")
     users = [arg for op, arg in ins if op == "USER"]
     assert users, "no USER instruction: the container would run as root"
@@ -68,8 +74,8 @@ def test_dockerfile_base_user_and_entry():
 
 
 def test_dockerfile_dependency_layer_comes_before_code():
-    ins = dockerfile_instructions()
-    copies = [(i, arg) for i, (op, arg) in enumerate(ins) if op == "COPY"]
+    ins = final_stage()
+    copies = [(i, arg) for i, (op, arg) in enumerate(ins) if op == "COPY" and not arg.startswith("--from=")]
     assert copies[0][1].split()[0] == "requirements.txt", "requirements.txt must be copied alone, first"
     pip = [i for i, (op, arg) in enumerate(ins) if op == "RUN" and "pip install" in arg]
     assert len(pip) == 1 and "--no-cache-dir" in ins[pip[0]][1] and "-r requirements.txt" in ins[pip[0]][1]
@@ -86,7 +92,7 @@ def test_dockerignore_admits_every_copied_path_and_nothing_secret():
     assert rules[0] == "**", "the ignore file must start by excluding everything (allow-list)"
     allowed = {r[1:].split("/")[0] for r in rules if r.startswith("!")}
     for op, arg in dockerfile_instructions():
-        if op == "COPY":
+        if op == "COPY" and not arg.startswith("--from="):     # --from copies come from a build stage
             src = [p for p in arg.split() if not p.startswith("--")][0].split("/")[0]
             assert src in allowed, f"COPY {src} but the dockerignore excludes it"
     assert not allowed & {".env", ".venv", "var", "tests", ".git"}
