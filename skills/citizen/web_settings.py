@@ -21,7 +21,7 @@ class CitizenWebSettings(AppSettings):
     DIRECTLINE_SECRET: str | None = None
     """Direct Line secret of the bot's Direct Line (or Web Chat) channel. Server side only: exchanged for a short-lived token per conversation, never sent to the browser. Empty = the citizen page cannot start a chat."""
     DIRECTLINE_ENDPOINT: str = "https://directline.botframework.com"
-    """Direct Line service the page and the token exchange use (regional: https://japan.directline.botframework.com; `make run`: the local stand-in)."""
+    """Direct Line service the page and the token exchange use (a regional bot has its own endpoint; `make run`: the local stand-in, http://127.0.0.1:3979)."""
     DIRECTLINE_TIMEOUT_SECONDS: float = 10.0
     """Timeout of the token exchange with Direct Line (seconds)."""
     CITIZEN_TRUSTED_ORIGINS: str = ""
