@@ -91,7 +91,8 @@ def date(col: str) -> str:
         ymd = let(f"regexp_extract({n}, {lit(_YMD)}, ['e', 'y', 'm', 'd'])", full, "dv")
         ym = let(f"regexp_extract({n}, {lit(_YM)}, ['e', 'y', 'm'])", month, "mv")
         return f"COALESCE({ymd}, {ym})"
-    return f"COALESCE(TRY_CAST({col} AS DATE), {let(normalized(col), japanese, 'nd')})"
+    fast = f"TRY_CAST({col} AS DATE)"
+    return f"(CASE WHEN {fast} IS NOT NULL THEN {fast} ELSE {let(normalized(col), japanese, 'nd')} END)"
 
 
 def _era_pattern(pattern: str, var: str):
@@ -110,8 +111,9 @@ def year(col: str) -> str:
     return let(normalized(col), _era_pattern(_YEAR, "yv"), "ny")
 
 
-def convert(kind: str, col: str) -> str:
-    """The typed value of a text column for a kind (integer | number | date | fiscal_year | year | text)."""
+def convert(kind: str, col: str, *, trim: bool = True) -> str:
+    """The typed value of a text column for a kind (integer | number | date | fiscal_year | year | text); text is
+    trimmed only when asked (`trim`: the sample had padded cells)."""
     if kind == "integer":
         return f"CAST(round({number(col)}) AS BIGINT)"
     if kind == "number":
@@ -122,7 +124,7 @@ def convert(kind: str, col: str) -> str:
         return fiscal_year(col)
     if kind == "year":
         return year(col)
-    return f"nullif(trim({col}), '')"
+    return f"nullif(trim({col}), '')" if trim else col
 
 
 # -- the same rules in Python: header cells, and the sample a column's type is chosen on ---------------------------
@@ -203,16 +205,28 @@ def leading_zero(value: str) -> bool:
 def classify(values: list[str], share: float = 0.8) -> str:
     """The kind of a column from a sample of its cells: number, date, fiscal_year, year or text (at least `share`
     of the filled, non-記号 cells must read as the kind; codes with leading zeros stay text)."""
-    filled = [v for v in values if v is not None and str(v).strip() and not is_marker_value(str(v))]
+    filled = [n for n in (norm(str(v)) for v in values if v is not None) if n and n not in MARKERS]
     if not filled:
         return "text"
     need = share * len(filled)
-    if sum(1 for v in filled if py_number(v) is not None) >= need and not any(leading_zero(v) for v in filled):
+    distinct = list(dict.fromkeys(filled))          # each distinct value is parsed once
+    weight = {v: 0 for v in distinct}
+    for v in filled:
+        weight[v] += 1
+
+    def share_of(fn) -> int:
+        return sum(weight[v] for v in distinct if fn(v) is not None)
+    if share_of(py_number) >= need and not any(leading_zero(v) for v in distinct):
         return "number"
     for kind, fn in (("date", py_date), ("fiscal_year", py_fiscal_year), ("year", py_year)):
-        if sum(1 for v in filled if fn(v) is not None) >= need:
+        if share_of(fn) >= need:
             return kind
     return "text"
+
+
+def padded(values: list[str]) -> bool:
+    """Cells with blanks around them (fixed-width exports): the column is trimmed when loaded."""
+    return any(isinstance(v, str) and v != v.strip() for v in values)
 
 
 # -- the same rules in Python, for header cells and single values --------------------------------------------------

@@ -160,7 +160,9 @@ def save_tables(con: duckdb.DuckDBPyConnection, loaded: Loaded, folder: Path) ->
 # -- text files ----------------------------------------------------------------------------------------------------
 
 def detect_encoding(data: bytes) -> str:
-    """utf-8-sig, utf-16, utf-8 or cp932: the first that decodes the whole file (checked in C, no copy kept)."""
+    """utf-8-sig, utf-16, utf-8 or cp932: the first that decodes the whole file (checked in C, nothing kept). The
+    whole file, because DuckDB reads invalid UTF-8 without complaint: a Shift_JIS file whose first part is ASCII
+    would lose its Japanese."""
     if data.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -252,7 +254,7 @@ def _read_csv(con, path: Path, table: str, title: str, header: jp.Header, skip: 
     for parallel in ("true", "false"):
         source = (f"read_csv({jp.lit(str(path))}, delim={jp.lit(delim)}, header=false, skip={int(skip)}, "
                   f"columns={cols}, quote='\"', escape='\"', null_padding=true, ignore_errors=true, "
-                  f"strict_mode=false, max_line_size=4000000, parallel={parallel})")
+                  f"store_rejects=true, strict_mode=false, max_line_size=4000000, parallel={parallel})")
         try:
             sample = con.execute(f"SELECT * FROM {source} LIMIT {SAMPLE_ROWS}").fetchall()
             break
@@ -261,7 +263,8 @@ def _read_csv(con, path: Path, table: str, title: str, header: jp.Header, skip: 
             if parallel == "false" or "parallel" not in str(e):
                 raise
     kinds = [_name_kind(name, jp.classify([row[j] for row in sample], TYPE_SHARE)) for j, name in enumerate(names)]
-    return _typed_table(con, source, table, title, names, kinds, notes, limits.max_rows)
+    trims = [jp.padded([row[j] for row in sample]) for j in range(len(names))]
+    return _typed_table(con, source, table, title, names, kinds, notes, limits.max_rows, trims)
 
 
 ID_NAME = re.compile(r"(番号|ＩＤ|ID|Id|id|コード|ｺｰﾄﾞ|code|Code|No\.?$|№)")
@@ -273,7 +276,7 @@ def _name_kind(name: str, kind: str) -> str:
 
 
 def _typed_table(con, source: str, table: str, title: str, names: list[str], kinds: list[str], notes: list[str],
-                 max_rows: int) -> TableInfo:
+                 max_rows: int, trims: list[bool]) -> TableInfo:
     """One pass over the CSV: each column converted to its kind (the text kept beside it where a value may not
     read, to count and show what did not), empty rows and the note rows under a table marked; then the counts, the
     row limit, and the table renamed and cast into its final shape in place."""
@@ -283,11 +286,15 @@ def _typed_table(con, source: str, table: str, title: str, names: list[str], kin
     drop = f"({rest_null}) AND (c0 IS NULL OR regexp_matches(c0, {jp.lit(_NOTE_ROW.pattern)}))"
     select = []
     for j, kind in enumerate(kinds):
-        select.append(f"{jp.convert(kind, f'c{j}')} AS v{j}")
-        if kind != "text":
-            select.append(f"c{j}")
+        select.append(f"{jp.convert(kind, f'c{j}', trim=trims[j])} AS v{j}")
+        if kind != "text":       # the text is kept only where the value did not read, to count and show it
+            select.append(f"CASE WHEN v{j} IS NULL THEN c{j} END AS r{j}")
     con.execute(f"CREATE TABLE {t} AS SELECT {', '.join(select)}, {drop} AS _drop FROM {source} "
                 f"LIMIT {int(max_rows) + 1}")
+    rejected = con.execute("SELECT count(DISTINCT (scan_id, line)) FROM reject_errors").fetchone()[0]
+    if rejected:
+        notes.append(f"形式が崩れていて読み取れなかった行（{rejected:,}行）を読み飛ばしました。")
+        con.execute("DELETE FROM reject_errors")
     total = con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
     if total > max_rows:
         con.execute(f"DELETE FROM {t} WHERE rowid >= {int(max_rows)}")
@@ -308,26 +315,26 @@ def _typed_table(con, source: str, table: str, title: str, names: list[str], kin
         if kind == "text":
             stats.append((0, 0, None))
             continue
-        c = f"c{j}"
+        c = f"r{j}"
         marker = jp.is_marker(c)
         m, bad = con.execute(f"SELECT count(*) FILTER (WHERE {marker}), count(*) FILTER (WHERE NOT {marker}) "
-                             f"FROM {t} WHERE v{j} IS NULL AND {c} IS NOT NULL AND trim({c}) <> ''").fetchone()
+                             f"FROM {t} WHERE {c} IS NOT NULL AND trim({c}) <> ''").fetchone()
         stats.append((int(m), int(bad), whole.get(j)))
     columns: list[ColumnInfo] = []
     for j, (name, kind) in enumerate(zip(names, kinds)):
         markers, bad, integral = stats[j]
         examples: list[str] = []
         if bad:
-            c = f"c{j}"
+            c = f"r{j}"
             examples = [str(x)[:40] for (x,) in con.execute(
-                f"SELECT DISTINCT {c} FROM {t} WHERE v{j} IS NULL AND NOT {jp.is_empty(c)} "
+                f"SELECT DISTINCT {c} FROM {t} WHERE NOT {jp.is_empty(c)} "
                 f"AND NOT {jp.is_marker(c)} LIMIT 3").fetchall()]
         columns.append(ColumnInfo(name=name, kind="integer" if kind == "number" and integral else kind,
                                   unreadable=int(bad or 0), examples=examples, markers=int(markers or 0)))
     con.execute(f"ALTER TABLE {t} DROP COLUMN _drop")
     for j, col in enumerate(columns):
         if col.kind != "text":
-            con.execute(f"ALTER TABLE {t} DROP COLUMN c{j}")
+            con.execute(f"ALTER TABLE {t} DROP COLUMN r{j}")
         if col.kind == "integer":
             con.execute(f"ALTER TABLE {t} ALTER COLUMN v{j} TYPE BIGINT USING CAST(v{j} AS BIGINT)")
         con.execute(f"ALTER TABLE {t} RENAME COLUMN v{j} TO {jp.ident(col.name)}")

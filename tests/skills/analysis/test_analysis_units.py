@@ -162,3 +162,15 @@ def test_formula_injection_is_neutralised_in_the_excel_report():
     assert not [t for t in texts if t.lstrip(" \u3000").startswith(("=", "+", "-", "@", "\t", "\r", "＝"))]
     res = wb["結果"]
     assert res.cell(2, 1).value == "'" + INJECTIONS[0] and res.cell(10, 2).value == -3
+
+
+def test_shift_jis_found_after_an_ascii_start(tmp_path):
+    head = "id,kind,amount\n" + "".join(f"{i},A,{i}\n" for i in range(40_000))        # > 256 KB of ASCII
+    tail = "".join(f"{40_000 + i},転入,{i}\n" for i in range(10))
+    data = (head + tail).encode("cp932")
+    assert len(head) > 256 * 1024
+    loaded, kinds, con = load(data, "late.csv", tmp_path, LoadLimits(threads=1),
+                              lambda c, l: c.execute('SELECT count(*) FROM "data" WHERE "kind" = \'転入\'').fetchone())
+    con.close()
+    assert kinds == (10,) and loaded.tables[0].rows == 40_010
+    assert loaded.notes == ["文字コード: Shift_JIS"]
