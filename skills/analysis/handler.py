@@ -112,15 +112,18 @@ async def receive(req: SkillRequest, reply: ReplyPort, services: Services) -> No
     await services.ai.record_offline(req, SKILL)
     await _send_profile(req, reply, services, ds)
     question = _question_with_file(req.text)
-    if question:
+    if question and not services.ai.offline:
         await _answer(req, reply, services, ds, question)
 
 
-_FILE_WORDS = re.compile(r"^(?:このファイルを|これを)?(?:分析|集計|解析)(?:して(?:ください)?|をお願いします|お願いします)?[。.!！]?$")
+_FILE_WORDS = re.compile(r"^(?:(?:この|その|添付の|送った)?(?:ファイル|データ|表|アンケート|CSV|csv|Excel|エクセル|これ|それ)"
+                         r"(?:を|の))?(?:分析|集計|解析|自動集計)(?:して(?:ください|ほしい|下さい)?|を?お願いします)?"
+                         r"[。.!！]?$")
 
 
 def _question_with_file(text: str) -> str:
-    """Words sent with the file that ask more than 「分析して」 are the first question."""
+    """Words sent with the file that ask more than 「分析して」 are the first question (with an LLM; offline the
+    profile is the answer)."""
     t = (text or "").strip()
     if not t or _FILE_WORDS.match(unicodedata.normalize("NFKC", t)) or len(t) < 4:
         return ""

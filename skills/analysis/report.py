@@ -126,7 +126,11 @@ def build_report(*, filename: str, heading: str, label: str, question: str = "",
         ps = wb.create_sheet("自動集計")
         prow = []
         for c in profile.get("columns", []):
-            top = "" if c.get("hidden") else "、".join(f"{v}（{n}）" for v, n in (c.get("top") or [])[:5])
+            if c.get("hidden"):            # a personal-data column: counts only, never its values
+                prow.append((c["name"], c["kind"], c["filled"], c["missing"], None, None, None, None, None, None, None,
+                             "個人情報のため値は記載しません"))
+                continue
+            top = "、".join(f"{v}（{n}）" for v, n in (c.get("top") or [])[:5])
             prow.append((c["name"], c["kind"], c["filled"], c["missing"], c.get("distinct"), c.get("unreadable", 0),
                          c.get("sum"), c.get("mean"), c.get("median"), c.get("min") if "min" in c else c.get("first"),
                          c.get("max") if "max" in c else c.get("last"), top))

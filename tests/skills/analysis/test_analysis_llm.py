@@ -160,3 +160,29 @@ async def test_personal_data_file_in_an_approved_tier_sends_no_personal_values(l
         assert '"氏名" 文字 空欄0 個人情報の列（値は非公開）' in prompt
     finally:
         await lgwan.stop()
+
+
+async def test_a_question_sent_with_the_file_is_answered_after_the_profile(lite_db, tmp_path, llm):
+    services = online(lite_db, tmp_path, llm)
+    llm.script = [plan(COUNT_SQL)]
+    port = await run(services, "申告区分ごとの件数を集計して", files=[("eltax.csv", samples.eltax_csv())])
+    cards = port.cards()
+    assert len(cards) == 2 and acards.AUTO_LABEL in card_text(cards[0]) and acards.AI_LABEL in card_text(cards[1])
+    assert "質問: 申告区分ごとの件数を集計して" in llm.chat_requests()[0]["messages"][1]["content"]
+
+
+async def test_the_excel_report_of_a_personal_file_holds_no_personal_values(lite_db, tmp_path, llm):
+    import io
+
+    from openpyxl import load_workbook
+
+    services = online(lite_db, tmp_path, llm)
+    port = await run(services, "分析して", files=[("相談記録.csv", samples.personal_csv())])
+    token = next(n["data"]["token"] for n in card_nodes(port.cards()[-1], lambda n: n.get("type") == "Action.Execute")
+                 if n["data"].get("verb") == acards.XLSX_VERB)
+    port = await run(services, verb=acards.XLSX_VERB, data={"token": token})
+    wb = load_workbook(io.BytesIO(port.last().file[1]))
+    cells = " ".join(str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value)
+    assert "氏名" in cells and "個人情報のため値は記載しません" in cells
+    for value in ("山田", "東七松町", "06-6489", samples.mynumber(12345678900)):
+        assert value not in cells
