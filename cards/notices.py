@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from cards.common import AI_REMINDER, card, container, execute, facts, note, text, title
+from cards.common import AI_REMINDER, card, container, execute, facts, heading, note, open_url, text, title
 
 CHECK_PAGE_VERB = "notices.check.page"      # data: check_id, page
 CHECK_KIND_VERB = "notices.check.kind"      # data: check_id, kind
 CHECK_DOCX_VERB = "notices.check.docx"      # data: check_id, with_ai
 CHECK_AI_VERB = "notices.check.ai"          # data: check_id
+NOTICE_REMIND_VERB = "notices.notice.remind"  # data: reading_id, due (ISO date)
 
+EXTRACT_LABEL = "【抜粋】要旨と対応事項は本文から抜き出したものです（AIは使用していません）。"
+NOTICE_AI_LABEL = "【AIによる要約】要旨と対応事項はAIが作成しました。期限は本文にあるものだけを示しています。"
+AUTO_NOTE = "文書番号・関係する課・法令・添付資料は、本文から自動で読み取ったものです。必ず原文で確認してください。"
 RULES_LABEL = "【自動チェック】規則に基づく確認です（AIは使用していません）。"
 AI_LABEL = "【AIによる提案】規則による指摘とは別に、AIが分かりやすさ・やさしい日本語の観点で提案したものです。"
 LEVEL_COLORS = {"fix": "Attention", "advise": "Warning", "review": "Accent"}
@@ -86,3 +90,63 @@ def check_ai_card(*, check_id: int, items: Sequence[dict[str, Any]], masked_note
     actions = [execute("Word（変更履歴付き・AIの提案を含む）", CHECK_DOCX_VERB, {"check_id": check_id, "with_ai": True})]
     return card(body, actions, fallback_text="AIによる提案")
 
+
+
+def notice_card(*, reading_id: int, name: str, title: str, issuer: str, number: str, issued: str,
+                summary: Sequence[str], actions: Sequence[dict[str, Any]], sections: Sequence[tuple[str, str]],
+                laws: Sequence[tuple[str, str | None]], attachments: Sequence[tuple[str, str]],
+                deadlines: Sequence[tuple[str, str, bool]], warnings: Sequence[str] = (), ai: bool = False,
+                masked_note: str = "", can_remind: bool = False) -> dict:
+    """A 通知 read: the head, 要旨 (3 lines), 対応事項 with 期限, the sections concerned, the laws (linked to e-Gov when
+    found), the attachments, and a button per deadline for an Outlook reminder. `actions` = [{text, due, overdue}];
+    `sections` = [(name, matched words)]; `laws` = [(name, url or None)]; `deadlines` = [(iso, label, done)]."""
+    body: list[dict] = [title_block(title),
+                        text(NOTICE_AI_LABEL if ai else EXTRACT_LABEL, color="Warning" if ai else "Good", size="Small",
+                             weight="Bolder")]
+    pairs = [(k, v) for k, v in (("発信者", issuer), ("文書番号", number), ("日付", issued), ("ファイル", name)) if v]
+    if pairs:
+        body.append(facts(pairs))
+    for w in warnings:
+        body.append(text(w, color="Attention", size="Small"))
+    body.append(heading("要旨"))
+    body.extend(text(line, spacing="Small") for line in summary or ["（要旨を読み取れませんでした）"])
+    body.append(heading("対応事項"))
+    if not actions:
+        body.append(text("本文から対応事項を読み取れませんでした。原文をご確認ください。", subtle=True))
+    for a in actions:
+        items = [text(f"・{a['text']}", spacing="Small")]
+        if a.get("due"):
+            items.append(text(f"期限：{a['due']}" + ("（期限を過ぎています）" if a.get("overdue") else ""),
+                              size="Small", weight="Bolder", color="Attention" if a.get("overdue") else "Accent",
+                              spacing="None"))
+        body.append(container(items))
+    body.append(heading("関係すると思われる課"))
+    if sections:
+        body.extend(text(f"{n}（{words}）", size="Small", spacing="Small") for n, words in sections)
+    else:
+        body.append(text("課のプロファイルの語句が本文に見つからず、判定できませんでした。", size="Small", subtle=True))
+    links: list[dict] = []
+    if laws:
+        body.append(heading("引用されている法令"))
+        for law, url in laws:
+            body.append(text(law + ("" if url else "（e-Govで確認できませんでした）"), size="Small", spacing="Small"))
+            if url and len(links) < 4:
+                links.append(open_url(f"e-Gov：{law[:30]}", url))
+        if links:
+            body.append({"type": "ActionSet", "actions": links})
+    if attachments:
+        body.append(heading("添付資料"))
+        body.extend(text(f"{label}　{t}".strip(), size="Small", spacing="Small") for label, t in attachments)
+    body.append(note(AUTO_NOTE))
+    if masked_note:
+        body.append(note(masked_note))
+    if ai:
+        body.append(note(AI_REMINDER))
+    actions_out = [execute(f"{label}の期限を予定表に登録" + ("（登録済み）" if done else ""), NOTICE_REMIND_VERB,
+                           {"reading_id": reading_id, "due": iso})
+                   for iso, label, done in deadlines] if can_remind else []
+    return card(body, actions_out or None, fallback_text=f"通知の読み取り：{title}")
+
+
+def title_block(value: str) -> dict:
+    return text(value, size="Large", weight="Bolder")

@@ -1,12 +1,14 @@
 """Microsoft Graph (app-only) through msgraph-sdk with azure-identity credentials.
 
-`GraphService` exposes the few calls the skills need (a user's profile, sending a mail from a shared mailbox).
+`GraphService` exposes the few calls the skills need (a user's profile, sending a mail from a shared mailbox, an
+event with a reminder in a user's calendar).
 The credential is a client secret when GRAPH_CLIENT_SECRET is set, otherwise DefaultAzureCredential (managed
 identity on App Service). GRAPH_BASE_URL lets tests point the real SDK at a loopback stand-in."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -145,6 +147,32 @@ class GraphService:
             await self.client.users.by_user_id(sender).send_mail.post(body)
         except Exception as e:  # noqa: BLE001
             raise GraphError(f"send_mail failed: {type(e).__name__}", _status_of(e)) from e
+
+    async def create_event(self, user_id: str, subject: str, html: str, day: date, *,
+                           reminder_minutes: int = 0, time_zone: str = "Tokyo Standard Time",
+                           categories: list[str] | None = None) -> str:
+        """POST /users/{id}/events: an all-day event on `day` in the user's calendar with an Outlook reminder
+        `reminder_minutes` before it starts (app-only: Calendars.ReadWrite application permission, which an
+        application access policy should limit to staff mailboxes). Returns the event id."""
+        from msgraph.generated.models.body_type import BodyType
+        from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
+        from msgraph.generated.models.event import Event
+        from msgraph.generated.models.free_busy_status import FreeBusyStatus
+        from msgraph.generated.models.item_body import ItemBody
+
+        start = datetime.combine(day, datetime.min.time())
+        event = Event(subject=subject, body=ItemBody(content_type=BodyType.Html, content=html), is_all_day=True,
+                      start=DateTimeTimeZone(date_time=start.isoformat(), time_zone=time_zone),
+                      end=DateTimeTimeZone(date_time=(start + timedelta(days=1)).isoformat(), time_zone=time_zone),
+                      is_reminder_on=True, reminder_minutes_before_start=max(0, reminder_minutes),
+                      show_as=FreeBusyStatus.Free, categories=categories or [])
+        try:
+            made = await self.client.users.by_user_id(user_id).events.post(event)
+        except Exception as e:  # noqa: BLE001
+            raise GraphError(f"create_event failed: {type(e).__name__}", _status_of(e)) from e
+        if made is None or not made.id:
+            raise GraphError("create_event returned no id")
+        return made.id
 
     async def close(self) -> None:
         close = getattr(self.credential, "close", None)

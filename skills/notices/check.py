@@ -386,6 +386,10 @@ def _ai_card(row: KobunCheck) -> dict:
 # -- housekeeping -----------------------------------------------------------------------------------------------
 
 async def purge(services: Services) -> None:
-    """Delete checked documents past their keeping time."""
+    """Delete checked documents and read 通知 past their keeping time."""
+    from skills.notices.models import NoticeReading
+
+    now = services.clock.now()
     async with services.db.session() as s:
-        await s.execute(delete(KobunCheck).where(KobunCheck.expires_at < services.clock.now()))
+        await s.execute(delete(KobunCheck).where(KobunCheck.expires_at < now))
+        await s.execute(delete(NoticeReading).where(NoticeReading.expires_at < now))

@@ -6,7 +6,7 @@ from pathlib import PurePath
 from cards import notices as cards
 from core.services import Services
 from core.skills import FileAttachment, ReplyPort, SkillRequest, Verb
-from skills.notices import check
+from skills.notices import check, reading
 from skills.notices import strings as S
 
 CHECK_WORDS = ("チェック", "公用文", "校正", "表記", "添削", "確認して")
@@ -40,11 +40,13 @@ async def handle(req: SkillRequest, reply: ReplyPort, services: Services) -> Non
             return
         if use == "check":
             await check.check_file(req, reply, services, att)
+        elif use == "notice":
+            await reading.notice_file(req, reply, services, att)
         else:
-            await reply.send_text(S.NOT_READY.format(title="通知の読み取り" if use == "notice" else "照会への回答"))
+            await reply.send_text(S.NOT_READY.format(title="照会への回答"))
         return
     if req.command == "notice":
-        await reply.send_text(S.NOT_READY.format(title="通知の読み取り"))
+        await reading.notice_text(req, reply, services, req.text)
         return
     if req.command == "inquiry":
         await reply.send_text(S.NOT_READY.format(title="照会への回答"))
@@ -60,4 +62,5 @@ VERBS = {
     cards.CHECK_KIND_VERB: Verb(check.on_kind, check.CheckKind),
     cards.CHECK_DOCX_VERB: Verb(check.on_docx, check.CheckDocx),
     cards.CHECK_AI_VERB: Verb(check.on_ai, check.CheckRef),
+    cards.NOTICE_REMIND_VERB: Verb(reading.on_remind, reading.RemindData),
 }

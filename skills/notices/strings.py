@@ -24,3 +24,15 @@ DOWNLOAD_TOO_LARGE = "「{name}」は大きすぎるため受け取れません�
 DOWNLOAD_REFUSED = "「{name}」は、許可された場所（Teams・SharePoint）から取得できないため受け取れませんでした。"
 DOWNLOAD_FAILED = "「{name}」を取得できませんでした。時間をおいて、もう一度お送りください。"
 NOT_READY = "「{title}」は現在準備中です。公開までしばらくお待ちください。"
+
+NOTICE_USAGE = ("通知の読み取りの使い方：通知のPDFまたはWordファイルに「通知」と添えて送るか、/notice に続けて通知の本文を"
+                "貼り付けてください。")
+NOTICE_TYPES = "通知の読み取りで扱えるのはPDF・Word（.docx）・テキストのファイルです（「{name}」は扱えません）。"
+NOTICE_READING = "通知を読み取っています…"
+NOTICE_MODEL_FAILED = "AIによる要旨の作成はできなかったため、本文から抜き出して示しています（{reason}）"
+NOTICE_NOT_FOUND = "この通知の読み取り結果は見つかりませんでした（保存期間が過ぎた可能性があります）。もう一度お送りください。"
+REMIND_ALREADY = "{day}の期限は、すでに予定表に登録しています。"
+REMIND_NO_GRAPH = "予定表への登録は、Microsoft Graphの設定がないため利用できません。期限はカードでご確認ください。"
+REMIND_NO_USER = "予定表に登録する利用者を確認できませんでした。Teamsの個人チャットからお試しください。"
+REMIND_FAILED = "予定表に登録できませんでした。時間をおいて、もう一度お試しください。"
+REMIND_DONE = "Outlookの予定表に{day}の期限を登録しました（リマインダー：{alert}）。"

@@ -565,6 +565,17 @@ CASES: dict[tuple[str, str], list[Case]] = {
         lambda: _mod("cards.notices").check_result_card(check_id=6, items=[], total=0, counts={}, page=0, pages=1,
                                                         kind="public", kinds={"notice": "通知", "public": "広報"}),
     ],
+    ("cards.notices", "notice_card"): [
+        lambda: _mod("cards.notices").notice_card(
+            reading_id=4, name="通知.pdf", title="行政手続のオンライン化の推進について（通知）", issuer="総務省自治行政局長",
+            number="総行政第123号", issued="令和7年4月1日（火）", summary=["要旨1", "要旨2", "要旨3"],
+            actions=[{"text": "調査票を提出する", "due": "令和7年5月9日（金）まで", "overdue": False}],
+            sections=[("DX推進課", "個人情報")], laws=[("地方自治法第2条", "https://laws.e-gov.go.jp/law/322AC0000000067"),
+                                                   ("情報通信技術を活用した行政の推進等に関する法律", None)],
+            attachments=[("別添1", "ガイドライン")], deadlines=[("2025-05-09", "令和7年5月9日（金）", False),
+                                                              ("2025-04-25", "令和7年4月25日（金）", True)],
+            warnings=["曜日が違います。"], ai=True, masked_note="氏名を伏せました。", can_remind=True),
+    ],
     ("cards.notices", "check_ai_card"): [
         lambda: _mod("cards.notices").check_ai_card(check_id=5, items=[
             {"original": "実施する予定であることをお知らせします", "replacement": "実施します", "reason": "簡潔に",

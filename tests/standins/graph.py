@@ -31,6 +31,8 @@ class GraphStandIn(LoopbackServer):
         self.requests: list[dict] = []
         self.mails: list[dict] = []
         self.fail_mail_status: int | None = None
+        self.events: list[dict] = []                    # events created in users' calendars
+        self.fail_event_status: int | None = None
         self.port = 0
         self._runner = None
 
@@ -42,6 +44,7 @@ class GraphStandIn(LoopbackServer):
         app.router.add_get("/v1.0/users/{id}", self._user)
         app.router.add_post("/v1.0/users/{id}/sendMail", self._send_mail)
         app.router.add_post("/v1.0/users/{id}/getMemberGroups", self._member_groups)
+        app.router.add_post("/v1.0/users/{id}/events", self._create_event)
 
     def _record(self, request, body=None):
         self.requests.append({"method": request.method, "path": request.path, "query": dict(request.query),
@@ -74,3 +77,14 @@ class GraphStandIn(LoopbackServer):
                                      status=self.fail_mail_status)
         self.mails.append({"sender": request.match_info["id"], **body})
         return web.Response(status=202)
+
+    async def _create_event(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self._record(request, body)
+        if self.fail_event_status:
+            return web.json_response({"error": {"code": "ErrorAccessDenied", "message": "denied"}},
+                                     status=self.fail_event_status)
+        event = {"id": f"AAMkAGI-event-{len(self.events) + 1}", "user": request.match_info["id"], **body}
+        self.events.append(event)
+        return web.json_response({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users('x')/events/$entity",
+                                  **event}, status=201)
