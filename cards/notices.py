@@ -16,6 +16,8 @@ NOTICE_REMIND_VERB = "notices.notice.remind"  # data: reading_id, due (ISO date)
 
 EXTRACT_LABEL = "【抜粋】要旨と対応事項は本文から抜き出したものです（AIは使用していません）。"
 NOTICE_AI_LABEL = "【AIによる要約】要旨と対応事項はAIが作成しました。期限は本文にあるものだけを示しています。"
+INQUIRY_EXTRACT_LABEL = "【抜粋】回答案は資料の該当箇所をそのまま記入したものです（AIは使用していません）。"
+INQUIRY_AI_LABEL = "【AIによる回答案】回答案はAIが資料から作成しました。出典のない回答は記入していません。"
 AUTO_NOTE = "文書番号・関係する課・法令・添付資料は、本文から自動で読み取ったものです。必ず原文で確認してください。"
 RULES_LABEL = "【自動チェック】規則に基づく確認です（AIは使用していません）。"
 AI_LABEL = "【AIによる提案】規則による指摘とは別に、AIが分かりやすさ・やさしい日本語の観点で提案したものです。"
@@ -150,3 +152,37 @@ def notice_card(*, reading_id: int, name: str, title: str, issuer: str, number: 
 
 def title_block(value: str) -> dict:
     return text(value, size="Large", weight="Bolder")
+
+
+def inquiry_card(*, name: str, issuer: str, drafted: Sequence[tuple[str, str, str, str]],
+                 labels: Sequence[tuple[str, str, str]], unfilled: Sequence[tuple[str, str]], answered: int = 0,
+                 ai: bool = False, masked_note: str = "") -> dict:
+    """A 照会 form answered: the drafted cells (ref, question, answer, source), the cells filled from the profile
+    (ref, label, value), and the questions left empty (ref, question). The workbook itself follows as a file."""
+    body: list[dict] = [title_block("照会への回答案"),
+                        text(INQUIRY_AI_LABEL if ai else INQUIRY_EXTRACT_LABEL, color="Warning" if ai else "Good",
+                             size="Small", weight="Bolder"),
+                        facts([(k, v) for k, v in (("ファイル", name), ("照会元", issuer or "（読み取れませんでした）"),
+                                                   ("回答案を記入", f"{len(drafted) + len(labels)}か所"),
+                                                   ("記入できなかった設問", f"{len(unfilled)}件"),
+                                                   ("記入済みだった欄", f"{answered}か所")) if v])]
+    if drafted:
+        body.append(heading("回答案（黄色のセル）"))
+    for ref, question, answer, source in drafted:
+        body.append(container([text(f"{ref}　{_quote(question)}", size="Small", weight="Bolder"),
+                               text(answer, spacing="None"),
+                               text(f"出典：{source}", size="Small", subtle=True, spacing="None")], separator=True))
+    if labels:
+        body.append(heading("自動で記入した欄"))
+        body.extend(text(f"{ref}　{label}：{value}", size="Small", spacing="Small") for ref, label, value in labels)
+    if unfilled:
+        body.append(heading("記入できなかった設問（資料が見つかりませんでした）"))
+        body.extend(text(f"{ref}　{_quote(q)}", size="Small", spacing="Small", color="Attention")
+                    for ref, q in unfilled)
+    body.append(note("回答案は必ず内容を確認し、修正してから提出してください。確認後のファイルに「回答済み」と添えて"
+                     "送ると、次に同じ照会元から届く照会の回答案に使います。"))
+    if masked_note:
+        body.append(note(masked_note))
+    if ai:
+        body.append(note(AI_REMINDER))
+    return card(body, fallback_text=f"照会への回答案：{name}")

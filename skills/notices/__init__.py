@@ -3,6 +3,7 @@
 from core.skills import Accepts, Command, Job, Skill
 from skills.notices.check import purge
 from skills.notices.handler import VERBS, handle
+from skills.notices.inquiry import purge_answers
 
 SKILL = Skill(
     name="notices", title="通知・照会と公用文チェック",
@@ -16,7 +17,7 @@ SKILL = Skill(
                 usage="/inquiry（照会のExcelファイルに「照会」と添えて送信）", aliases=("照会",)),
     ],
     handler=handle, verbs=VERBS,
-    jobs=[Job("notices-purge", purge, every=3600)],
+    jobs=[Job("notices-purge", purge, every=3600), Job("notices-answers-purge", purge_answers, every=86400)],
     accepts=Accepts((".docx", ".pdf", ".xlsx"),
                     "Wordファイルは公用文チェック、通知のPDF・Wordは要旨と対応事項の読み取り、照会のExcelは回答案の記入に使います。",
                     keywords=("チェック", "公用文", "校正", "通知", "要旨", "照会", "回答")),

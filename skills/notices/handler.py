@@ -6,7 +6,7 @@ from pathlib import PurePath
 from cards import notices as cards
 from core.services import Services
 from core.skills import FileAttachment, ReplyPort, SkillRequest, Verb
-from skills.notices import check, reading
+from skills.notices import check, inquiry, reading
 from skills.notices import strings as S
 
 CHECK_WORDS = ("チェック", "公用文", "校正", "表記", "添削", "確認して")
@@ -43,13 +43,13 @@ async def handle(req: SkillRequest, reply: ReplyPort, services: Services) -> Non
         elif use == "notice":
             await reading.notice_file(req, reply, services, att)
         else:
-            await reply.send_text(S.NOT_READY.format(title="照会への回答"))
+            await inquiry.inquiry_file(req, reply, services, att)
         return
     if req.command == "notice":
         await reading.notice_text(req, reply, services, req.text)
         return
     if req.command == "inquiry":
-        await reply.send_text(S.NOT_READY.format(title="照会への回答"))
+        await reply.send_text(S.INQUIRY_USAGE)
         return
     if req.command == "check":
         await check.check_text(req, reply, services, req.typed_text if req.typed_text is not None else req.text)

@@ -1,6 +1,7 @@
 """Tables of 通知・照会と公用文チェック: checked documents (for the /check card's buttons: pages, Word with tracked
-changes, AI suggestions) and read 通知 (for the reminder button). Rows expire after NOTICES_KEEP_DAYS and are
-deleted by the skill's purge job: the documents are the user's own and may hold personal data."""
+changes, AI suggestions), read 通知 (for the reminder button) — both expire after NOTICES_KEEP_DAYS and are deleted
+by the skill's purge job, the documents being the user's own — and the city's answers to earlier 照会, which staff
+send back once reviewed (「回答済み」) so that the next 照会 of the same sender is drafted from them."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -47,3 +48,18 @@ class NoticeReading(Base):
     reminder_id: Mapped[str | None] = mapped_column(String(300), nullable=True)   # the Graph event made, once
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class InquiryAnswer(Base):
+    """One question of a 照会 and the answer the city gave, as sent back reviewed by staff. Only questions: the
+    respondent's name, telephone and the like are never kept. Deleted after NOTICES_ANSWERS_KEEP_DAYS."""
+
+    __tablename__ = "inquiry_answers"
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    issuer: Mapped[str] = mapped_column(String(200), index=True)    # who asked (「総務省」): earlier answers are theirs
+    title: Mapped[str] = mapped_column(String(500), default="")
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[str] = mapped_column(String(200))
+    file_name: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

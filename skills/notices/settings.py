@@ -28,6 +28,16 @@ class NoticesSettings(AppSettings):
     """The Outlook reminder for a 通知's deadline is set this many days before it (0 = on the day)."""
     NOTICES_KNOWLEDGE_SETS: str = ""
     """Knowledge sets (comma separated) searched for answers to 照会 forms; empty = every set the user may read."""
+    NOTICES_MIN_COVERAGE: float = 0.25
+    """A 照会 question is answered from a passage only when at least this share (0–1) of the question's term weight is found in it (or the passage is as similar as NOTICES_MIN_SIMILARITY); else the cell stays empty and is listed."""
+    NOTICES_MIN_SIMILARITY: float | None = None
+    """Hybrid search: a passage at least this similar (cosine) to a 照会 question may answer it below NOTICES_MIN_COVERAGE; empty = 0.86 with the in-process model (as /ask), off with an endpoint."""
+    NOTICES_ANSWERS_KEEP_DAYS: int = 730
+    """Days the city's reviewed answers to a 照会 (sent back with 「回答済み」) are kept to draft the next one of the same sender."""
+    NOTICES_CITY_NAME: str = "尼崎市"
+    """What a 照会 form's 団体名 / 市区町村名 cell is filled with."""
+    NOTICES_PREFECTURE: str = "兵庫県"
+    """What a 照会 form's 都道府県名 cell is filled with."""
 
     @property
     def download_hosts(self) -> list[str]:

@@ -23,7 +23,6 @@ FILE_PERSONAL_ONLY = "ファイルは個人チャットでお送りください�
 DOWNLOAD_TOO_LARGE = "「{name}」は大きすぎるため受け取れません（上限は{mb}MBです）。"
 DOWNLOAD_REFUSED = "「{name}」は、許可された場所（Teams・SharePoint）から取得できないため受け取れませんでした。"
 DOWNLOAD_FAILED = "「{name}」を取得できませんでした。時間をおいて、もう一度お送りください。"
-NOT_READY = "「{title}」は現在準備中です。公開までしばらくお待ちください。"
 
 NOTICE_USAGE = ("通知の読み取りの使い方：通知のPDFまたはWordファイルに「通知」と添えて送るか、/notice に続けて通知の本文を"
                 "貼り付けてください。")
@@ -36,3 +35,14 @@ REMIND_NO_GRAPH = "予定表への登録は、Microsoft Graphの設定がない�
 REMIND_NO_USER = "予定表に登録する利用者を確認できませんでした。Teamsの個人チャットからお試しください。"
 REMIND_FAILED = "予定表に登録できませんでした。時間をおいて、もう一度お試しください。"
 REMIND_DONE = "Outlookの予定表に{day}の期限を登録しました（リマインダー：{alert}）。"
+
+INQUIRY_XLSX_ONLY = "照会への回答で扱えるのはExcel（.xlsx）の様式です（「{name}」は扱えません）。"
+INQUIRY_BROKEN = "「{name}」を読み取れませんでした。Excelで開けることを確認のうえ、もう一度お送りください。"
+INQUIRY_NO_FIELDS = ("「{name}」から設問と回答欄を見つけられませんでした。「設問」「回答」の見出しがある表か、"
+                     "質問の右または下に空欄がある様式でお送りください。")
+INQUIRY_WORKING = "照会の設問を確認し、回答案を作成しています…"
+INQUIRY_FILE = "回答案を{n}か所に記入しました（黄色のセル。コメントに出典があります）。記入できなかった設問は{m}件です。"
+INQUIRY_NO_ISSUER = "「{name}」の照会元（省庁・県など）を読み取れなかったため、回答を記録できませんでした。"
+INQUIRY_REMEMBERED = ("{issuer}への回答{n}件を記録しました。次に{issuer}から届く照会では、この回答を回答案に使います"
+                      "（記録は一定期間で削除されます）。")
+INQUIRY_USAGE = "照会への回答の使い方：照会のExcel（.xlsx）ファイルに「照会」と添えて送ってください。"

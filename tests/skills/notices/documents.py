@@ -64,3 +64,47 @@ def notice_pdf(pages: list[list[str]] = NOTICE_PAGES) -> bytes:
         c.showPage()
     c.save()
     return buf.getvalue()
+
+
+INQUIRY_QUESTIONS = [
+    "貴団体では、行政手続のオンライン化に関する計画を策定していますか。",
+    "オンライン申請の受付に使用しているシステムの名称を記入してください。",
+    "年次休暇の繰越しの上限日数は何日ですか。",
+    "庁舎内の喫煙所の設置状況を記入してください。",
+]
+
+
+def inquiry_xlsx(answered: dict[int, str] | None = None) -> bytes:
+    """A 照会 form as ministries send them: a title block, labelled cells for the respondent (merged answer cells),
+    and a table of 設問 / 回答 with merged cells (one question spanning two rows). `answered` pre-fills answers
+    (question index -> text)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "調査票"
+    ws["A1"] = "行政手続のオンライン化等に関する調査について（照会）"
+    ws.merge_cells("A1:F1")
+    ws["A2"] = "総務省自治行政局行政経営支援室"
+    ws.merge_cells("A2:F2")
+    for row, label in ((3, "団体名"), (4, "担当課"), (5, "担当者名"), (6, "電話番号")):
+        ws.cell(row=row, column=1, value=label)
+        ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=4)
+    ws["A8"], ws["B8"], ws["D8"] = "No.", "設問", "回答"
+    ws.merge_cells("B8:C8")
+    ws.merge_cells("D8:F8")
+    row = 9
+    for i, q in enumerate(INQUIRY_QUESTIONS):
+        rows = 2 if i == 2 else 1
+        ws.cell(row=row, column=1, value=i + 1)
+        ws.cell(row=row, column=2, value=q).alignment = Alignment(wrap_text=True)
+        ws.merge_cells(start_row=row, start_column=2, end_row=row + rows - 1, end_column=3)
+        ws.merge_cells(start_row=row, start_column=4, end_row=row + rows - 1, end_column=6)
+        if answered and i in answered:
+            ws.cell(row=row, column=4, value=answered[i])
+        row += rows
+    ws.cell(row=row + 1, column=1, value="※回答は令和7年5月9日（金）までに提出してください。")
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

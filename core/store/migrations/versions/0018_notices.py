@@ -4,7 +4,7 @@ Revision ID: 0018_notices
 Revises: 0001
 
 通知・照会と公用文チェック (skills/notices/models.py): documents checked by /check and 通知 read by /notice, kept for
-the cards' buttons and deleted after NOTICES_KEEP_DAYS.
+the cards' buttons and deleted after NOTICES_KEEP_DAYS; the city's reviewed answers to earlier 照会.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -52,9 +52,25 @@ def upgrade() -> None:
     with op.batch_alter_table('notice_readings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notice_readings_user_id'), ['user_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_notice_readings_expires_at'), ['expires_at'], unique=False)
+    op.create_table('inquiry_answers',
+    sa.Column('id', _ID, autoincrement=True, nullable=False),
+    sa.Column('issuer', sa.String(length=200), nullable=False),
+    sa.Column('title', sa.String(length=500), nullable=False),
+    sa.Column('question', sa.Text(), nullable=False),
+    sa.Column('answer', sa.Text(), nullable=False),
+    sa.Column('user_id', sa.String(length=200), nullable=False),
+    sa.Column('file_name', sa.String(length=255), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('inquiry_answers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inquiry_answers_issuer'), ['issuer'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('inquiry_answers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inquiry_answers_issuer'))
+    op.drop_table('inquiry_answers')
     with op.batch_alter_table('notice_readings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notice_readings_expires_at'))
         batch_op.drop_index(batch_op.f('ix_notice_readings_user_id'))
