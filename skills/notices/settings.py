@@ -21,7 +21,7 @@ class NoticesSettings(AppSettings):
     NOTICES_PAGE_SIZE: int = 8
     """Suggestions shown per page of the /check card (a Teams card stays well under its 28 KB)."""
     NOTICES_KEEP_DAYS: int = 7
-    """Days a checked document, a read 通知 and a 照会 form are kept for the card's buttons (then deleted)."""
+    """Days a checked document and a read 通知 are kept for the cards' buttons (then deleted)."""
     NOTICES_AI_MAX_SUGGESTIONS: int = 10
     """Most AI suggestions (clarity, やさしい日本語) taken from one model answer."""
     NOTICES_REMINDER_DAYS_BEFORE: int = 3
