@@ -36,6 +36,7 @@ AUTHOR = "尼崎市AIアシスタント（公用文チェック）"
 AI_AUTHOR = "尼崎市AIアシスタント（AIの提案）"
 KIND_WORDS = {"広報": "public", "市民向け": "public", "お知らせ": "public", "広報向け": "public",
               "通知": "notice", "庁内": "notice", "公用文": "notice"}
+MAX_AI_CHARS = 12000      # characters of a document the model is given for its suggestions
 DOCX_LIMITS = Limits(max_uncompressed_mb=40, max_members=2000)   # the document is opened in this process
 
 
@@ -350,9 +351,10 @@ async def on_ai(req: SkillRequest, reply: ReplyPort, services: Services) -> None
         return
     await reply.inform(S.CHECK_AI_WORKING)
     rules = "\n".join(f"- {s.message}" for s in _suggestions(row)[:30] if s.edits) or "（なし）"
+    text = row.text[:MAX_AI_CHARS]          # a long document: the model sees its beginning (the card says so)
     messages = [{"role": "system", "content": prompts.load(SKILL, "clarity")},
                 {"role": "user", "content": f"【文書の種類】{kobun.default_rules().kinds.get(row.kind, row.kind)}\n"
-                                            f"【規則による指摘（重ねて提案しない）】\n{rules}\n\n【文書】\n{row.text}"}]
+                                            f"【規則による指摘（重ねて提案しない）】\n{rules}\n\n【文書】\n{text}"}]
     try:
         ans = await services.ai.chat(req, SKILL, messages, temperature=0.2)
     except (AIRefused, AIFailed) as e:
@@ -367,7 +369,8 @@ async def on_ai(req: SkillRequest, reply: ReplyPort, services: Services) -> None
     async with services.db.session() as s:
         stored = await s.get(KobunCheck, row.id)
         stored.ai_suggestions = [x.to_json() for x in found]
-        stored.ai_note = (ans.masked_note or "")[:500]
+        cut = S.CHECK_AI_CUT.format(n=MAX_AI_CHARS) if len(row.text) > MAX_AI_CHARS else ""
+        stored.ai_note = " ".join(x for x in (ans.masked_note or "", cut) if x)[:500]
         await s.flush()
         await s.refresh(stored)
         row = stored
