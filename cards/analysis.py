@@ -14,11 +14,16 @@ PAGE_VERB = "analysis.page"
 XLSX_VERB = "analysis.xlsx"
 SHEET_VERB = "analysis.sheet"
 FORECAST_VERB = "analysis.forecast"
+THEMES_VERB = "analysis.themes"
 
 AUTO_LABEL = "【自動集計】AIは使用していません。ファイルの値をそのまま機械的に集計した結果です。"
 AI_LABEL = ("AIが作成した問い合わせ（SQL）を、この庁内システムの中でファイルに対して実行した結果です。"
             "AIにはデータ本体を渡していません（列名・集計値・伏せ字にした数行のみ）。SQLを確認のうえご利用ください。")
 ESTIMATE_LABEL = "【推計】統計モデルによる将来の見込みです。確定値ではありません。"
+THEMES_LABEL = ("AIが回答を読んでテーマに分類しました（分類は目安です）。件数と割合は、その分類をもとにこのシステムが"
+                "ファイルの回答を数えたものです。AIに送った回答と、ここに示す回答は、個人情報を伏せ字にしています。")
+THEMES_OFFLINE_NOTE = ("自由記述の分類（テーマ分け）にはAIが必要です。AIが設定されていないため（オフラインモード）、"
+                       "準備中です。")
 MAX_CHART_POINTS = 40
 MAX_CELL = 60
 MAX_COLUMNS = 8
@@ -98,9 +103,11 @@ def _actions_row(actions: list[dict]) -> dict:
 
 
 def profile_card(p: dict, *, filename: str, notes: Sequence[str] = (), personal: str = "",
-                 sheets: Sequence[str] = (), current: int = 0, token: str = "", can_forecast: bool = False) -> dict:
+                 sheets: Sequence[str] = (), current: int = 0, token: str = "", can_forecast: bool = False,
+                 free_text: Sequence[tuple[int, str]] = (), ai: bool = True) -> dict:
     """The automatic profile of one table: size, each column (kind, missing, what could not be read, top values or
-    the distribution), the time trend, and buttons for the other sheets, a forecast and the Excel report."""
+    the distribution), the time trend, and buttons for the other sheets, a forecast, the Excel report and (with an
+    LLM) the themes of a free-text column; offline, a note says that the themes need an LLM."""
     body: list[dict] = [title("データの自動集計"), note(AUTO_LABEL),
                         facts([("ファイル", filename), ("表", p.get("title", "")),
                                ("行数", f"{p.get('rows', 0):,}行"), ("列数", f"{len(p.get('columns', [])):,}列")])]
@@ -141,8 +148,13 @@ def profile_card(p: dict, *, filename: str, notes: Sequence[str] = (), personal:
     if trend:
         body += [heading(f"推移（{trend['by']}別）")] + [_trend_chart(trend)]
     actions = []
+    if free_text and not ai:
+        body.append(note(THEMES_OFFLINE_NOTE))
     if can_forecast and trend:
         actions.append(execute("将来推計", FORECAST_VERB, {"table": current}))
+    if ai:
+        for j, name in list(free_text)[:2]:
+            actions.append(execute(f"「{name[:16]}」をAIで分類", THEMES_VERB, {"table": current, "column": j}))
     if token:
         actions.append(execute("Excelで保存", XLSX_VERB, {"token": token}))
     for i, name in enumerate(sheets):
@@ -247,6 +259,34 @@ def relation_card(r: dict, *, strength: str, token: str = "") -> dict:
                                ("傾きの95%信頼区間", f"{r['slope_low']:,.4g} 〜 {r['slope_high']:,.4g}"),
                                ("決定係数 R²", f"{r['r2']:.3f}")])]
     body += [note(c) for c in r.get("caveats", [])]
+    actions = [execute("Excelで保存", XLSX_VERB, {"token": token})] if token else None
+    return card(body, actions)
+
+
+def themes_card(*, column: str, answered: int, distinct: int, coded: int, counted: Sequence[Sequence[Any]],
+                quotes: Sequence[Sequence[Any]], cross: dict | None = None, notes: Sequence[str] = (),
+                masked_note: str = "", token: str = "") -> dict:
+    """Free-text answers by theme: the counts (a chart and a table: テーマ, 件数, 割合, 説明), representative answers
+    of each theme, and the cross table against a closed question. `table` rows are [name, rows, percent,
+    description] (`counted`); `quotes` rows [theme name, answer, rows]; `cross` {"by", "columns", "rows"}."""
+    body: list[dict] = [title(f"「{column}」のテーマ別集計"), note(THEMES_LABEL)]
+    if masked_note:
+        body.append(note(masked_note))
+    body.append(facts([("設問（列）", column), ("回答", f"{answered:,}件（{distinct:,}種類）"),
+                       ("AIが分類した回答", f"{coded:,}種類")]))
+    for n in notes:
+        body.append(note(n))
+    if len(counted) >= 2:
+        body.append(bar_chart(f"「{column}」のテーマ", [(r[0], r[1]) for r in counted], x_title="テーマ",
+                              y_title="件数"))
+    body.append(table(["テーマ", "件数", "割合(%)", "説明"], counted))
+    body.append(note("1つの回答が複数のテーマに当てはまるときは、それぞれのテーマに数えています。"))
+    if quotes:
+        body.append(heading("代表的な回答"))
+        for name, answer, n in quotes[:24]:
+            body.append(text(f"［{name}］「{answer}」" + (f"（{n:,}件）" if n > 1 else ""), size="Small"))
+    if cross and cross.get("rows"):
+        body += [heading(f"テーマ×{cross['by']}（件数）"), table(cross["columns"], cross["rows"])]
     actions = [execute("Excelで保存", XLSX_VERB, {"token": token})] if token else None
     return card(body, actions)
 

@@ -24,7 +24,7 @@ from core.chatfiles import DownloadError, attachment_bytes
 from core.guard.policy import TIER_LABELS_JA
 from core.services import Services
 from core.skills import ReplyPort, SkillRequest, Verb
-from skills.analysis import ask, privacy, stats, store
+from skills.analysis import ask, privacy, stats, store, themes
 from skills.analysis import japanese as jp
 from skills.analysis import strings as S
 from skills.analysis.engine import Engine, QueryFailed, QueryRefused, QueryResult
@@ -112,7 +112,7 @@ async def receive(req: SkillRequest, reply: ReplyPort, services: Services) -> No
     await services.ai.record_offline(req, SKILL)
     await _send_profile(req, reply, services, ds)
     question = _question_with_file(req.text)
-    if question and not services.ai.offline:
+    if question and (not services.ai.offline or _THEME_QUESTION.search(unicodedata.normalize("NFKC", question))):
         await _answer(req, reply, services, ds, question)
 
 
@@ -178,7 +178,8 @@ async def _send_profile(req: SkillRequest, reply: ReplyPort, services: Services,
                                              personal=privacy.summary_ja({k: v for k, v in ds.personal.items()
                                                                           if k == ds.table().name}),
                                              sheets=[t.title for t in ds.tables], current=ds.current, token=token,
-                                             can_forecast=bool(p.get("trend"))),
+                                             can_forecast=bool(p.get("trend")), free_text=free_text_columns(ds),
+                                             ai=not services.ai.offline),
                           text=f"「{ds.filename}」を自動集計しました。")
 
 
@@ -190,6 +191,8 @@ AGG_WORDS = {"集計", "クロス集計", "件数"}
 TREND_WORDS = {"推移", "前年比", "前年度比", "trend"}
 FORECAST_WORDS = {"推計", "予測", "将来推計", "forecast"}
 RELATION_WORDS = {"相関", "回帰", "correlation"}
+THEME_WORDS = {"分類", "テーマ分け", "テーマ", "自由記述", "コーディング", "themes"}
+_THEME_QUESTION = re.compile(r"(自由記述|自由意見|自由回答|ご意見|意見|コメント|要望).{0,15}(分類|テーマ|仕分け)|テーマ(分け|別|ごと)")
 HELP_WORDS = {"help", "使い方", "ヘルプ", "?", "？"}
 
 
@@ -217,6 +220,8 @@ async def _dispatch(req: SkillRequest, reply: ReplyPort, services: Services) -> 
         await _forecast(req, reply, services, ds, words[1:])
     elif head in RELATION_WORDS:
         await _relation(req, reply, services, ds, words[1:])
+    elif head in THEME_WORDS:
+        await _themes(req, reply, services, ds, words[1:])
     else:
         await _answer(req, reply, services, ds, raw)
 
@@ -225,6 +230,9 @@ handle = guarded(_dispatch)
 
 
 async def _answer(req: SkillRequest, reply: ReplyPort, services: Services, ds: store.Dataset, question: str) -> None:
+    if _THEME_QUESTION.search(unicodedata.normalize("NFKC", question)):
+        await _themes(req, reply, services, ds, [])
+        return
     if services.ai.offline:
         await reply.send_text(S.OFFLINE_QUESTION)
         return
@@ -618,6 +626,153 @@ def _period(v: Any) -> str:
     return f"{s}年" if re.fullmatch(r"\d{4}", s) else s
 
 
+# -- free-text answers: themes (with the LLM) ---------------------------------------------------------------------
+
+def free_text_columns(ds: store.Dataset) -> list[tuple[int, str]]:
+    """(index, name) of the current table's columns that look like free-text answers — text, not personal, at least
+    3 different answers, and 自由記述 by the profile or 8 characters long on average — the likeliest first."""
+    t = ds.table()
+    p = {c["name"]: c for c in ds.profile().get("columns", [])}
+    hidden = set(ds.personal.get(t.name, {}))
+    found = [(j, c.name) for j, c in enumerate(t.columns) if c.kind == "text" and c.name not in hidden
+             and (p.get(c.name, {}).get("free_text") or (p.get(c.name, {}).get("mean_length") or 0) >= 8)
+             and (p.get(c.name, {}).get("distinct") or 0) >= 3]
+    return sorted(found, key=lambda jc: (not p[jc[1]].get("free_text"), -(p[jc[1]].get("mean_length") or 0)))
+
+
+def _theme_columns(ds: store.Dataset, words: list[str]) -> tuple[Any, Any | None]:
+    """The free-text column (named, or the longest text answers) and the closed question to cross it with (named,
+    or the first column with 2–12 values that is neither personal nor a date)."""
+    t = ds.table()
+    p = {c["name"]: c for c in ds.profile().get("columns", [])}
+    hidden = set(ds.personal.get(t.name, {}))
+    if words:
+        col = _column(ds, words[0])
+        if col.kind != "text":
+            raise UserError(S.THEMES_NOT_TEXT.format(name=col.name))
+    else:
+        texts = free_text_columns(ds)
+        if not texts:
+            raise UserError(S.THEMES_NO_COLUMN.format(names="、".join(c.name for c in t.columns)[:600]))
+        col = t.columns[texts[0][0]]
+    if col.name in hidden:
+        raise UserError(S.THEMES_PERSONAL.format(name=col.name))
+    by = None
+    if len(words) > 1:
+        by = _column(ds, words[1])
+        if by.name in hidden:
+            raise UserError("個人情報の列で集計した結果は表示しません。ほかの列を指定してください。")
+    else:
+        by = next((c for c in t.columns if c.name not in hidden and c.name != col.name and c.kind in ("text", "integer")
+                   and 2 <= (p.get(c.name, {}).get("distinct") or 0) <= 12 and not p.get(c.name, {}).get("free_text")),
+                  None)
+    return col, by
+
+
+async def _theme_call(req, services: Services, tier: str | None, msgs: list[dict], parse, step: str | None,
+                      masked: dict[str, int]):
+    """One request for themes or codes, retried once when the reply cannot be read. Returns the parsed reply, or
+    raises ThemeError after the second failure."""
+    settings = settings_of(services)
+    for attempt in (0, 1):
+        ans = await services.ai.chat(req, SKILL, msgs, tier=tier, temperature=0,
+                                     timeout=settings.ANALYSIS_LLM_TIMEOUT_SECONDS,
+                                     step=("theme-retry" if attempt else step))
+        for k, n in ans.masked.items():
+            masked[k] = masked.get(k, 0) + n
+        try:
+            return parse(ans.text)
+        except themes.ThemeError as e:
+            if attempt:
+                raise
+            msgs = themes.retry_messages(msgs, ans.text, e.detail)
+    raise themes.ThemeError("unreachable")
+
+
+def _masked_note(masked: dict[str, int]) -> str:
+    from core.guard.pii import KINDS, SUMMARY_LABELS
+
+    parts = [f"{SUMMARY_LABELS[k]}{masked[k]}件" for k in KINDS if masked.get(k)]
+    return ("AIに送る前に、回答の中の個人情報（" + "・".join(parts) + "）を伏せました。") if parts else ""
+
+
+async def _themes(req, reply, services, ds: store.Dataset, words: list[str]) -> None:
+    if services.ai.offline:
+        await reply.send_text(S.THEMES_OFFLINE)
+        return
+    refusal = tier_refusal(services, req, ds)
+    if refusal:
+        await reply.send_text(refusal)
+        return
+    col, by = _theme_columns(ds, words)
+    settings = settings_of(services)
+    engine = engine_of(services)
+    got = await asyncio.to_thread(themes.collect, engine, ds, col.name, max(1, settings.ANALYSIS_THEME_MAX_ANSWERS),
+                                  settings.ANALYSIS_QUERY_SECONDS)
+    if not got.answers:
+        raise UserError(S.THEMES_EMPTY.format(name=col.name))
+    await reply.inform(S.THEMES_WORKING.format(name=col.name, n=len(got.answers)))
+    tier = req.tier or (services.ai.guard.settings.GUARD_DEFAULT_TIER if ds.has_personal else None)
+    batch = max(1, settings.ANALYSIS_THEME_BATCH)
+    masked: dict[str, int] = {}
+    first = got.answers[:batch]
+    try:
+        coding = await _theme_call(req, services, tier, themes.first_messages(col.name, first, got.distinct),
+                                   lambda text: themes.parse_first(text, first), None, masked)
+    except themes.ThemeError as e:
+        log.warning("analysis: themes not readable: %s", e.detail)
+        await reply.send_text(S.THEMES_GAVE_UP)
+        return
+    notes: list[str] = []
+    failed = 0
+    for i in range(batch, len(got.answers), batch):
+        part = got.answers[i:i + batch]
+        try:
+            coding.codes.update(await _theme_call(
+                req, services, tier, themes.code_messages(col.name, coding.themes, part),
+                lambda text, part=part: themes.parse_batch(text, part, coding.themes), "theme-coding", masked))
+        except themes.ThemeError as e:
+            log.warning("analysis: a batch of theme codes not readable: %s", e.detail)
+            failed += len(part)
+    if failed:
+        notes.append(S.THEMES_BATCH_FAILED.format(n=failed))
+    if got.left_out_rows:
+        notes.append(S.THEMES_CAPPED.format(n=len(got.answers), left=got.left_out_rows))
+    counts = themes.count(coding, got.answers)
+    session = services.ai.guard.new_session()     # what is shown is masked too: names, phones in free text
+
+    def shown() -> tuple[list[list[Any]], list[list[Any]]]:
+        table, quoted = [], []
+        for tc in counts:
+            name = session.mask(tc.theme.name)
+            table.append([name, tc.rows, round(100 * tc.rows / max(1, got.answered), 1),
+                          session.mask(tc.theme.description)])
+            for a in themes.quotes(tc, coding.codes):
+                quoted.append([name, session.mask(" ".join(a.text.split()))[:themes.QUOTE_CHARS], a.rows])
+        return table, quoted
+
+    table, quoted = await asyncio.to_thread(shown)
+    cross: dict[str, Any] | None = None
+    if by is not None:
+        pairs = await asyncio.to_thread(themes.cross_rows, engine, ds, col.name, by.name,
+                                        settings.ANALYSIS_QUERY_SECONDS)
+        heads, rows = themes.cross_table(counts, coding.codes, pairs, got.answers)
+        for r, shown_row in zip(rows, table):
+            r[0] = shown_row[0]
+        cross = {"by": by.name, "columns": ["テーマ", *heads, "計"], "rows": rows}
+    result = QueryResult(sql="", columns=["テーマ", "件数", "割合(%)", "説明"], types=[], rows=table)
+    title_ = S.THEMES_TITLE.format(name=col.name)
+    payload = {"kind": "themes", "table": ds.current, "title": title_, "column": col.name,
+               "result": result.to_json(), "cross": cross, "quotes": quoted, "notes": notes,
+               "answered": got.answered, "distinct": got.distinct, "label": S.LABEL_THEMES, "ai": True,
+               "masked_note": _masked_note(masked)}
+    token = await store.put_result(services, req.user_id, ds.id, payload, settings.ANALYSIS_KEEP_HOURS)
+    await reply.send_card(cards.themes_card(column=col.name, answered=got.answered, distinct=got.distinct,
+                                            coded=len(got.answers), counted=table, quotes=quoted, cross=cross,
+                                            notes=notes, masked_note=payload["masked_note"], token=token),
+                          ai_generated=True, feedback=True)
+
+
 # -- verbs ---------------------------------------------------------------------------------------------------------
 
 Page = Annotated[int, Field(ge=0, le=100_000, strict=False)]
@@ -631,6 +786,11 @@ class ResultRef(CardData):
 
 class TableRef(CardData):
     table: Index = 0
+
+
+class ColumnRef(CardData):
+    table: Index = 0
+    column: Index = 0
 
 
 async def _on_page(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
@@ -655,13 +815,20 @@ async def _on_xlsx(req: SkillRequest, reply: ReplyPort, services: Services) -> N
     result = QueryResult.from_json(payload["result"]) if payload.get("result") else None
     label = {"profile": S.LABEL_AUTO, "forecast": S.LABEL_ESTIMATE}.get(payload.get("kind", ""),
                                                                         payload.get("label") or S.LABEL_AUTO)
+    extra: list[tuple[str, list[str], list[list[Any]]]] = []
+    if payload.get("kind") == "themes":
+        cross = payload.get("cross")
+        if cross:
+            extra.append((f"テーマ×{cross['by']}"[:31], list(cross["columns"]), [list(r) for r in cross["rows"]]))
+        extra.append(("代表的な回答", ["テーマ", "回答（個人情報は伏せ字）", "件数"],
+                      [list(r) for r in payload.get("quotes") or []]))
     data = build_report(filename=ds.filename if ds else "", heading=payload.get("title") or "分析結果", label=label,
                         question=payload.get("question") or "", columns=result.columns if result else (),
                         rows=result.rows if result else (), sql=(result.sql if result else payload.get("sql") or ""),
                         notes=payload.get("notes") or [], profile=profile, forecast=payload.get("forecast"),
                         relation=payload.get("relation"),
                         chart="line" if (payload.get("chart") or {}).get("type") == "line" else "bar",
-                        created=services.clock.now_jst().replace(tzinfo=None))
+                        created=services.clock.now_jst().replace(tzinfo=None), extra=extra)
     stem = PurePath(ds.filename).stem if ds else "データ"
     name = S.XLSX_NAME.format(stem=re.sub(r"[\\/:*?\"<>|\s]+", "_", stem)[:40])
     await reply.send_file(name, data, XLSX_CONTENT_TYPE, description=S.XLSX_DESCRIPTION.format(name=name))
@@ -685,11 +852,24 @@ async def _on_forecast(req: SkillRequest, reply: ReplyPort, services: Services) 
     await _forecast(req, reply, services, ds, [])
 
 
+async def _on_themes(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+    ds = await current_dataset(req, services)
+    idx = int(req.data.get("table") or 0)
+    if 0 <= idx < len(ds.tables):
+        ds.current = idx
+    j = int(req.data.get("column") or 0)
+    columns = ds.table().columns
+    if not 0 <= j < len(columns):
+        raise UserError(S.THEMES_NO_COLUMN.format(names="、".join(c.name for c in columns)[:600]))
+    await _themes(req, reply, services, ds, [columns[j].name])
+
+
 VERBS = {
     cards.PAGE_VERB: Verb(guarded(_on_page), ResultRef),
     cards.XLSX_VERB: Verb(guarded(_on_xlsx), ResultRef),
     cards.SHEET_VERB: Verb(guarded(_on_sheet), TableRef),
     cards.FORECAST_VERB: Verb(guarded(_on_forecast), TableRef),
+    cards.THEMES_VERB: Verb(guarded(_on_themes), ColumnRef),
 }
 
 

@@ -57,7 +57,10 @@ def _numeric_columns(rows: Sequence[Sequence[Any]], width: int) -> list[int]:
 def build_report(*, filename: str, heading: str, label: str, question: str = "", columns: Sequence[str] = (),
                  rows: Sequence[Sequence[Any]] = (), sql: str = "", notes: Sequence[str] = (),
                  profile: dict | None = None, forecast: dict | None = None, relation: dict | None = None,
-                 chart: str = "bar", created: datetime | None = None) -> bytes:
+                 chart: str = "bar", created: datetime | None = None,
+                 extra: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]] = ()) -> bytes:
+    """`extra`: further sheets, each (sheet name, header, rows) — the cross table and the quotes of a themes
+    result."""
     wb = Workbook()
     ws = wb.active
     ws.title = "概要"
@@ -121,6 +124,9 @@ def build_report(*, filename: str, heading: str, label: str, question: str = "",
         _write_table(xs, ["項目", "値"], pairs)
         for k, c in enumerate(relation.get("caveats", []), start=len(pairs) + 3):
             xs.cell(row=k, column=1, value=safe(c))
+
+    for name, header, extra_rows in extra:
+        _write_table(wb.create_sheet(str(name)[:31]), list(header), [list(r) for r in extra_rows])
 
     if profile:
         ps = wb.create_sheet("自動集計")

@@ -42,6 +42,10 @@ class AnalysisSettings(AppSettings):
     """Timeout of the LLM call that writes a query (seconds)."""
     ANALYSIS_SAMPLE_ROWS: int = 3
     """Sample rows (masked; personal-data columns left out) given to the LLM with the schema."""
+    ANALYSIS_THEME_MAX_ANSWERS: int = 300
+    """Distinct free-text answers (most frequent first) the LLM codes into themes (/analyze 分類); the rest are counted as not coded and the user is told."""
+    ANALYSIS_THEME_BATCH: int = 60
+    """Free-text answers per LLM request when coding them into themes (the first request also proposes the themes)."""
 
     @property
     def download_hosts(self) -> list[str]:

@@ -591,6 +591,8 @@ CASES: dict[tuple[str, str], list[Case]] = {
         lambda: _mod("cards.analysis").profile_card(_analysis_profile(), filename="区別人口.xlsx", token="tok_1",
                                                     sheets=["区別人口", "世帯数"], current=0, can_forecast=True),
         lambda: _mod("cards.analysis").profile_card(_analysis_profile(), filename="a.csv", personal="氏名（氏名）"),
+        lambda: _mod("cards.analysis").profile_card(_analysis_profile(), filename="アンケート.csv", token="tok_6",
+                                                    free_text=[(0, "ご意見")], ai=True),
     ],
     ("cards.analysis", "result_card"): [
         lambda: _mod("cards.analysis").result_card(
@@ -610,6 +612,14 @@ CASES: dict[tuple[str, str], list[Case]] = {
             {"x": "人口", "y": "世帯数", "n": 6, "pearson": 0.9, "pearson_p": 0.01, "spearman": 0.8, "slope": 0.4,
              "intercept": 10.0, "slope_low": 0.2, "slope_high": 0.6, "r2": 0.81, "caveats": []},
             strength="強い正の相関", token="tok_4"),
+    ],
+    ("cards.analysis", "themes_card"): [
+        lambda: _mod("cards.analysis").themes_card(
+            column="ご意見", answered=27, distinct=8, coded=8, counted=[["窓口の待ち時間", 10, 37.0, "待ち時間の声"],
+                                                                      ["駐車場", 4, 14.8, "駐車場の不足"]],
+            quotes=[["窓口の待ち時間", "窓口の待ち時間が長い。", 7]],
+            cross={"by": "年代", "columns": ["テーマ", "20代", "計"], "rows": [["窓口の待ち時間", 3, 10]]},
+            masked_note="AIに送る前に、回答の中の個人情報（電話番号1件）を伏せました。", token="tok_5"),
     ],
 }
 

@@ -138,3 +138,34 @@ def big_csv(rows: int, seed: int = 1) -> bytes:
         out.write(f"{i + 1},{d.isoformat()},{WARDS[i % 6]},{kinds[rng.randrange(5)]},{rng.randrange(0, 1500)},"
                   f"{rng.randrange(1, 5)},{'' if i % 7 else '窓口'}\n")
     return out.getvalue().encode("utf-8")
+
+
+FREE_ANSWERS = (                         # (answer, rows): a survey's 自由記述, two with personal data in them
+    ("窓口の待ち時間が長い。", 7),
+    ("待ち時間をもっと短くしてほしい", 3),
+    ("職員の説明が丁寧で分かりやすかった。", 5),
+    ("受付の山田花子さんがとても親切でした。", 2),
+    ("駐車場が狭くて停められなかった。", 4),
+    ("オンライン申請を土日も使えるようにしてほしい。", 3),
+    ("結果の連絡は 06-6489-1234 にお願いします。", 1),
+    ("特になし", 2),
+    ("", 3),
+)
+AGES = ("20代", "30代", "40代", "50代")
+
+
+def survey_free_rows() -> list[list[str]]:
+    """回答日, 年代, 満足度, ご意見: the answers of FREE_ANSWERS, each as often as its count, ages in turn."""
+    rows = [["回答日", "年代", "満足度", "ご意見"]]
+    k = 0
+    for answer, n in FREE_ANSWERS:
+        for _ in range(n):
+            rows.append([f"2025/7/{k % 28 + 1}", AGES[k % len(AGES)], str(k % 5 + 1), answer])
+            k += 1
+    return rows
+
+
+def survey_free_csv() -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(survey_free_rows())
+    return buf.getvalue().encode("utf-8")
