@@ -182,12 +182,22 @@ async def dispatch(req: SkillRequest, port: ReplyPort, services: Services) -> st
     # free text
     if not req.text.strip() and not req.attachments:
         return await _help(req, port, services)
+    held = _held_files(req, services)
+    if held:
+        # the files of the previous message, which the router asked about: these words may now decide
+        chosen, _ = file_skill(registry, SkillRequest(**{**vars(req), "attachments": held}))
+        if chosen is not None and chosen.handler is not None:
+            services.caches.held_files.pop(_held_key(req))
+            req.attachments = held
+            await chosen.handler(req, port, services)
+            return chosen.name
     if req.attachments:
         chosen, candidates = file_skill(registry, req)
         if chosen is not None and chosen.handler is not None:
             await chosen.handler(req, port, services)
             return chosen.name
         if candidates:
+            services.caches.held_files.put(_held_key(req), list(req.attachments))
             examples = "、".join(f"「{c.accepts.keywords[0]}」" for c in candidates if c.accepts and c.accepts.keywords)
             lines = [f"・{c.title}: {c.accepts.description}" for c in candidates if c.accepts]
             await port.send_text("このファイルは次の機能で扱えます。\n" + "\n".join(lines) + "\n"
@@ -206,6 +216,17 @@ async def dispatch(req: SkillRequest, port: ReplyPort, services: Services) -> st
         await target.handler(req, port, services)
         return target.name
     return await _help(req, port, services, free_text=True)
+
+
+def _held_key(req: SkillRequest) -> tuple[str, str]:
+    return req.conversation_id, req.user_id
+
+
+def _held_files(req: SkillRequest, services: Services) -> list:
+    """Files whose use the router asked about, when this message has words and no files of its own."""
+    if req.attachments or not req.text.strip():
+        return []
+    return services.caches.held_files.get(_held_key(req)) or []
 
 
 async def _help(req: SkillRequest, port: ReplyPort, services: Services, **data) -> str:

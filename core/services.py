@@ -61,10 +61,13 @@ async def _no_dispatch(_req: SkillRequest, _port: ReplyPort) -> str:  # pragma: 
 
 @dataclass
 class CoreCaches:
-    """Per-process caches of core services (a user's /tier choice, a user's Entra ID groups from Graph)."""
+    """Per-process caches of core services (a user's /tier choice, a user's Entra ID groups from Graph, files whose
+    use the router asked about)."""
 
     user_tiers: TTLCache[str, str | None] = field(default_factory=lambda: TTLCache(30.0, max_entries=50_000))
     groups: TTLCache[str, list[str]] = field(default_factory=lambda: TTLCache(900.0, max_entries=50_000))
+    # files the router asked the use of ((conversation, user) → attachments): the next words may decide (10 min)
+    held_files: TTLCache[tuple[str, str], list] = field(default_factory=lambda: TTLCache(600.0, max_entries=5_000))
 
 
 @dataclass
