@@ -114,13 +114,13 @@ class TurnReplyPort:
 
     async def send_text(self, text: str, *, ai_generated: bool = False, citations: Sequence[Citation] = (),
                         feedback: bool = False) -> str | None:
-        return await self._send(self._final(message_activity(text, ai_generated=ai_generated, citations=citations,
-                                                             feedback=feedback)))
+        return await self._send(await self._final(message_activity(text, ai_generated=ai_generated,
+                                                                   citations=citations, feedback=feedback)))
 
     async def send_card(self, card: dict, *, ai_generated: bool = False, citations: Sequence[Citation] = (),
                         feedback: bool = False, text: str | None = None) -> str | None:
-        return await self._send(self._final(message_activity(text, card=card, ai_generated=ai_generated,
-                                                             citations=citations, feedback=feedback)))
+        return await self._send(await self._final(message_activity(text, card=card, ai_generated=ai_generated,
+                                                                   citations=citations, feedback=feedback)))
 
     async def update_card(self, activity_id: str, card: dict) -> None:
         act = message_activity(card=card)
@@ -150,21 +150,41 @@ class TurnReplyPort:
         info = {"type": "streaminfo", "streamType": "informative", "streamSequence": self._informative_seq}
         if self._informative_stream:
             info["streamId"] = self._informative_stream
-        act = Activity(type=ActivityTypes.typing, text=text, entities=[RawEntity(info)])
         try:
-            resp = await self.turn.send_activity(act)
+            resp = await self.turn.send_activity(self._stream_activity(ActivityTypes.typing, text, info))
         except Exception as e:  # noqa: BLE001 - progress is best effort
             log.info("informative update not delivered (status %s)", status_of(e))
             return
         if not self._informative_stream:
             self._informative_stream = getattr(resp, "id", None)
 
-    def _final(self, act: Activity) -> Activity:
-        """Close an informative stream opened by inform(): the next message is its final message."""
-        if self._informative_stream:
-            act.entities = list(act.entities or []) + [RawEntity(
-                {"type": "streaminfo", "streamId": self._informative_stream, "streamType": "final"})]
-            self._informative_stream = None
+    @property
+    def teams(self) -> bool:
+        return (self.turn.activity.channel_id or "msteams") == "msteams"
+
+    def _stream_activity(self, kind: str, text: str | None, info: dict) -> Activity:
+        """A livestream activity. Teams reads the streaminfo entity; Bot Framework Web Chat (4.17+) reads the same
+        fields from channelData (docs/LIVESTREAMING.md of microsoft/BotFramework-WebChat)."""
+        act = Activity(type=kind, text=text, entities=[RawEntity(info)])
+        if not self.teams:
+            act.channel_data = {k: v for k, v in info.items() if k != "type"}
+        return act
+
+    async def _final(self, act: Activity) -> Activity:
+        """Close an informative stream opened by inform(). In Teams the next message is its final message. Web Chat
+        takes only text in a final message, so there the stream ends with a contentless final typing activity (which
+        removes the progress line) and the message follows on its own."""
+        stream_id, self._informative_stream = self._informative_stream, None
+        if not stream_id:
+            return act
+        final = {"type": "streaminfo", "streamId": stream_id, "streamType": "final"}
+        if self.teams:
+            act.entities = list(act.entities or []) + [RawEntity(final)]
+            return act
+        try:
+            await self.turn.send_activity(self._stream_activity(ActivityTypes.typing, None, final))
+        except Exception as e:  # noqa: BLE001 - progress is best effort
+            log.info("livestream end not delivered (status %s)", status_of(e))
         return act
 
     async def stream(self, chunks: AsyncIterator[str], *, ai_generated: bool = True,
@@ -172,8 +192,8 @@ class TurnReplyPort:
                      final_card: dict | None = None) -> str:
         if not self.personal:
             text = "".join([c async for c in chunks])
-            await self._send(self._final(message_activity(text, card=final_card, ai_generated=ai_generated,
-                                                          citations=citations, feedback=feedback)))
+            await self._send(await self._final(message_activity(text, card=final_card, ai_generated=ai_generated,
+                                                                citations=citations, feedback=feedback)))
             return text
         text = ""
         stream_id = self._informative_stream
@@ -191,8 +211,7 @@ class TurnReplyPort:
                 if stream_id:
                     info["streamId"] = stream_id
                 try:
-                    resp = await self.turn.send_activity(
-                        Activity(type=ActivityTypes.typing, text=text, entities=[RawEntity(info)]))
+                    resp = await self.turn.send_activity(self._stream_activity(ActivityTypes.typing, text, info))
                 except Exception as e:  # noqa: BLE001
                     if status_of(e) == 403:      # the user pressed stop (ContentStreamNotAllowed)
                         stopped = True
@@ -212,8 +231,13 @@ class TurnReplyPort:
         act = message_activity(text, card=final_card, ai_generated=ai_generated, citations=citations,
                                feedback=feedback)
         if stream_id:
-            act.entities = list(act.entities or []) + [RawEntity(
-                {"type": "streaminfo", "streamId": stream_id, "streamType": "final"})]
+            final = {"type": "streaminfo", "streamId": stream_id, "streamType": "final"}
+            if self.teams:
+                act.entities = list(act.entities or []) + [RawEntity(final)]
+            elif final_card is None:
+                act.channel_data = {"streamId": stream_id, "streamType": "final"}
+            else:                       # Web Chat: a final message carries text only
+                await self.turn.send_activity(self._stream_activity(ActivityTypes.typing, None, final))
         try:
             await self._send(act)
         except Exception as e:  # noqa: BLE001
