@@ -1,11 +1,12 @@
 """Microsoft Graph (app-only) through msgraph-sdk with azure-identity credentials.
 
 `GraphService` exposes the few calls the skills need (a user's profile, sending a mail from a shared mailbox, an
-event with a reminder in a user's calendar).
+event with a reminder in a user's calendar, a file behind a SharePoint/OneDrive sharing link).
 The credential is a client secret when GRAPH_CLIENT_SECRET is set, otherwise DefaultAzureCredential (managed
 identity on App Service). GRAPH_BASE_URL lets tests point the real SDK at a loopback stand-in."""
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+SHAREPOINT_HOSTS = ("*.sharepoint.com", "*.sharepoint.us", "*.sharepoint-mil.us")   # SharePoint / OneDrive for Business
 
 
 class GraphSettings(AppSettings):
@@ -45,6 +47,26 @@ class GraphUser:
     department: str | None = None
     job_title: str | None = None
     mail: str | None = None
+
+
+@dataclass
+class SharedItem:
+    """What a sharing link points at, and what the link itself grants (GET /shares/{id}/driveItem and /permission).
+    `scope` is the link's scope — "anonymous", "organization", "users" or "existingAccess" — or None when the URL
+    is no sharing link (a file's plain address); `granted` holds the Entra object ids of a "users" link's people."""
+
+    name: str
+    size: int | None
+    is_file: bool
+    web_url: str | None = None
+    scope: str | None = None
+    granted: tuple[str, ...] = ()
+
+
+def share_token(url: str) -> str:
+    """A sharing URL as Graph's /shares/{shareIdOrEncodedSharingUrl} takes it: "u!" and the URL in unpadded
+    base64url."""
+    return "u!" + base64.urlsafe_b64encode(url.strip().encode("utf-8")).decode("ascii").rstrip("=")
 
 
 class GraphError(Exception):
@@ -173,6 +195,45 @@ class GraphService:
         if made is None or not made.id:
             raise GraphError("create_event returned no id")
         return made.id
+
+    async def shared_item(self, url: str) -> SharedItem:
+        """GET /shares/{encoded url}/driveItem (with `Prefer: redeemSharingLinkIfNecessary`) and
+        GET /shares/{encoded url}/permission (the link's scope and people; absent for a plain address). App-only,
+        the Graph reference lists Files.ReadWrite.All as the least privileged application permission for /shares."""
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+
+        share = self.client.shares.by_shared_drive_item_id(share_token(url))
+        config: RequestConfiguration = RequestConfiguration()
+        config.headers.add("Prefer", "redeemSharingLinkIfNecessary")
+        try:
+            item = await share.drive_item.get(request_configuration=config)
+        except Exception as e:  # noqa: BLE001 - mapped for callers
+            raise GraphError(f"shared item failed: {type(e).__name__}", _status_of(e)) from e
+        if item is None:
+            raise GraphError("shared item not found", 404)
+        scope: str | None = None
+        granted: tuple[str, ...] = ()
+        try:
+            perm = await share.permission.get()
+        except Exception as e:  # noqa: BLE001 - no sharing link behind the URL (or no right to see it)
+            log.info("shared item: no link permission (%s)", _status_of(e))
+            perm = None
+        if perm is not None and perm.link is not None:
+            scope = perm.link.scope
+            people = list(perm.granted_to_identities_v2 or []) + ([perm.granted_to_v2] if perm.granted_to_v2 else [])
+            granted = tuple(p.user.id for p in people if p is not None and p.user is not None and p.user.id)
+        return SharedItem(name=item.name or "", size=item.size, is_file=item.file is not None,
+                          web_url=item.web_url, scope=scope, granted=granted)
+
+    async def shared_content(self, url: str) -> bytes:
+        """GET /shares/{encoded url}/driveItem/content (Graph answers 302 to a pre-authenticated URL; the SDK
+        follows). Callers check the size from `shared_item` first: the SDK returns the body whole."""
+        share = self.client.shares.by_shared_drive_item_id(share_token(url))
+        try:
+            data = await share.drive_item.content.get()
+        except Exception as e:  # noqa: BLE001
+            raise GraphError(f"shared content failed: {type(e).__name__}", _status_of(e)) from e
+        return data or b""
 
     async def close(self) -> None:
         close = getattr(self.credential, "close", None)

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field
 
@@ -21,7 +22,9 @@ from core import tiers
 from core.ai import AIFailed, AIRefused
 from core.carddata import CardData, Token
 from core.chatfiles import DownloadError, attachment_bytes
+from core.graph import SHAREPOINT_HOSTS, GraphError, SharedItem
 from core.guard.policy import TIER_LABELS_JA
+from core.net import host_matches
 from core.services import Services
 from core.skills import ReplyPort, SkillRequest, Verb
 from skills.analysis import ask, privacy, stats, store, themes
@@ -101,19 +104,94 @@ async def receive(req: SkillRequest, reply: ReplyPort, services: Services) -> No
         await reply.send_text(S.ONLY_FIRST.format(name=att.name))
     settings = settings_of(services)
     data = await file_bytes(settings, att.name, att.download_url, att.content)
+    await _take(req, reply, services, att.name, data, req.text)
+
+
+async def _take(req: SkillRequest, reply: ReplyPort, services: Services, name: str, data: bytes, words: str) -> None:
+    """A file's bytes in: loaded, profiled and made the conversation's current file; `words` sent with it that ask
+    a question are answered after the profile."""
+    settings = settings_of(services)
     sem = _loads(services)
     if sem.locked():
         await reply.inform(S.BUSY)
-    await reply.inform(S.LOADING.format(name=att.name))
+    await reply.inform(S.LOADING.format(name=name))
     async with sem:
-        ds = await asyncio.to_thread(_build, services, settings, data, att.name, req.user_id)
+        ds = await asyncio.to_thread(_build, services, settings, data, name, req.user_id)
     del data
     await store.set_current(services, req.conversation_id, req.user_id, ds.id, settings.ANALYSIS_KEEP_HOURS)
     await services.ai.record_offline(req, SKILL)
     await _send_profile(req, reply, services, ds)
-    question = _question_with_file(req.text)
+    question = _question_with_file(words)
     if question and (not services.ai.offline or _THEME_QUESTION.search(unicodedata.normalize("NFKC", question))):
         await _answer(req, reply, services, ds, question)
+
+
+_LINK = re.compile(r"https://[^\s<>\"'「」（）()]+", re.I)
+
+
+def sharepoint_link(text: str) -> tuple[str, str] | None:
+    """(the first SharePoint/OneDrive for Business link in the text, the text without it), or None."""
+    for m in _LINK.finditer(text or ""):
+        url = m.group(0).rstrip(".,。、")
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            continue
+        if host_matches(host, list(SHAREPOINT_HOSTS)):
+            return url, (text[:m.start()] + " " + text[m.end():]).strip()
+    return None
+
+
+async def receive_link(req: SkillRequest, reply: ReplyPort, services: Services, url: str, words: str) -> None:
+    """A SharePoint/OneDrive link sent instead of a file: what it points at is read through Microsoft Graph
+    (GET /shares/{encoded url}/driveItem), taken only when the link itself lets this user open the file (a link
+    for the organisation or for anyone, or one granted to this user), under the same size cap, then
+    downloaded (…/driveItem/content) and analysed like a file sent in chat."""
+    if not req.personal:
+        await reply.send_text(S.PERSONAL_ONLY)
+        return
+    graph = services.graph
+    if graph is None:
+        await reply.send_text(S.LINK_NO_GRAPH)
+        return
+    settings = settings_of(services)
+    try:
+        item = await graph.shared_item(url)
+    except GraphError as e:
+        log.info("analysis: shared item not read (status %s)", e.status)
+        await reply.send_text(S.LINK_NOT_FOUND if e.status in (400, 401, 403, 404) else S.LINK_FAILED)
+        return
+    if not item.is_file or not kind_of(item.name):
+        await reply.send_text(S.NOT_DATA.format(name=item.name[:200] or "リンク先"))
+        return
+    if not _link_lets_user_open(item, req):
+        log.info("analysis: shared link not usable for this user (scope %s)", item.scope)
+        await reply.send_text(S.LINK_NO_ACCESS.format(name=item.name[:200]))
+        return
+    cap = settings.ANALYSIS_MAX_FILE_MB * 1024 * 1024
+    if item.size is not None and item.size > cap:
+        await reply.send_text(S.TOO_LARGE.format(name=item.name, mb=settings.ANALYSIS_MAX_FILE_MB))
+        return
+    await reply.inform(S.LINK_FETCHING.format(name=item.name))
+    try:
+        data = await asyncio.wait_for(graph.shared_content(url), settings.ANALYSIS_DOWNLOAD_TIMEOUT_SECONDS)
+    except (GraphError, asyncio.TimeoutError) as e:
+        log.info("analysis: shared content not read: %s", type(e).__name__)
+        await reply.send_text(S.DOWNLOAD_FAILED.format(name=item.name))
+        return
+    if len(data) > cap:
+        await reply.send_text(S.TOO_LARGE.format(name=item.name, mb=settings.ANALYSIS_MAX_FILE_MB))
+        return
+    await _take(req, reply, services, item.name, data, words)
+
+
+def _link_lets_user_open(item: SharedItem, req: SkillRequest) -> bool:
+    """The bot reads with its own (application) rights, which reach more than the user's: it takes a file only when
+    the link shows that the user may open it — a link for everyone in the organisation (or anyone), or a link for
+    specific people that names this user. A plain address or an "existing access" link proves nothing."""
+    if item.scope in ("organization", "anonymous"):
+        return True
+    return item.scope == "users" and bool(req.aad_object_id) and req.aad_object_id in item.granted
 
 
 _FILE_WORDS = re.compile(r"^(?:(?:この|その|添付の|送った)?(?:ファイル|データ|表|アンケート|CSV|csv|Excel|エクセル|これ|それ)"
@@ -201,6 +279,10 @@ async def _dispatch(req: SkillRequest, reply: ReplyPort, services: Services) -> 
         await receive(req, reply, services)
         return
     raw = (req.text or "").strip()
+    link = sharepoint_link(raw)
+    if link is not None:
+        await receive_link(req, reply, services, *link)
+        return
     text = unicodedata.normalize("NFKC", raw)
     words = text.split()
     head = words[0].lower() if words else ""
@@ -628,15 +710,24 @@ def _period(v: Any) -> str:
 
 # -- free-text answers: themes (with the LLM) ---------------------------------------------------------------------
 
+_SENTENCE = re.compile(r"[。、！？!?]")
+
+
+def _sentences(c: dict) -> bool:
+    """Answers written as sentences: the profile's 自由記述, or frequent answers with sentence punctuation."""
+    if c.get("free_text"):
+        return True
+    return (c.get("mean_length") or 0) >= 8 and any(_SENTENCE.search(str(v)) for v, _n in c.get("top") or [])
+
+
 def free_text_columns(ds: store.Dataset) -> list[tuple[int, str]]:
     """(index, name) of the current table's columns that look like free-text answers — text, not personal, at least
-    3 different answers, and 自由記述 by the profile or 8 characters long on average — the likeliest first."""
+    3 different answers, written as sentences (see `_sentences`) — the likeliest first."""
     t = ds.table()
     p = {c["name"]: c for c in ds.profile().get("columns", [])}
     hidden = set(ds.personal.get(t.name, {}))
     found = [(j, c.name) for j, c in enumerate(t.columns) if c.kind == "text" and c.name not in hidden
-             and (p.get(c.name, {}).get("free_text") or (p.get(c.name, {}).get("mean_length") or 0) >= 8)
-             and (p.get(c.name, {}).get("distinct") or 0) >= 3]
+             and _sentences(p.get(c.name, {})) and (p.get(c.name, {}).get("distinct") or 0) >= 3]
     return sorted(found, key=lambda jc: (not p[jc[1]].get("free_text"), -(p[jc[1]].get("mean_length") or 0)))
 
 

@@ -1,7 +1,10 @@
 """A loopback Microsoft Graph stand-in for one SharePoint drive: delta (with paging and delta tokens), content
-downloads answered with a 302 to a download URL, as Graph does. Items change through `put` / `remove`."""
+downloads answered with a 302 to a download URL, as Graph does. Items change through `put` / `remove`. Sharing
+links (`share`) are reached through /shares/{u!base64url of the URL}: the driveItem, its content (302 too) and the
+link's permission (scope and the people a "users" link names)."""
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -30,6 +33,7 @@ class SharePointStandIn(LoopbackServer):
         self.version = 0
         self.requests: list[dict] = []
         self.expire_delta_tokens = False        # answer 410 (resyncRequired) to a deltaLink, as Graph may
+        self.shares: dict[str, dict[str, Any]] = {}   # sharing URL -> {"item", "scope", "granted"}
         self.port = 0
         self._runner: web.AppRunner | None = None
         self.put("root", "root", None, folder=True)
@@ -47,15 +51,24 @@ class SharePointStandIn(LoopbackServer):
         self.version += 1
         self.items[item_id].update(deleted=True, v=self.version)
 
+    def share(self, url: str, item_id: str, *, scope: str | None = "organization",
+              granted: tuple[str, ...] = ()) -> None:
+        """A URL that reaches `item_id` through /shares: a sharing link of `scope` (None: a plain address, with no
+        link permission), granted to the Entra object ids `granted`."""
+        self.shares[url] = {"item": item_id, "scope": scope, "granted": list(granted)}
+
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v1.0/drives/{drive}/root/delta", self._delta)
         app.router.add_get("/v1.0/drives/{drive}/items/root/delta", self._delta)
         app.router.add_get("/v1.0/drives/{drive}/items/{item}/content", self._content)
         app.router.add_get("/download/{item}", self._download)
+        app.router.add_get("/v1.0/shares/{share}/driveItem", self._shared_item)
+        app.router.add_get("/v1.0/shares/{share}/driveItem/content", self._shared_content)
+        app.router.add_get("/v1.0/shares/{share}/permission", self._shared_permission)
 
     def _record(self, request: web.Request) -> None:
         self.requests.append({"path": request.path, "query": dict(request.query),
-                              "auth": request.headers.get("Authorization")})
+                              "auth": request.headers.get("Authorization"), "prefer": request.headers.get("Prefer")})
 
     def _json(self, item: dict) -> dict:
         out: dict[str, Any] = {"id": item["id"], "name": item["name"],
@@ -113,3 +126,45 @@ class SharePointStandIn(LoopbackServer):
         self._record(request)
         item = self.items[request.match_info["item"]]
         return web.Response(body=item["content"], content_type="application/octet-stream")
+
+    def _shared(self, request: web.Request) -> tuple[dict | None, web.Response | None]:
+        """The share a /shares/{u!…} path names (the URL decoded as Graph does), or the error to answer."""
+        self._record(request)
+        if request.headers.get("Authorization") != "Bearer sp-test-token":
+            return None, web.json_response({"error": {"code": "InvalidAuthenticationToken", "message": "no"}},
+                                           status=401)
+        token = request.match_info["share"]
+        try:
+            url = base64.urlsafe_b64decode(token[2:] + "=" * (-len(token[2:]) % 4)).decode("utf-8") \
+                if token.startswith("u!") else ""
+        except (ValueError, UnicodeDecodeError):
+            url = ""
+        share = self.shares.get(url)
+        item = self.items.get(share["item"]) if share else None
+        if share is None or item is None or item["deleted"]:
+            return None, web.json_response({"error": {"code": "itemNotFound", "message": "share"}}, status=404)
+        return {**share, "url": url, "entry": item}, None
+
+    async def _shared_item(self, request: web.Request) -> web.Response:
+        share, error = self._shared(request)
+        if error is not None or share is None:
+            return error or web.Response(status=500)
+        return web.json_response({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#driveItem",
+                                  **self._json(share["entry"])})
+
+    async def _shared_content(self, request: web.Request) -> web.Response:
+        share, error = self._shared(request)
+        if error is not None or share is None:
+            return error or web.Response(status=500)
+        raise web.HTTPFound(f"http://127.0.0.1:{self.port}/download/{share['entry']['id']}")
+
+    async def _shared_permission(self, request: web.Request) -> web.Response:
+        share, error = self._shared(request)
+        if error is not None or share is None:
+            return error or web.Response(status=500)
+        if share["scope"] is None:          # a plain address is no sharing link
+            return web.json_response({"error": {"code": "itemNotFound", "message": "no link"}}, status=404)
+        return web.json_response({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#permission",
+                                  "id": "link-1", "roles": ["read"], "shareId": request.match_info["share"],
+                                  "link": {"scope": share["scope"], "type": "view", "webUrl": share["url"]},
+                                  "grantedToIdentitiesV2": [{"user": {"id": u}} for u in share["granted"]]})
