@@ -21,7 +21,7 @@ from cards.common import (
     text,
     title,
 )
-from core.search.passages import Passage
+from core.search.passages import Passage, passage_label
 
 ESCALATE_VERB = "qa.escalate"
 STAFF_ANSWER_VERB = "qa.staff_answer"
@@ -29,16 +29,6 @@ UPLOAD_VERB = "qa.upload"
 
 ESCALATE_BUTTON = "担当課に問い合わせる"
 STAFF_WRITTEN = "職員が回答した内容です"
-
-
-def passage_label(p: Passage) -> str:
-    """「文書名 — 節（3ページ）」."""
-    label = p.title or "無題"
-    if p.section and p.section != label:
-        label += f" — {p.section}"
-    if p.page:
-        label += f"（{p.page}）"
-    return label
 
 
 def _escalate_action(question_id: int) -> dict:

@@ -88,6 +88,16 @@ class Source:
                    set_name=str(data.get("set") or ""), key=str(data.get("key") or ""), n=int(data.get("n") or 0))
 
 
+def passage_label(p: Passage) -> str:
+    """「文書名 — 節（3ページ）」: how a passage is named to the model, on cards and in citations."""
+    label = p.title or "無題"
+    if p.section and p.section != label:
+        label += f" — {p.section}"
+    if p.page:
+        label += f"（{p.page}）"
+    return label
+
+
 def sources_from_json(rows: Any) -> list[Source]:
     """A stored list of sources (a job's `sources` column); anything that is not an object is skipped."""
     return [Source.from_json(r) for r in rows or [] if isinstance(r, Mapping)]

@@ -3,15 +3,16 @@ the model for a cited answer, check the citations, and reply (or decline and off
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from cards import qa as qa_cards
 from core import embeddings
 from core.ai import AIFailed, AIRefused
+from core.knowledge.answer import Grounded, citation_for, passages_from_hits, weak_retrieval
+from core.knowledge.answer import ground as ground_answer
 from core.search.index import Hit
-from core.search.passages import Passage
-from core.skills import Citation, ReplyPort, SkillRequest
+from core.search.passages import Passage, passage_label
+from core.skills import ReplyPort, SkillRequest
 from core.store.models import utcnow
 from skills.prompts import load, render
 from skills.qa import strings as S
@@ -23,29 +24,14 @@ from skills.qa.understanding import retrieve
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
-PASSAGE_CHARS = 1200          # per passage given to the model
 STORED_PASSAGE_CHARS = 800    # per candidate passage kept for the hand-off
 OFFLINE_PASSAGES = 3
-
-_MARKER = re.compile(r"[\[［]\s*([0-9０-９]{1,2}(?:\s*[,，、]\s*[0-9０-９]{1,2})*)\s*[\]］]")
-_FW_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
-
-
-@dataclass(frozen=True)
-class Grounded:
-    text: str                 # the answer with markers renumbered to the passages actually cited
-    used: list[int]           # original passage numbers (1-based) in their new order
-    declined: bool            # the model said it cannot answer from the documents
-
-
-def passages_from_hits(hits: list[Hit], limit: int = PASSAGE_CHARS) -> list[Passage]:
-    return [Passage.from_hit(h, i, chars=limit) for i, h in enumerate(hits, start=1)]
 
 
 def build_messages(question: str, passages: list[Passage]) -> list[dict]:
     blocks = []
     for p in passages:
-        head = f"[{p.n}] {qa_cards.passage_label(p)}" + ("（職員が回答した内容）" if p.staff_written else "")
+        head = f"[{p.n}] {passage_label(p)}" + ("（職員が回答した内容）" if p.staff_written else "")
         blocks.append(f"{head}\n{p.text}")
     user = render("qa", "answer_user", passages="\n\n".join(blocks), question=question)
     return [{"role": "system", "content": load("qa", "answer_system")}, {"role": "user", "content": user}]
@@ -53,28 +39,7 @@ def build_messages(question: str, passages: list[Passage]) -> list[dict]:
 
 def ground(answer: str, n_passages: int) -> Grounded:
     """Keep only citations of passages that exist, renumber them 1..k in order of first use, drop the others."""
-    order: list[int] = []
-
-    def repl(m: re.Match) -> str:
-        nums = [int(x) for x in re.split(r"\s*[,，、]\s*", m.group(1).translate(_FW_DIGITS))]
-        valid = [n for n in dict.fromkeys(nums) if 1 <= n <= n_passages]
-        out = ""
-        for n in valid:
-            if n not in order:
-                order.append(n)
-            out += f"[{order.index(n) + 1}]"
-        return out
-
-    text = _MARKER.sub(repl, answer or "").strip()
-    text = re.sub(r"[ \t]+\n", "\n", text)
-    declined = S.DECLINE in re.sub(r"\s+", "", answer or "")
-    return Grounded(text=text, used=order, declined=declined)
-
-
-def citation_for(position: int, p: Passage) -> Citation:
-    name = ("【職員回答】" if p.staff_written else "") + qa_cards.passage_label(p)
-    excerpt = " ".join(p.text.split())
-    return Citation(position=position, name=name[:80], url=p.web_url, abstract=excerpt[:160])
+    return ground_answer(answer, n_passages, decline=S.DECLINE)
 
 
 def can_escalate(services, target_set: str | None) -> bool:
@@ -96,20 +61,6 @@ def is_weak(hits: list[Hit], services, *, hybrid: bool) -> bool:
     s = settings_of(services)
     return weak_retrieval(hits, min_coverage=s.QA_MIN_COVERAGE, min_score=s.QA_MIN_SCORE,
                           bm25_only=not hybrid, min_similarity=min_similarity(services))
-
-
-def weak_retrieval(hits: list[Hit], *, min_coverage: float, min_score: float, bm25_only: bool,
-                   min_similarity: float | None = None) -> bool:
-    """Too weak to answer from: nothing found, the best passage covers too little of the question, or (BM25 only,
-    where the score means something absolute) it scores too low. In hybrid mode a passage whose meaning is close
-    enough (`min_similarity`, cosine) counts even when few of its words match: 「打って」 for 「接種」.
-    bench/retrieval_eval.py measures both errors."""
-    if not hits:
-        return True
-    top = hits[0]
-    if top.coverage < min_coverage:
-        return min_similarity is None or top.similarity is None or top.similarity < min_similarity
-    return bm25_only and top.score < min_score
 
 
 async def _save(services, row: QAQuestion) -> QAQuestion:
