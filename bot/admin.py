@@ -11,23 +11,34 @@ from pathlib import Path
 
 INGEST_USAGE = """使い方: python -m bot ingest <ナレッジセット名> <フォルダ> [--title <表示名>] [--owner <AADオブジェクトID>]
                                 [--members <ID,ID,…>] [--url-prefix <URL>]
+                                [--public | --private] [--contact-section <窓口>] [--contact-phone <電話番号>]
 
   フォルダ内の文書（PDF、Word、Excel、PowerPoint、HTML、テキスト、Markdown）をナレッジセットに登録します。
   変更のないファイルは読み飛ばし、フォルダから消えたファイルは索引からも削除します。
   セットがなければ作成します（--members を省略すると全職員が検索できます）。
-  --url-prefix を指定すると、出典のリンクを <URL>/<相対パス> にします（既定は file:// のパス）。"""
+  --url-prefix を指定すると、出典のリンクを <URL>/<相対パス> にします（既定は file:// のパス）。
+  Markdown・テキストの先頭の front matter（--- で囲んだ url: / 窓口: / 電話:）は、その文書のリンクと窓口になります。
+  --public を指定すると、市民向けチャットボットでも検索できる公開セットにします（--private で解除）。
+  --contact-section と --contact-phone は、回答できないときに市民へ案内する窓口（セットの既定）です。"""
 
-_OPTIONS = ("--title", "--owner", "--members", "--url-prefix")
+_OPTIONS = ("--title", "--owner", "--members", "--url-prefix", "--contact-section", "--contact-phone")
+_FLAGS = ("--public", "--private")
 
 
 def _parse(argv: list[str]) -> tuple[dict, str | None]:
     positional: list[str] = []
-    opts: dict[str, str] = {}
+    opts: dict = {}
     i = 0
     while i < len(argv):
         a = argv[i]
         if a in ("-h", "--help"):
             return {}, "help"
+        if a in _FLAGS:
+            if opts.get("public") not in (None, a == "--public"):
+                return {}, "--public と --private は同時に指定できません。"
+            opts["public"] = a == "--public"
+            i += 1
+            continue
         if a.startswith("--"):
             key, eq, value = a.partition("=")
             if key not in _OPTIONS:
@@ -101,6 +112,7 @@ def _run(coro) -> int:
 async def _ingest(opts: dict, folder: Path) -> int:
     import time
 
+    from core.knowledge import public
     from core.search.index import SearchError
     from core.search.ingest import IngestError, ingest_folder
 
@@ -109,16 +121,28 @@ async def _ingest(opts: dict, folder: Path) -> int:
             return 2
         name = opts["set"].strip()
         members = [m.strip() for m in opts.get("members", "").split(",") if m.strip()]
+        contact = None
+        if "contact_section" in opts or "contact_phone" in opts:
+            contact = public.Contact(opts.get("contact_section"), opts.get("contact_phone"))
         try:
             existing = await index.get_set(name)
+            if opts.get("public") and (members or (existing is not None and existing.members
+                                                   and "members" not in opts)):
+                raise SearchError(public.MEMBERS_REFUSED)
             if existing is None:
                 await index.create_set(name, title=opts.get("title") or name, owner=opts.get("owner"),
                                        members=members)
-                print(f"ナレッジセット「{name}」を作成しました（"
-                      f"{'メンバー限定' if members else '全職員が検索できます'}）。")
+                access = "メンバー限定" if members else "全職員が検索できます"
+                if opts.get("public"):
+                    access += "。市民向けに公開します"
+                print(f"ナレッジセット「{name}」を作成しました（{access}）。")
             elif any(k in opts for k in ("title", "owner", "members")):
                 await index.update_set(name, title=opts.get("title"), owner=opts.get("owner"),
                                        members=members if "members" in opts else None)
+            if "public" in opts or contact is not None:
+                info = await public.configure(index.db, name, public=opts.get("public"), contact=contact)
+                if "public" in opts and existing is not None:
+                    print(f"ナレッジセット「{name}」を{'市民向けに公開しました' if info.public else '非公開にしました'}。")
             started = time.perf_counter()
             report = await ingest_folder(index, name, folder, url_prefix=opts.get("url_prefix"), create_set=False)
         except (IngestError, SearchError) as e:

@@ -12,7 +12,8 @@ and `Converted.truncated_note` tells the user, in Japanese, what was left out; c
 
 `ingest_folder(index, set_name, path)` is the administrators' bulk load (`python -m bot ingest <set> <path>`): it
 walks a folder, converts each supported file, upserts it (unchanged files are skipped by content hash) and removes
-documents whose files have disappeared."""
+documents whose files have disappeared. A Markdown or text file may open with front matter (`front_matter`) giving
+its page's URL, its title and its 窓口, which are stored with the document and not indexed as text."""
 from __future__ import annotations
 
 import asyncio
@@ -309,6 +310,61 @@ def truncated_note(name: str, truncated: list[dict]) -> str:
             "対象になりません。必要な場合は、ファイルを分割してからお送りください。")
 
 
+FRONT_MATTER_EXTENSIONS = (".md", ".markdown", ".txt")
+_FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
+_META_KEYS = {"url": "url", "title": "title", "タイトル": "title", "contact_section": "contact_section",
+              "窓口": "contact_section", "担当": "contact_section", "contact_phone": "contact_phone", "電話": "contact_phone",
+              "電話番号": "contact_phone"}
+
+
+@dataclass(frozen=True)
+class FrontMatter:
+    """What a document says about itself: its page (url), title and 窓口 (section and phone)."""
+
+    url: str | None = None
+    title: str | None = None
+    contact_section: str | None = None
+    contact_phone: str | None = None
+
+
+def front_matter(data: bytes) -> tuple[FrontMatter, bytes]:
+    """Split a YAML front matter block (`---` … `---` at the very start) off a Markdown or text file:
+
+        ---
+        url: https://www.city.example.jp/kurashi/gomi.html
+        窓口: 環境部 業務課
+        電話: 06-0000-0000
+        ---
+
+    Keys: url, title (タイトル), contact_section (窓口, 担当), contact_phone (電話, 電話番号). A url must be http(s).
+    Returns the metadata and the rest of the file; a file without a readable block is returned as it was."""
+    import yaml
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return FrontMatter(), data
+    m = _FRONT.match(text)
+    if not m:
+        return FrontMatter(), data
+    try:
+        raw = yaml.safe_load(m.group(1))
+    except yaml.YAMLError:
+        log.info("front matter not read (not YAML)")
+        return FrontMatter(), data
+    if not isinstance(raw, dict):
+        return FrontMatter(), data
+    values: dict[str, str] = {}
+    for key, value in raw.items():
+        field_name = _META_KEYS.get(str(key).strip().lower()) or _META_KEYS.get(str(key).strip())
+        if field_name and value is not None and not isinstance(value, (dict, list)):
+            values[field_name] = " ".join(str(value).split())[:2000]
+    url = values.get("url")
+    if url and not url.startswith(("https://", "http://")):
+        values.pop("url")
+    return FrontMatter(**values), text[m.end():].encode("utf-8")
+
+
 def _title(markdown: str, name: str) -> str:
     m = re.search(r"^#\s+(.+?)\s*#*\s*$", markdown, flags=re.M)
     if m and len(m.group(1)) <= 200:
@@ -340,9 +396,12 @@ class FolderReport:
 async def ingest_folder(index: "Index", set_name: str, path: str | Path, *, url_prefix: str | None = None,
                         create_set: bool = True) -> FolderReport:
     """Bring a local folder into a knowledge set (source "folder", key = path relative to the folder, POSIX style).
+    A document's link is its front matter's url, else `url_prefix`/<relative path>, else the file's file:// URI.
 
     Files that fail to convert are reported and left as they were in the index; documents whose files are gone are
     removed. The set is created (readable by all staff) when it does not exist and `create_set` is true."""
+    from core.knowledge.public import Contact, set_document_contact  # the 窓口 of documents (public sets)
+
     root = Path(path)
     if not root.is_dir():
         raise IngestError(f"フォルダ「{root}」が見つかりません。", filename=str(root))
@@ -358,13 +417,18 @@ async def ingest_folder(index: "Index", set_name: str, path: str | Path, *, url_
             report.skipped += 1
             continue
         seen.add(rel)
+        data = file.read_bytes()
+        meta = FrontMatter()
+        if file.suffix.lower() in FRONT_MATTER_EXTENSIONS:
+            meta, data = front_matter(data)
         try:
-            conv = await to_markdown_async(file.read_bytes(), file.name)
+            conv = await to_markdown_async(data, file.name)
         except IngestError as e:
             report.failed.append((rel, e.message))
             continue
-        url = (url_prefix.rstrip("/") + "/" + rel) if url_prefix else file.resolve().as_uri()
-        res = await index.upsert(set_name, "folder", rel, conv.title, url, conv.markdown)
+        url = meta.url or ((url_prefix.rstrip("/") + "/" + rel) if url_prefix else file.resolve().as_uri())
+        res = await index.upsert(set_name, "folder", rel, meta.title or conv.title, url, conv.markdown)
+        await set_document_contact(index.db, set_name, rel, Contact(meta.contact_section, meta.contact_phone))
         report.pages += 1
         if conv.truncated_note:
             report.truncated.append((rel, conv.truncated_note))

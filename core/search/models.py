@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,7 +25,8 @@ _ID = BigInteger().with_variant(Integer, "sqlite")
 
 
 class KnowledgeSet(Base):
-    """A named collection of documents (per 課 or theme). `members`: AAD user/group object ids; empty = all staff."""
+    """A named collection of documents (per 課 or theme). `members`: AAD user/group object ids; empty = all staff.
+    `public`: residents may search it too (citizen mode); `contact_*`: the 窓口 named when it cannot answer."""
 
     __tablename__ = "search_sets"
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
@@ -33,6 +35,10 @@ class KnowledgeSet(Base):
     owner: Mapped[str | None] = mapped_column(String(200))
     members: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # public: residents may search it (the citizen chatbot); never a set with members
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    contact_section: Mapped[str | None] = mapped_column(String(200))   # 窓口 residents are told to contact
+    contact_phone: Mapped[str | None] = mapped_column(String(50))
 
 
 class Document(Base):
@@ -53,6 +59,9 @@ class Document(Base):
     embed_space: Mapped[str | None] = mapped_column(String(300), nullable=True)
     # the dimension of those vectors (every chunk's `vector` is embed_dim float32 values); NULL with embed_space
     embed_dim: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # the 窓口 for this document when it is not the set's (from the file's front matter)
+    contact_section: Mapped[str | None] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(50))
 
     __table_args__ = (UniqueConstraint("set_id", "source_key", name="uq_search_documents_set_key"),)
 
