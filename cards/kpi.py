@@ -137,6 +137,18 @@ def kpi_card(r: Any, skill_titles: Mapping[str, str] | None = None) -> dict:
                            fallback=table(["週（月曜日）", "利用回数"], [[w, num(n)] for w, n in week_points],
                                           widths=[3, 2])))
 
+    citizen_fytd = getattr(r, "citizen_fytd", None) or {}
+    citizen_month = getattr(r, "citizen_month", None) or {}
+    if sum(citizen_fytd.values()):
+        body.append(heading("市民向けチャットボット（職員の利用回数とは別に集計）"))
+        body.append(table(["", "回答した", "職員に引き継いだ", "回答しなかった", "合計"],
+                          [[label, num(c.get("answered", 0)), num(c.get("handed_off", 0)), num(c.get("declined", 0)),
+                            num(sum(c.values()))]
+                           for label, c in ((f"今月（{today.month}月）", citizen_month), ("年度累計", citizen_fytd))],
+                          widths=[2, 2, 2, 2, 2]))
+        body.append(note("市のホームページのチャットで住民から受けた質問の件数です。「回答しなかった」は、職員向けの機能の"
+                         "依頼、回数や文字数の上限、引き継ぎ先がなく回答できなかったものなどです。"))
+
     body.append(heading("AIスキルチェックの受検状況（部署別）"))
     if r.quiz:
         body.append(table(["部署", "受検者", "受検回数", "平均正答率"],

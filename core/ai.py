@@ -218,11 +218,13 @@ class AI:
         except LLMError as e:
             raise AIFailed(e.kind) from e
 
-    async def record_offline(self, req: SkillRequest, skill: str, *, outcome: str = "offline") -> None:
-        """Count a use served without an LLM (template / extractive output)."""
+    async def record_offline(self, req: SkillRequest, skill: str, *, outcome: str = "offline",
+                             reason: str | None = None) -> None:
+        """Count a use served without an LLM (template / extractive output), or record the outcome of a use whose
+        AI calls were audited on their own (`reason`: a short code of why, e.g. "not_found")."""
         await self._write(UsageEvent(user_id=req.user_id, aad_object_id=req.aad_object_id,
                                      department=await self._department(req), conversation_id=req.conversation_id,
-                                     skill=skill, command=req.command, outcome=outcome,
+                                     skill=skill, command=req.command, outcome=outcome, reason=reason,
                                      correlation_id=req.correlation_id))
 
     async def rerank(self, req: SkillRequest, query: str, documents: list[str], *, client: RerankClient,

@@ -20,6 +20,16 @@ SYSTEM_USER_PREFIX = "system:"
 "system:news" summarising feed articles in the background). Such calls are audited like every other AI call, but
 they are no staff use: the KPI figures leave them out."""
 
+CITIZEN_USER_PREFIX = "citizen:"
+"""`UsageEvent.user_id` prefix of residents' requests (the citizen chatbot on the city's website, followed by a hash
+of the Web Chat user id). They are no staff use either: the staff KPI figures leave them out and count them apart."""
+
+CITIZEN_OUTCOMES = ("answered", "handed_off", "declined")
+"""The outcome of the one audit record written per resident's question: answered (AI answer with citations, search
+results offline, or a staff-approved answer), handed_off (could not answer: sent to staff, e.g. kintone), declined
+(refused or could not answer and nothing was handed off: staff commands, limits, no hand-off configured). The AI
+calls made for a question are audited as well, with their own outcomes (ok, step, error, refused)."""
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict: JSON, list: JSON}
@@ -112,4 +122,4 @@ class KeyValue(Base):
 
 
 __all__ = ["Base", "UserProfile", "ConversationRef", "Feedback", "UsageEvent", "KeyValue", "UniqueConstraint",
-           "utcnow", "SYSTEM_USER_PREFIX"]
+           "utcnow", "SYSTEM_USER_PREFIX", "CITIZEN_USER_PREFIX", "CITIZEN_OUTCOMES"]

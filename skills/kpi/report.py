@@ -6,7 +6,9 @@ over those bounds in a subquery, so neither dialect's date functions nor its tim
 Timestamps are compared as UTC (SQLite stores the UTC wall-clock text written by `utcnow`).
 
 Only staff requests count: background work (user ids starting with SYSTEM_USER_PREFIX, e.g. the news summaries made
-by "system:news") stays in the audit but out of every figure here."""
+by "system:news") stays in the audit but out of every figure here. Residents' questions on the city's website (user
+ids starting with CITIZEN_USER_PREFIX) are counted apart, by the outcome of their one record per question
+(CITIZEN_OUTCOMES: answered, handed_off, declined)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from typing import Sequence
 from sqlalchemy import and_, case, distinct, func, literal, or_, select
 
 from core.store import Database
-from core.store.models import SYSTEM_USER_PREFIX, Feedback, UsageEvent
+from core.store.models import CITIZEN_OUTCOMES, CITIZEN_USER_PREFIX, SYSTEM_USER_PREFIX, Feedback, UsageEvent
 from core.timeutil import JST
 from skills.kpi.models import QuizResult
 from skills.kpi.settings import KpiSettings
@@ -30,8 +32,11 @@ WEEKS = 12
 U = UsageEvent.__table__
 F = Feedback.__table__
 Q = QuizResult.__table__
-STAFF = or_(U.c.user_id.is_(None), ~U.c.user_id.startswith(SYSTEM_USER_PREFIX, autoescape=True))
-"""A staff request, not the assistant's own background work."""
+STAFF = or_(U.c.user_id.is_(None), and_(~U.c.user_id.startswith(SYSTEM_USER_PREFIX, autoescape=True),
+                                         ~U.c.user_id.startswith(CITIZEN_USER_PREFIX, autoescape=True)))
+"""A staff request, not the assistant's own background work nor a resident's question."""
+CITIZEN = and_(U.c.user_id.startswith(CITIZEN_USER_PREFIX, autoescape=True), U.c.outcome.in_(CITIZEN_OUTCOMES))
+"""The one record of each resident's question (the AI calls made for it have other outcomes)."""
 
 
 # -- calendar ---------------------------------------------------------------------------------------------------
@@ -132,6 +137,8 @@ class KpiReport:
     dislikes: int = 0
     weeks: list[tuple[date, int]] = field(default_factory=list)
     quiz: list[QuizRow] = field(default_factory=list)
+    citizen_month: dict[str, int] = field(default_factory=dict)    # outcome → residents' questions this month
+    citizen_fytd: dict[str, int] = field(default_factory=dict)     # the same, this fiscal year
 
     @property
     def fy_label(self) -> str:
@@ -230,6 +237,9 @@ async def build_report(db: Database, settings: KpiSettings, now: datetime) -> Kp
             select(sub.c.bucket, func.count()).group_by(sub.c.bucket))}
         r.weeks = [(week_days[i], counts.get(i, 0)) for i in range(WEEKS)]
 
+        r.citizen_fytd = await citizen_counts(conn, start_fy, end)
+        r.citizen_month = await citizen_counts(conn, start_month, end)
+
         qdept = func.coalesce(Q.c.department, literal(UNKNOWN_DEPT)).label("dept")
         for name, takers, attempts, pct in await conn.execute(
                 select(qdept, func.count(distinct(Q.c.user_id)), func.count(),
@@ -238,6 +248,16 @@ async def build_report(db: Database, settings: KpiSettings, now: datetime) -> Kp
             r.quiz.append(QuizRow(name, int(takers), int(attempts), float(pct or 0)))
         r.quiz.sort(key=lambda q: q.department)
     return r
+
+
+async def citizen_counts(conn, start: datetime, end: datetime) -> dict[str, int]:
+    """Residents' questions in [start, end) by outcome (every outcome of CITIZEN_OUTCOMES present, 0 when none)."""
+    out = dict.fromkeys(CITIZEN_OUTCOMES, 0)
+    for outcome, n in await conn.execute(
+            select(U.c.outcome, func.count()).where(U.c.created_at >= start, U.c.created_at < end, CITIZEN)
+            .group_by(U.c.outcome)):
+        out[outcome] = int(n)
+    return out
 
 
 # -- monthly aggregates (CSV) -------------------------------------------------------------------------------------
