@@ -3,8 +3,10 @@ HTTP), the staff answer brought back as an approved answer of the public set, wh
 /kpi counts of residents' questions; the transcript's retention."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
+import jsonschema
 from sqlalchemy import select
 
 from cards.kpi import kpi_card
@@ -18,13 +20,15 @@ from skills.kpi.report import build_report
 from skills.kpi.settings import KpiSettings
 from tests.harness import card_nodes, running_bot
 from tests.skills.citizen.conftest import PUBLIC_SET, ask, build, close, seed
+from tests.skills.kpi.test_cards import assert_valid
 from tests.standins.connector import ConnectorStandIn
 
 UNKNOWN = "犬の登録はどこでできますか"
 STAFF_ANSWER = "犬の登録は、生活衛生課の窓口で受け付けています。登録手数料は3,000円です。"
 
 
-async def test_unanswerable_question_goes_to_kintone_and_the_staff_answer_serves_the_next_resident(db, kintone):
+async def test_unanswerable_question_goes_to_kintone_and_the_staff_answer_serves_the_next_resident(db, kintone,
+                                                                                                   testdata):
     services = build(db, kintone=kintone)
     await seed(services)
     connector = await ConnectorStandIn().start()
@@ -71,7 +75,10 @@ async def test_unanswerable_question_goes_to_kintone_and_the_staff_answer_serves
     assert report.citizen_month == report.citizen_fytd
     assert report.uses_fytd == 1 and report.active_users_fytd == 1          # the staff use only
     assert [s.skill for s in report.skills] == ["qa"]
-    rows = card_nodes(kpi_card(report), lambda n: n.get("type") == "TableRow")
+    card = kpi_card(report)
+    schema = json.loads((testdata / "schemas" / "adaptive-cards" / "1.5.0" / "adaptive-card.json").read_text("utf-8"))
+    assert_valid(jsonschema.Draft6Validator(schema), card)
+    rows = card_nodes(card, lambda n: n.get("type") == "TableRow")
     cells = [[c["items"][0]["text"] for c in row["cells"]] for row in rows]
     assert ["年度累計", "1", "2", "0", "3"] in cells
 
