@@ -15,6 +15,10 @@ Two layers (both used by `core.search.ingest`, which turns their refusals into J
   the converters once and runs no threads of ours), not from the bot: they inherit nothing of the bot (no event
   loop, no secrets), and each document still starts from a clean copy. A converter process that dies or hangs is
   replaced on the next request.
+* `run_isolated(call, data, args, limits)` runs another parser the same way: "module:function", called in the
+  child with (data, args) and returning JSON-serialisable data (the データ分析 skill reads CSV and Excel files with
+  it). Its converter processes are kept apart from the documents' ones, and each imports that module once before
+  it forks, so a child starts warm.
 
 The child takes the first pages (PDF), sheets and rows (xlsx, read row by row in openpyxl's read-only mode; never
 the whole sheet), slides (pptx) and characters of output, and reports what it left out in `Extracted.truncated`.
@@ -57,6 +61,7 @@ class Limits:
     max_chars: int = 1_000_000
     memory_mb: int = 1024
     timeout_seconds: float = 120.0
+    max_file_mb: int = 1          # RLIMIT_FSIZE: the largest file the child may write (a converter writes none)
 
 
 class Refused(Exception):
@@ -197,14 +202,16 @@ class _Zygote:
     child per document, so each document still gets a fresh process under hard limits, without paying the
     interpreter start and the converters' import (about a second each) every time. One request at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, warm: str = "") -> None:
         self.proc: subprocess.Popen | None = None
+        self.warm = warm            # a module the process imports before it forks ("" = the document converters)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "core.search.extract", "--zygote"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "core.search.extract", "--zygote"]
+                                     + (["--warm", self.warm] if self.warm else []),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      env=_child_env(), cwd=str(ROOT))
 
@@ -244,25 +251,32 @@ class _Zygote:
         return reply if isinstance(reply, dict) else {}
 
 
-_idle: list[_Zygote] = []
+_idle: list[_Zygote] = []                   # the documents' idle converter processes
+_idle_warm: dict[str, list[_Zygote]] = {}   # run_isolated's, by the module they import before forking
 _idle_lock = __import__("threading").Lock()
 
 
-def _take() -> _Zygote:
+def _pool(warm: str) -> list[_Zygote]:
+    return _idle_warm.setdefault(warm, []) if warm else _idle
+
+
+def _take(warm: str = "") -> _Zygote:
     with _idle_lock:
-        return _idle.pop() if _idle else _Zygote()
+        pool = _pool(warm)
+        return pool.pop() if pool else _Zygote(warm)
 
 
 def _give_back(z: _Zygote) -> None:
     with _idle_lock:
-        _idle.append(z)
+        _pool(z.warm).append(z)
 
 
 def shutdown() -> None:
     """Stop the idle converter processes (they also end by themselves when this process exits)."""
     with _idle_lock:
-        while _idle:
-            _idle.pop().stop()
+        for pool in [_idle, *_idle_warm.values()]:
+            while pool:
+                pool.pop().stop()
 
 
 def convert_isolated(data: bytes, name: str, ext: str, limits: Limits, *, converter: str | None = None) -> Extracted:
@@ -270,15 +284,34 @@ def convert_isolated(data: bytes, name: str, ext: str, limits: Limits, *, conver
     returning Markdown) replaces the built-in converter — a test hook for proving the limits; never user input.
     Raises `Refused` ("broken", "memory", "timeout", "crashed")."""
     header = json.dumps({"name": name, "ext": ext, "limits": asdict(limits), "converter": converter}).encode()
-    zygote = _take()
+    result = _result(_send("", header, data, limits.timeout_seconds), limits)
+    return Extracted(markdown=result["markdown"], truncated=list(result.get("truncated") or []))
+
+
+def run_isolated(call: str, data: bytes, args: dict, limits: Limits) -> object:
+    """Run `call` ("module:function", code of ours — never user input) in a child process under `limits`, as
+    `convert_isolated` runs a converter: the function gets (data, args) and returns JSON-serialisable data, which is
+    returned here. The converter processes for `call` import its module once, before they fork. Raises `Refused`
+    ("memory", "timeout", "crashed", or a code the function raised)."""
+    module = call.partition(":")[0]
+    header = json.dumps({"name": "", "ext": "", "limits": asdict(limits), "call": call, "args": args}).encode()
+    return _result(_send(module, header, data, limits.timeout_seconds), limits)["value"]
+
+
+def _send(warm: str, header: bytes, data: bytes, timeout: float) -> dict:
+    zygote = _take(warm)
     try:
-        reply = zygote.convert(header, data, limits.timeout_seconds)
+        return zygote.convert(header, data, timeout)
     finally:
         if zygote.alive():
             _give_back(zygote)
+
+
+def _result(reply: dict, limits: Limits) -> dict:
+    """The child's result, or the `Refused` its failure means (memory, time, a crash)."""
     result, status, tail = reply.get("result"), str(reply.get("status") or ""), str(reply.get("stderr") or "")
-    if isinstance(result, dict) and "markdown" in result:
-        return Extracted(markdown=result["markdown"], truncated=list(result.get("truncated") or []))
+    if isinstance(result, dict) and ("markdown" in result or "value" in result):
+        return result
     if isinstance(result, dict) and result.get("error"):
         code = result["error"]
         if code == "memory":
@@ -301,14 +334,19 @@ def convert_isolated(data: bytes, name: str, ext: str, limits: Limits, *, conver
 def _zygote_main() -> int:
     """The pre-warmed converter process: import the converters once, then for each request fork a child that sets
     its limits and converts; wait for it up to the timeout (then kill it) and answer with its result and status."""
+    import importlib
     import select
     import signal
 
     _no_pandas()
+    warm = sys.argv[sys.argv.index("--warm") + 1] if "--warm" in sys.argv else ""
     try:                                    # warm the imports the children share (best effort)
-        import markitdown.converters  # noqa: F401
-        import openpyxl  # noqa: F401
-        import pypdfium2  # noqa: F401
+        if warm:
+            importlib.import_module(warm)
+        else:
+            import markitdown.converters  # noqa: F401
+            import openpyxl  # noqa: F401
+            import pypdfium2  # noqa: F401
     except Exception:  # noqa: BLE001 - a child reports a missing converter as a broken file
         pass
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
@@ -373,13 +411,18 @@ def _child_convert(header_raw: bytes, data: bytes) -> bytes:
     logging.basicConfig(level=logging.ERROR)
     warnings.simplefilter("ignore")
     try:
-        if header.get("converter"):
+        if header.get("call"):
+            import importlib
+            module, _, func = header["call"].partition(":")
+            payload: dict = {"value": getattr(importlib.import_module(module), func)(data, header.get("args") or {})}
+        elif header.get("converter"):
             import importlib
             module, _, func = header["converter"].partition(":")
             res = Extracted(getattr(importlib.import_module(module), func)(data, header["name"]))
+            payload = {"markdown": res.markdown, "truncated": res.truncated}
         else:
             res = convert(data, header["name"], header["ext"], limits)
-        payload = {"markdown": res.markdown, "truncated": res.truncated}
+            payload = {"markdown": res.markdown, "truncated": res.truncated}
     except MemoryError:
         payload = {"error": "memory", "detail": "MemoryError"}
     except Refused as e:
@@ -402,8 +445,9 @@ def _limit_self(limits: Limits) -> None:
     import signal
     mem = limits.memory_mb * 1024 * 1024
     cpu = int(math.ceil(limits.timeout_seconds)) + 1
+    fsize = max(1, limits.max_file_mb) << 20
     for res, value in ((resource.RLIMIT_AS, (mem, mem)), (resource.RLIMIT_CPU, (cpu, cpu + 5)),
-                       (resource.RLIMIT_CORE, (0, 0)), (resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))):
+                       (resource.RLIMIT_CORE, (0, 0)), (resource.RLIMIT_FSIZE, (fsize, fsize))):
         try:
             resource.setrlimit(res, value)
         except (ValueError, OSError):   # a lower hard limit is already in place: keep it

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 
@@ -195,41 +195,6 @@ class Engine:
                 with old.lock:
                     old.con.close()
         return prepared
-
-    def adopt(self, key: str, con: duckdb.DuckDBPyConnection, save: Callable[[], None]) -> threading.Thread:
-        """Take over the loader's connection for queries, at once: the dataset is in the cache from this call on, and
-        a thread runs `save()` (the Parquet copy for later connections), switches external access off and locks the
-        configuration. Queries for this dataset wait until it is done (they take the same lock). Returns the
-        thread (tests and the benchmark join it)."""
-        prepared = _Prepared(con)
-        prepared.lock.acquire()
-        with self._lock:
-            old = self._cache.pop(key, None)
-            self._cache[key] = prepared
-            evicted = [] if old is None else [old]
-            while len(self._cache) > self.keep:
-                evicted.append(self._cache.popitem(last=False)[1])
-
-        def finish() -> None:
-            try:
-                for e in evicted:
-                    with e.lock:
-                        e.con.close()
-                save()
-                con.execute("SET enable_external_access = false")
-                con.execute("SET lock_configuration = true")
-            except BaseException:
-                log.exception("analysis: saving a loaded dataset failed")
-                with self._lock:
-                    if self._cache.get(key) is prepared:
-                        del self._cache[key]
-                con.close()
-            finally:
-                prepared.lock.release()
-
-        thread = threading.Thread(target=finish, name=f"analysis-save-{key[:8]}", daemon=True)
-        thread.start()
-        return thread
 
     def forget(self, key: str) -> None:
         with self._lock:

@@ -1,8 +1,9 @@
 """/analyze: files sent in chat, questions about the current file, and the card verbs (analysis.*).
 
-A file arrives (personal chat): it is fetched under the size cap from the hosts Teams serves files from, read into
-DuckDB in a worker thread (skills.analysis.loader), profiled (自動集計), checked for personal-data columns, saved as
-the conversation's current dataset, and answered with the profile card. Questions then go to the LLM as SQL
+A file arrives (personal chat) — or a SharePoint/OneDrive link, read through Microsoft Graph: it is fetched under the
+size cap from the hosts Teams serves files from, read into DuckDB and profiled (自動集計) in a child process under a
+memory and time ceiling (skills.analysis.isolated), checked for personal-data columns, saved as the conversation's
+current dataset, and answered with the profile card. Questions then go to the LLM as SQL
 (skills.analysis.ask) or, offline and on request, to the fixed local analyses (集計・推移・推計・相関)."""
 from __future__ import annotations
 
@@ -27,12 +28,12 @@ from core.guard.policy import TIER_LABELS_JA
 from core.net import host_matches
 from core.services import Services
 from core.skills import ReplyPort, SkillRequest, Verb
-from skills.analysis import ask, privacy, stats, store, themes
+from skills.analysis import ask, isolated, privacy, stats, store, themes
 from skills.analysis import japanese as jp
 from skills.analysis import strings as S
 from skills.analysis.engine import Engine, QueryFailed, QueryRefused, QueryResult
-from skills.analysis.loader import EXTENSIONS, LoadError, LoadLimits, kind_of, load, save_tables
-from skills.analysis.profile import profile_table, total_row_filter
+from skills.analysis.loader import EXTENSIONS, LoadError, LoadLimits, kind_of
+from skills.analysis.profile import total_row_filter
 from skills.analysis.report import XLSX_CONTENT_TYPE, build_report
 from skills.analysis.settings import AnalysisSettings, settings_of
 
@@ -50,9 +51,11 @@ class UserError(Exception):
 
 
 def limits_of(settings: AnalysisSettings) -> LoadLimits:
+    """DuckDB's memory limit stays below the reading process's ceiling (half of it at most): the rest is Python's."""
+    memory = min(max(64, settings.ANALYSIS_MEMORY_MB), max(64, settings.ANALYSIS_LOAD_MEMORY_MB // 2))
     return LoadLimits(max_rows=max(1, settings.ANALYSIS_MAX_ROWS), max_excel_rows=max(1, settings.ANALYSIS_MAX_EXCEL_ROWS),
                       max_columns=max(1, settings.ANALYSIS_MAX_COLUMNS), max_sheets=max(1, settings.ANALYSIS_MAX_SHEETS),
-                      memory_mb=max(64, settings.ANALYSIS_MEMORY_MB), threads=max(1, settings.ANALYSIS_THREADS))
+                      memory_mb=memory, threads=max(1, settings.ANALYSIS_THREADS))
 
 
 def engine_of(services: Services) -> Engine:
@@ -209,29 +212,32 @@ def _question_with_file(text: str) -> str:
 
 
 def _build(services: Services, settings: AnalysisSettings, data: bytes, name: str, user_id: str) -> store.Dataset:
-    """Load, profile and check one file (blocking; in a worker thread). The loaded connection goes to the query
-    engine, which saves the tables for later connections in the background."""
+    """Read, profile and check one file (blocking; in a worker thread). The reading runs in a child process under
+    ANALYSIS_LOAD_MEMORY_MB and ANALYSIS_LOAD_SECONDS (skills.analysis.isolated), which also saves the tables as
+    Parquet files for the query engine before it answers; the guard's detector then checks the text columns'
+    samples here, and the values of the personal columns it finds are taken out of the profile."""
     ds_id = store.new_id()
     folder = store.folder_of(settings.ANALYSIS_DATA_DIR, ds_id)
     assert folder is not None
     folder.mkdir(parents=True, exist_ok=True)
-    detector = services.ai.guard.detector
-
-    def finish(con, loaded):
-        personal = privacy.personal_columns(con, loaded.tables, detector)
-        profiles = [profile_table(con, t, hidden=set(personal.get(t.name, {}))) for t in loaded.tables]
-        return personal, profiles
-
     try:
-        loaded, (personal, profiles), con = load(data, name, folder, limits_of(settings), finish)
+        out = isolated.load_in_child(data, name, folder, limits_of(settings), memory_mb=load_memory_mb(settings),
+                                     seconds=max(5.0, settings.ANALYSIS_LOAD_SECONDS),
+                                     file_mb=max(256, 4 * settings.ANALYSIS_MAX_FILE_MB))
+        found = privacy.by_samples(out["samples"], services.ai.guard.detector)
+        personal = privacy.merge(out["personal"], found)
+        profiles = [isolated.hide(p, set(found.get(p["table"], {}))) for p in out["profiles"]]
+        ds = store.Dataset(id=ds_id, folder=folder, filename=name, user_id=user_id, tables=isolated.tables_of(out),
+                           profiles=profiles, personal=personal, notes=list(out["notes"]), current=0)
+        store.save(ds)
     except BaseException:
         store.remove(folder)
         raise
-    ds = store.Dataset(id=ds_id, folder=folder, filename=name, user_id=user_id, tables=loaded.tables,
-                       profiles=profiles, personal=personal, notes=loaded.notes, current=0)
-    store.save(ds)
-    engine_of(services).adopt(ds.id, con, lambda: save_tables(con, loaded, folder))
     return ds
+
+
+def load_memory_mb(settings: AnalysisSettings) -> int:
+    return max(768, settings.ANALYSIS_LOAD_MEMORY_MB)
 
 
 async def current_dataset(req: SkillRequest, services: Services) -> store.Dataset:

@@ -40,13 +40,21 @@ def by_label(name: str) -> str | None:
 
 def personal_columns(con, tables: list[TableInfo], detector: Any) -> dict[str, dict[str, str]]:
     """{table: {column: kind}} for the columns holding personal data. `detector` is the guard's PiiDetector."""
+    return merge(without_detector(con, tables), by_samples(text_samples(con, tables), detector))
+
+
+def without_detector(con, tables: list[TableInfo]) -> dict[str, dict[str, str]]:
+    """The personal columns found without the guard's detector: by their label, and integer columns of My Numbers
+    (check digit). Runs where the file is read (the isolated loader), before the profile."""
     out: dict[str, dict[str, str]] = {}
     for t in tables:
         found: dict[str, str] = {}
         for c in t.columns:
             kind = by_label(c.name)
-            if kind is None and c.kind in ("text", "integer"):
-                kind = _by_values(con, t.name, c.name, c.kind, detector)
+            if kind is None and c.kind == "integer":
+                values = _values(con, t.name, c.name)
+                hits = sum(1 for v in values if len(v) == 12 and is_valid_mynumber(v))
+                kind = "mynumber" if values and hits >= SHARE * len(values) else None
             if kind:
                 found[c.name] = kind
         if found:
@@ -54,15 +62,40 @@ def personal_columns(con, tables: list[TableInfo], detector: Any) -> dict[str, d
     return out
 
 
-def _by_values(con, table: str, column: str, kind: str, detector: Any) -> str | None:
+def text_samples(con, tables: list[TableInfo]) -> dict[str, dict[str, list[str]]]:
+    """{table: {column: up to SAMPLE distinct values (300 characters each)}} of the text columns whose label names
+    no personal data: what the guard's detector is asked about (`by_samples`)."""
+    return {t.name: {c.name: [v[:300] for v in _values(con, t.name, c.name)] for c in t.columns
+                     if c.kind == "text" and by_label(c.name) is None} for t in tables}
+
+
+def by_samples(samples: dict[str, dict[str, list[str]]], detector: Any) -> dict[str, dict[str, str]]:
+    """The text columns whose sampled values the guard's detector finds personal data in (a third of them)."""
+    out: dict[str, dict[str, str]] = {}
+    for table, columns in samples.items():
+        found = {name: kind for name, values in columns.items() if (kind := _by_detector(name, values, detector))}
+        if found:
+            out[table] = found
+    return out
+
+
+def merge(*parts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for part in parts:
+        for table, cols in part.items():
+            out.setdefault(table, {}).update(cols)
+    return out
+
+
+def _values(con, table: str, column: str) -> list[str]:
     q = jp.ident(column)
-    values = [str(v) for (v,) in con.execute(
+    return [str(v) for (v,) in con.execute(
         f"SELECT DISTINCT {q} FROM {jp.ident(table)} WHERE {q} IS NOT NULL LIMIT {SAMPLE}").fetchall()]
+
+
+def _by_detector(column: str, values: list[str], detector: Any) -> str | None:
     if not values:
         return None
-    if kind == "integer":
-        hits = sum(1 for v in values if len(v) == 12 and is_valid_mynumber(v))
-        return "mynumber" if hits >= SHARE * len(values) else None
     counts: dict[str, int] = {}
     label = f"{column}："
     for v in values:

@@ -20,6 +20,10 @@ class AnalysisSettings(AppSettings):
     """Excel sheets read per workbook; later sheets are left out and the user is told."""
     ANALYSIS_MEMORY_MB: int = 512
     """Memory DuckDB may use for one file's load or query (MB); beyond it DuckDB spills to disk or the query fails."""
+    ANALYSIS_LOAD_MEMORY_MB: int = 1536
+    """Memory ceiling (MB, address space; at least 768) of the child process that reads a received file (CSV/Excel parsing, typing, profile, Parquet copy); a file that needs more is refused with a message and the bot is untouched. DuckDB gets at most half of it."""
+    ANALYSIS_LOAD_SECONDS: float = 300.0
+    """Time (seconds, wall clock and CPU) the child process reading a received file may take; then it is stopped and the user is told."""
     ANALYSIS_THREADS: int = 2
     """Threads DuckDB uses for one load or query."""
     ANALYSIS_QUERY_SECONDS: float = 10.0
