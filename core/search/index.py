@@ -21,7 +21,7 @@ import logging
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Awaitable, Callable, Iterable, Sequence, Union
 
@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.search.chunking import chunk_markdown, faq_question
 from core.search.models import Chunk, Document, IndexChange, KnowledgeSet
+from core.search.postings import Postings
 from core.search.synonyms import SynonymMap
 from core.search.text import QUESTION_WORDS, SYNONYM_PREFIX, Analyzer, QueryTerm, query_terms, sudachi
 from core.search.vectors import VectorFormatError, decode_vector, encode_vector, vector_dim
@@ -123,31 +124,39 @@ class ReembedReport:
         return text + (f"、失敗したパッセージ {self.failed} 件（再実行で再試行します）" if self.failed else "")
 
 
-@dataclass
 class _Meta:
-    document_id: int
-    set_id: int
-    title: str
-    section: str
-    page: str | None
-    text: str
-    terms: frozenset[str]
+    """What a hit shows of a chunk (its terms are in the postings, `core.search.postings`)."""
+
+    __slots__ = ("document_id", "set_id", "title", "section", "page", "text")
+
+    def __init__(self, document_id: int, set_id: int, title: str, section: str, page: str | None,
+                 text: str) -> None:
+        self.document_id, self.set_id, self.title, self.section = document_id, set_id, title, section
+        self.page, self.text = page, text
 
 
 class _Vectors:
-    """A set's unit vectors as one contiguous float32 matrix (row i is chunk ids[i]), grown by a quarter when full
-    and trimmed after a full load; a removed row is filled by the last one. One 384-d vector costs its 1,536 bytes
-    plus a dict entry (~100 bytes), not a numpy object of its own and a second copy stacked for search (together
-    about twice the matrix: bench/vector_storage.py)."""
+    """The unit vectors of every set's chunks as one contiguous float32 matrix (row i is chunk ids[i], of the set
+    in slot slots[i]), grown by a quarter when full and trimmed after a full load; a removed row is filled by the
+    last one. One 384-d vector costs its 1,536 bytes plus a dict entry (~100 bytes), not a numpy object of its own
+    and a second copy stacked for search (together about twice the matrix: bench/vector_storage.py). One matrix
+    for all sets, not one per set: a question over the whole city's sets is one matrix-vector product, where one
+    per set cost a BLAS call (and its thread hand-off) per set (bench/scale_index.py)."""
 
-    __slots__ = ("dim", "_ids", "_mat", "_rows", "_n")
+    __slots__ = ("dim", "_ids", "_mat", "_slots", "_rows", "_n", "_hint")
 
     def __init__(self) -> None:
         self.dim: int | None = None
         self._ids = np.zeros(0, dtype=np.int64)
         self._mat = np.zeros((0, 1), dtype=np.float32)
+        self._slots = np.zeros(0, dtype=np.int32)
         self._rows: dict[int, int] = {}     # chunk id → row
         self._n = 0
+        self._hint = 64
+
+    def reserve(self, rows: int) -> None:
+        """Rows to allocate at the first vector (a full load knows the number: no growing copies)."""
+        self._hint = max(64, rows)
 
     def __len__(self) -> int:
         return self._n
@@ -155,15 +164,19 @@ class _Vectors:
     def __contains__(self, cid: object) -> bool:
         return cid in self._rows
 
-    def get(self, cid: int) -> np.ndarray | None:
+    def get(self, cid: int, slot: int | None = None) -> np.ndarray | None:
+        """The chunk's vector (None without one, or when `slot` is given and the chunk is not that set's)."""
         row = self._rows.get(cid)
-        return self._mat[row] if row is not None else None
+        if row is None or (slot is not None and self._slots[row] != slot):
+            return None
+        return self._mat[row]
 
-    def put(self, cid: int, vec: np.ndarray) -> bool:
-        """Store a unit vector for `cid` (replacing any); False when its dimension is not the set's."""
+    def put(self, cid: int, vec: np.ndarray, slot: int = 0) -> bool:
+        """Store a unit vector for `cid` (replacing any); False when its dimension is not the others'."""
         if self._n == 0 and self.dim != vec.shape[0]:
             self.dim = vec.shape[0]
-            self._ids, self._mat = np.zeros(64, dtype=np.int64), np.zeros((64, self.dim), dtype=np.float32)
+            self._ids, self._slots = np.zeros(self._hint, dtype=np.int64), np.zeros(self._hint, dtype=np.int32)
+            self._mat = np.zeros((self._hint, self.dim), dtype=np.float32)
         if vec.shape[0] != self.dim:
             return False
         row = self._rows.get(cid)
@@ -174,6 +187,7 @@ class _Vectors:
             self._ids[row] = cid
             self._n += 1
         self._mat[row] = vec
+        self._slots[row] = slot
         return True
 
     def pop(self, cid: int) -> bool:
@@ -183,7 +197,7 @@ class _Vectors:
         last = self._n - 1
         if row != last:
             moved = int(self._ids[last])
-            self._ids[row], self._mat[row] = moved, self._mat[last]
+            self._ids[row], self._mat[row], self._slots[row] = moved, self._mat[last], self._slots[last]
             self._rows[moved] = row
         self._n = last
         if 64 < 2 * self._n < len(self._ids):     # give memory back after large deletions
@@ -199,44 +213,63 @@ class _Vectors:
         """(chunk ids, their unit vectors): views of the live arrays, valid until the next change."""
         return self._ids[:self._n], self._mat[:self._n]
 
+    def slots(self) -> np.ndarray:
+        """Each row's set slot (a view, like `matrix`)."""
+        return self._slots[:self._n]
+
     def _resize(self, capacity: int) -> None:
         ids, mat = np.zeros(capacity, dtype=np.int64), np.zeros((capacity, self._mat.shape[1]), dtype=np.float32)
-        ids[:self._n], mat[:self._n] = self._ids[:self._n], self._mat[:self._n]
-        self._ids, self._mat = ids, mat
+        slots = np.zeros(capacity, dtype=np.int32)
+        ids[:self._n], mat[:self._n], slots[:self._n] = self._ids[:self._n], self._mat[:self._n], self._slots[:self._n]
+        self._ids, self._mat, self._slots = ids, mat, slots
 
 
-@dataclass
+class _SetVectors:
+    """A set's view of the index's vectors."""
+
+    __slots__ = ("_all", "_slot", "n")
+
+    def __init__(self, vectors: _Vectors, slot: int) -> None:
+        self._all, self._slot, self.n = vectors, slot, 0
+
+    def get(self, cid: int) -> np.ndarray | None:
+        return self._all.get(cid, self._slot)
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class _Lengths:
+    """A set's chunk lengths by chunk id (a view of the postings store)."""
+
+    __slots__ = ("_postings", "_ix")
+
+    def __init__(self, postings: Postings, ix: "_SetIdx") -> None:
+        self._postings, self._ix = postings, ix
+
+    def __getitem__(self, cid: int) -> int:
+        n = self._postings.length(cid, self._ix.slot)
+        if n is None:
+            raise KeyError(cid)
+        return n
+
+    def __len__(self) -> int:
+        return self._ix.n
+
+
 class _SetIdx:
-    postings: dict[str, dict[int, int]] = field(default_factory=dict)
-    lengths: dict[int, int] = field(default_factory=dict)
-    total_len: int = 0
-    vectors: _Vectors = field(default_factory=_Vectors)
+    """A knowledge set in memory: its slot in the index's postings and vectors (every set's terms and vectors
+    live in one store each), its number of chunks and their total length (BM25's document count and average
+    length) and its number of vectors."""
 
-    def add(self, cid: int, counts: Counter, vector: np.ndarray | None) -> None:
-        for t, tf in counts.items():
-            p = self.postings.get(t)
-            if p is None:
-                self.postings[t] = p = {}
-            p[cid] = tf
-        n = sum(tf for t, tf in counts.items() if not t.startswith(SYNONYM_PREFIX))
-        self.lengths[cid] = n
-        self.total_len += n
-        if vector is not None and not self.vectors.put(cid, vector):
-            log.warning("chunk %d: vector of dimension %d in a set of dimension %s, ignored (BM25 only)",
-                        cid, vector.shape[0], self.vectors.dim)
+    __slots__ = ("slot", "n", "total_len", "vectors", "lengths")
 
-    def remove(self, cid: int, terms: Iterable[str]) -> None:
-        for t in terms:
-            p = self.postings.get(t)
-            if p is not None:
-                p.pop(cid, None)
-                if not p:
-                    del self.postings[t]
-        self.total_len -= self.lengths.pop(cid, 0)
-        self.vectors.pop(cid)
-
-    def matrix(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.vectors.matrix()
+    def __init__(self, slot: int, postings: Postings, vectors: _Vectors) -> None:
+        self.slot = slot
+        self.n = 0
+        self.total_len = 0
+        self.vectors = _SetVectors(vectors, slot)
+        self.lengths = _Lengths(postings, self)
 
 
 def content_hash(title: str, markdown: str) -> str:
@@ -273,6 +306,9 @@ class Index:
         self._loaded = False
         self._last_check = 0.0
         self._sets: dict[int, _SetIdx] = {}
+        self._postings = Postings()           # the BM25 terms of every set's chunks
+        self._vectors = _Vectors()            # the vectors of every set's chunks
+        self._slots: dict[int, int] = {}      # set id → its slot in the postings store (small ints, kept)
         self._set_names: dict[str, int] = {}
         self._set_by_id: dict[int, str] = {}
         self._meta: dict[int, _Meta] = {}
@@ -503,9 +539,8 @@ class Index:
         words = list(query_terms(query)) if self.analyzer is sudachi() else \
             [QueryTerm(t) for t in dict.fromkeys(self.analyzer.terms(query))]
         depth = max(50, k * 10)
-        weights, bm25 = self._bm25(words, idxs, self.synonyms.rules())
         hybrid = self.embed is not None and vectors
-        ranked = heapq.nlargest(depth if hybrid else k, bm25.items(), key=lambda kv: kv[1])
+        weights, ranked = self._bm25(words, idxs, self.synonyms.rules(), depth if hybrid else k)
         qvec = None
         if hybrid:
             try:
@@ -522,85 +557,100 @@ class Index:
                 ranked = heapq.nlargest(k, fused.items(), key=lambda kv: kv[1])
         # A word the sets never use weighs like the rarest term: a query about something absent is weakly covered.
         # Question words are the exception: documents state answers, so an unused いつ or どこ is no gap.
-        n_docs = sum(len(ix.lengths) for ix in idxs)
+        n_docs = sum(ix.n for ix in idxs)
         rarest = math.log(1.0 + (n_docs + 0.5) / 0.5)
         unseen = rarest * sum(1 for w in words if w.term not in weights and w.term not in QUESTION_WORDS)
         total = (sum(wt for wt, _ in weights.values()) + unseen) or 1.0
         hits = []
         for cid, score in ranked[:k]:
-            m = self._meta[cid]
+            m = self._meta.get(cid)
+            row = self._postings.row(cid)
+            if m is None or row is None:     # removed while the question was being embedded
+                continue
             url, staff = self._docs.get(m.document_id, (None, False))
-            coverage = sum(wt for wt, alts in weights.values() if not m.terms.isdisjoint(alts)) / total
+            coverage = sum(wt for wt, alts in weights.values() if self._postings.has_any(row, alts)) / total
             hits.append(Hit(cid, float(score), m.title, m.section, m.page, url, m.text, m.document_id,
                             self._set_by_id.get(m.set_id, ""), staff, round(coverage, 4),
                             self._similarity(qvec, m.set_id, cid)))
         return hits
 
-    def _bm25(self, words: list[QueryTerm], idxs: list[_SetIdx], synonyms: dict[str, tuple[str, ...]]
-              ) -> tuple[dict[str, tuple[float, tuple[str, ...]]], dict[int, float]]:
-        """BM25 scores by chunk, and for each query word found: (its idf, the terms that matched for it).
+    def _bm25(self, words: list[QueryTerm], idxs: list[_SetIdx], synonyms: dict[str, tuple[str, ...]], n: int
+              ) -> tuple[dict[str, tuple[float, tuple[str, ...]]], list[tuple[int, float]]]:
+        """The `n` best chunks by BM25 as (chunk id, score), and for each query word found: (its idf, the terms
+        that matched for it).
 
         A word may match through several terms: the administrators' synonyms of it, or, when the sets never use
         the word, its SudachiDict synonym groups. Those terms count as one term, as Lucene's SynonymQuery does:
         their frequencies in a passage add up and they share one idf, from the largest document frequency among
         them, so that a rare colloquial word does not outweigh the common word it stands for. A word's reading
         term (`QueryTerm.reading`: 瓶 in a query finds ビン and the reverse) scores passages that lack the word
-        itself, at READING_WEIGHT."""
-        n_docs = sum(len(ix.lengths) for ix in idxs)
+        itself, at READING_WEIGHT.
+
+        Each term's postings are arrays (`core.search.postings`) and are scored a term at a time, vectorised;
+        chunks of equal score are ranked in the order they were first scored (word by word, set by set, in posting
+        order), as a ranking of a dict filled in that order would."""
+        n_docs = sum(ix.n for ix in idxs)
         total = sum(ix.total_len for ix in idxs)
-        scores: dict[int, float] = {}
         found: dict[str, tuple[float, tuple[str, ...]]] = {}
         if not n_docs:
-            return found, scores
+            return found, []
         avgdl = total / n_docs or 1.0
         c1 = K1 * (1 - B)
         c2 = K1 * B / avgdl
+        store = self._postings
+        pos = store.positions(ix.slot for ix in idxs)
+        lengths = store.lengths
+        acc = store.scores()
 
-        def postings(term: str) -> list[tuple[dict[int, int], dict[int, int]]]:
-            return [(ix.postings[term], ix.lengths) for ix in idxs if term in ix.postings]
+        def postings(term: str) -> tuple[np.ndarray, np.ndarray] | None:
+            return store.lookup(term, pos)
 
-        get = scores.get
         for w in words:
-            alts = [(t, pl) for t in (w.term, *synonyms.get(w.term, ())) if (pl := postings(t))]
+            alts = [(t, pl) for t in (w.term, *synonyms.get(w.term, ())) if (pl := postings(t)) is not None]
             if not alts:  # the sets never use the word: let its synonym groups stand in
-                alts = [(g, pl) for g in w.synonyms if (pl := postings(g))]
-            reading = postings(w.reading) if w.reading and all(t != w.reading for t, _ in alts) else []
-            if not alts and not reading:
+                alts = [(g, pl) for g in w.synonyms if (pl := postings(g)) is not None]
+            reading = postings(w.reading) if w.reading and all(t != w.reading for t, _ in alts) else None
+            if not alts and reading is None:
                 continue
-            df = max((sum(len(p) for p, _ in plists) for _, plists in alts), default=0)
+            df = max((len(rows) for _, (rows, _) in alts), default=0)
             if alts:
                 idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
                 found[w.term] = (idf, tuple(t for t, _ in alts))
                 wgt = idf * (K1 + 1)
                 if len(alts) == 1:
-                    for p, lengths in alts[0][1]:
-                        for cid, tf in p.items():
-                            scores[cid] = get(cid, 0.0) + wgt * tf / (tf + c1 + c2 * lengths[cid])
+                    rows, tfs = alts[0][1]
+                    acc.add(rows, wgt * tfs / (tfs + c1 + c2 * lengths[rows]), acc.visit())
                 else:
-                    tfs: dict[int, tuple[int, int]] = {}
-                    for _, plists in alts:
-                        for p, lengths in plists:
-                            for cid, tf in p.items():
-                                prev = tfs.get(cid)
-                                tfs[cid] = (prev[0] + tf if prev else tf, lengths[cid])
-                    for cid, (tf, length) in tfs.items():
-                        scores[cid] = get(cid, 0.0) + wgt * tf / (tf + c1 + c2 * length)
-            if reading:
+                    tf_sum = np.zeros(len(lengths), dtype=np.int64)
+                    met = np.zeros(len(lengths), dtype=np.int32)     # the visit that met a chunk first
+                    for _, (rows, tfs) in alts:
+                        visit = acc.visit()
+                        met[rows[tf_sum[rows] == 0]] = visit
+                        tf_sum[rows] += tfs
+                    rows = np.flatnonzero(tf_sum)
+                    tf = tf_sum[rows]
+                    acc.add(rows, wgt * tf / (tf + c1 + c2 * lengths[rows]), met[rows])
+            if reading is not None:
                 # Other spellings found by reading (ビン → 瓶): passages without the word itself score at
                 # READING_WEIGHT of it, with an idf from the larger document frequency of the two.
-                df = max(df, sum(len(p) for p, _ in reading))
+                rows, tfs = reading
+                df = max(df, len(rows))
                 idf = math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
                 if w.term not in found:
                     found[w.term] = (idf, (w.reading,))
                 else:
                     found[w.term] = (found[w.term][0], (*found[w.term][1], w.reading))
-                has_word = {cid for _, plists in alts for p, _ in plists for cid in p}
+                if alts:
+                    has_word = np.zeros(len(lengths), dtype=bool)
+                    for _, (alt_rows, _) in alts:
+                        has_word[alt_rows] = True
+                    keep = ~has_word[rows]
+                    rows, tfs = rows[keep], tfs[keep]
                 wgt = READING_WEIGHT * idf * (K1 + 1)
-                for p, lengths in reading:
-                    for cid, tf in p.items():
-                        if cid not in has_word:
-                            scores[cid] = get(cid, 0.0) + wgt * tf / (tf + c1 + c2 * lengths[cid])
-        return found, scores
+                if len(rows):
+                    acc.add(rows, wgt * tfs / (tfs + c1 + c2 * lengths[rows]), acc.visit())
+        rows, scores = acc.top(n, pos)
+        return found, [(int(c), float(sc)) for c, sc in zip(store.cids(rows), scores)]
 
     def _similarity(self, qvec: np.ndarray | None, set_id: int, cid: int) -> float | None:
         ix = self._sets.get(set_id)
@@ -610,16 +660,30 @@ class Index:
         return round(float(vec @ qvec), 4) if vec is not None and vec.shape == qvec.shape else None
 
     def _cosine(self, qvec: np.ndarray, idxs: list[_SetIdx], depth: int) -> list[tuple[int, float]]:
-        out: list[tuple[int, float]] = []
-        for ix in idxs:
-            ids, mat = ix.matrix()
-            if not len(ids) or mat.shape[1] != qvec.shape[0]:
-                continue
+        """The `depth` chunks of the searched sets most similar to the question (cosine of unit vectors), best
+        first; equal similarities in the order of the sets asked, then by chunk id. One matrix-vector product over
+        all sets' vectors (or over the searched sets' rows, when they are a small part of them)."""
+        ids, mat = self._vectors.matrix()
+        if not len(ids) or mat.shape[1] != qvec.shape[0] or depth <= 0:
+            return []
+        lut = np.full(len(self._slots) + 1, -1, dtype=np.int32)       # set slot → position among the asked sets
+        for i, ix in enumerate(idxs):
+            if lut[ix.slot] < 0:
+                lut[ix.slot] = i
+        pos = lut[self._vectors.slots()]
+        rows = np.flatnonzero(pos >= 0)
+        if len(rows) == len(ids):
             sims = mat @ qvec
-            top = np.argpartition(-sims, min(depth, len(sims) - 1))[:depth] if len(sims) > depth else \
-                np.arange(len(sims))
-            out.extend((int(ids[i]), float(sims[i])) for i in top)
-        return heapq.nlargest(depth, out, key=lambda kv: kv[1])
+        elif 3 * len(rows) < len(ids):
+            sims = mat[rows] @ qvec
+        else:
+            sims = (mat @ qvec)[rows]
+        if len(rows) > depth:
+            kth = np.partition(sims, len(sims) - depth)[len(sims) - depth]
+            keep = np.flatnonzero(sims >= kth)
+            rows, sims = rows[keep], sims[keep]
+        order = np.lexsort((ids[rows], pos[rows], -sims))[:depth]
+        return [(int(ids[r]), float(sc)) for r, sc in zip(rows[order], sims[order])]
 
     # ---------------------------------------------------------------- embeddings
     async def _embed_call(self, texts: list[str], purpose: str) -> list[list[float]]:
@@ -666,22 +730,33 @@ class Index:
             low = max(0, low - _CHANGE_WINDOW)
             changes = list(await s.scalars(select(IndexChange.id).where(IndexChange.id > low)))
             await self._reload_set_names(s)
-            rows = await s.execute(
+            sizes = dict((await s.execute(select(Document.set_id, func.count(Chunk.id))
+                                          .join(Document, Document.id == Chunk.document_id)
+                                          .group_by(Document.set_id))).tuples().all())
+            self._reset()
+            self._vectors.reserve(sum(sizes.values()))
+            # Streamed in batches: the rows (texts, terms, vectors) are never all in memory at once.
+            result = await s.stream(
                 select(Chunk.id, Chunk.document_id, Document.set_id, Chunk.title, Chunk.section, Chunk.page,
                        Chunk.text, Chunk.tokens, Chunk.vector, Document.url, Document.staff_written,
                        Document.embed_space, Document.embed_dim)
                 .join(Document, Document.id == Chunk.document_id).order_by(Chunk.id))
-            self._reset()
             other_space: set[int] = set()
-            for r in rows:
-                self._docs[r.document_id] = (r.url, r.staff_written)
-                vec = self._usable(r.vector, r.embed_space, r.embed_dim, r.id)
-                if self.embed and vec is None:
-                    other_space.add(r.document_id)
-                self._add_chunk(r.id, r.document_id, r.set_id, r.title, r.section, r.page, r.text,
-                                r.tokens.split(), vec)
-        for ix in self._sets.values():
-            ix.vectors.trim()
+            strings: dict[str, str] = {}      # one copy of each title and section path, shared by its chunks
+            self._postings.begin_bulk()
+            try:
+                async for part in result.partitions(2000):
+                    for r in part:
+                        self._docs[r.document_id] = (r.url, r.staff_written)
+                        vec = self._usable(r.vector, r.embed_space, r.embed_dim, r.id)
+                        if self.embed and vec is None:
+                            other_space.add(r.document_id)
+                        self._add_chunk(r.id, r.document_id, r.set_id, strings.setdefault(r.title, r.title),
+                                        strings.setdefault(r.section, r.section), r.page, r.text,
+                                        r.tokens.split(), vec)
+            finally:
+                self._postings.end_bulk()
+        self._vectors.trim()
         if other_space:
             log.warning("%d documents have no vectors from the configured embeddings (%s): they are searched by "
                         "BM25 only until `python -m bot reembed`", len(other_space), self.embed_space)
@@ -746,6 +821,8 @@ class Index:
 
     def _reset(self) -> None:
         self._sets.clear()
+        self._postings = Postings()
+        self._vectors = _Vectors()
         self._meta.clear()
         self._doc_chunks.clear()
         self._docs.clear()
@@ -784,20 +861,46 @@ class Index:
             return None
         return blobs, (dims.pop() if dims else None)
 
-    def _add_chunk(self, cid, doc_id, set_id, title, section, page, text, terms, embedding) -> None:
-        counts = Counter(terms)
-        self._meta[cid] = _Meta(doc_id, set_id, title, section, page, text, frozenset(counts))
-        self._doc_chunks.setdefault(doc_id, []).append(cid)
+    def _set_idx(self, set_id: int) -> _SetIdx:
         ix = self._sets.get(set_id)
         if ix is None:
-            self._sets[set_id] = ix = _SetIdx()
-        ix.add(cid, counts, _unit(embedding))
+            slot = self._slots.setdefault(set_id, len(self._slots))
+            self._sets[set_id] = ix = _SetIdx(slot, self._postings, self._vectors)
+        return ix
+
+    def _add_chunk(self, cid, doc_id, set_id, title, section, page, text, terms, embedding) -> None:
+        counts = Counter(terms)
+        self._meta[cid] = _Meta(doc_id, set_id, title, section, page, text)
+        self._doc_chunks.setdefault(doc_id, []).append(cid)
+        ix = self._set_idx(set_id)
+        if cid in self._postings:
+            self._remove_chunk(cid, ix)
+        length = sum(tf for t, tf in counts.items() if not t.startswith(SYNONYM_PREFIX))
+        self._postings.add(cid, ix.slot, counts, length)
+        ix.n += 1
+        ix.total_len += length
+        vector = _unit(embedding)
+        if vector is not None:
+            if self._vectors.put(cid, vector, ix.slot):
+                ix.vectors.n += 1
+            else:
+                log.warning("chunk %d: vector of dimension %d where the others have %s, ignored (BM25 only)",
+                            cid, vector.shape[0], self._vectors.dim)
+
+    def _remove_chunk(self, cid: int, ix: _SetIdx | None) -> None:
+        length = self._postings.remove(cid)
+        had_vector = self._vectors.pop(cid)
+        if ix is not None:
+            if length is not None:
+                ix.n -= 1
+                ix.total_len -= length
+            ix.vectors.n -= had_vector
 
     def _drop_doc(self, doc_id: int) -> None:
         for cid in self._doc_chunks.pop(doc_id, []):
             m = self._meta.pop(cid, None)
-            if m is not None and m.set_id in self._sets:
-                self._sets[m.set_id].remove(cid, m.terms)
+            if m is not None:
+                self._remove_chunk(cid, self._sets.get(m.set_id))
         self._docs.pop(doc_id, None)
 
 
