@@ -7,8 +7,8 @@ Inserts N synthetic chunks (random unit vectors, a short passage each) into two 
 through the models), then reports: bytes per vector and database bytes per chunk; the cold load of the N vectors
 into numpy as the index reads them (JSON: json.loads per row; binary: np.frombuffer); a full cold
 `Index.refresh()` (BM25 included); the migration of the JSON database to 0013; and the memory per N vectors of
-the in-memory structure before (dict of small arrays plus the stacked copy search builds) and now (one matrix per
-set, core.search.index._Vectors), measured with tracemalloc."""
+the in-memory structure before (dict of small arrays plus the stacked copy search builds) and now (one matrix for
+all sets, core.search.index._Vectors), measured with tracemalloc."""
 from __future__ import annotations
 
 import argparse
