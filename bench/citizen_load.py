@@ -4,7 +4,7 @@
     .venv/bin/python bench/citizen_load.py --bot http://127.0.0.1:3978 --bot-pid 12345     # a bot already running
 
 Without --bot it starts its own bot (`python -m bot`, offline, SQLite in a temporary folder, background jobs off)
-after registering docs/samples/citizen as the public set 市民向け, as `make run` does; the per-conversation and
+after registering docs/samples-citizen as the public set 市民向け, as `make run` does; the per-conversation and
 per-user question limits are raised so they do not throttle the load (say --keep-limits to keep the defaults).
 The Direct Line stand-in (devtools/directline) runs in this process and posts to the bot's /api/messages; each
 conversation takes a token with the secret (tokens/generate), starts, opens the WebSocket stream, then asks
@@ -192,7 +192,7 @@ async def start_bot(workdir: Path, keep_limits: bool) -> tuple[subprocess.Popen,
                 "DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/citizen-load.db", "PYTHONPATH": str(ROOT)})
     if not keep_limits:
         env.update({"CITIZEN_RATE_PER_CONVERSATION": "100000", "CITIZEN_RATE_PER_CLIENT": "100000"})
-    ingest = subprocess.run([sys.executable, "-m", "bot", "ingest", "市民向け", str(ROOT / "docs" / "samples" / "citizen"),
+    ingest = subprocess.run([sys.executable, "-m", "bot", "ingest", "市民向け", str(ROOT / "docs" / "samples-citizen"),
                              "--title", "市民向け（サンプル）", "--public"], cwd=workdir, env=env,
                             capture_output=True, text=True, timeout=600)
     if ingest.returncode != 0:

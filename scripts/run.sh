@@ -28,9 +28,9 @@ if [ -z "${DATABASE_URL:-}" ] && ! grep -qs '^DATABASE_URL=' .env && [ "${SAMPLE
   else
     echo "[run] the sample documents could not be registered (var/samples.log); /ask has nothing to search yet" >&2
   fi
-  # The citizen page answers from public sets only: the fictional city pages in docs/samples/citizen.
-  if [ -d docs/samples/citizen ]; then
-    if .venv/bin/python -m bot ingest 市民向け docs/samples/citizen --title "市民向け（サンプル）" --public \
+  # The citizen page answers from public sets only: the fictional city pages in docs/samples-citizen.
+  if [ -d docs/samples-citizen ]; then
+    if .venv/bin/python -m bot ingest 市民向け docs/samples-citizen --title "市民向け（サンプル）" --public \
         >var/samples-citizen.log 2>&1; then
       echo "[run] sample city pages are in the public knowledge set 市民向け: the citizen page answers from them"
     else

@@ -32,8 +32,8 @@ from tests.standins.openai_server import OpenAIStandIn
 pytestmark = pytest.mark.e2e
 
 DRIVER = Path(__file__).with_name("citizen_drive.mjs")
-SAMPLES = ROOT / "docs" / "samples" / "citizen"
-PAGE_URL = "https://www.city.amagasaki.example/kurashi/gomi/dashikata.html"     # docs/samples/citizen/gomi.md
+SAMPLES = ROOT / "docs" / "samples-citizen"
+PAGE_URL = "https://www.city.amagasaki.example/kurashi/gomi/dashikata.html"     # docs/samples-citizen/gomi.md
 _SCRUB = re.compile(r"^(OPENAI_|AZURE_|MICROSOFTAPP|GRAPH_|KINTONE_|DATABASE_URL$|HOST$|PORT$|DIRECTLINE_|CITIZEN_|"
                     r"EMBEDDINGS_|LLM_)", re.I)
 
@@ -49,7 +49,7 @@ def _missing_prerequisite() -> str | None:
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
         return f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)"
     if not SAMPLES.is_dir():
-        return "docs/samples/citizen does not exist yet"
+        return "docs/samples-citizen does not exist yet"
     return None
 
 

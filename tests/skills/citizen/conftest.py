@@ -17,7 +17,7 @@ from tests.standins.kintone import KintoneStandIn
 from tests.standins.openai_server import OpenAIStandIn
 
 ROOT = Path(__file__).resolve().parents[3]
-SAMPLES = ROOT / "docs" / "samples" / "citizen"
+SAMPLES = ROOT / "docs" / "samples-citizen"
 PUBLIC_SET = "市民向け"
 GOMI_URL = "https://www.city.amagasaki.example/kurashi/gomi/dashikata.html"
 JUMINHYO_URL = "https://www.city.amagasaki.example/kurashi/todokede/juminhyo.html"
@@ -60,7 +60,7 @@ async def close(services) -> None:
 
 
 async def seed(services) -> None:
-    """The sample public pages (as `python -m bot ingest 市民向け docs/samples/citizen --public …` registers them),
+    """The sample public pages (as `python -m bot ingest 市民向け docs/samples-citizen --public …` registers them),
     a staff set readable by all staff, and a members-only set."""
     ix = services.knowledge
     await ix.create_set(PUBLIC_SET, title="市民向け情報")

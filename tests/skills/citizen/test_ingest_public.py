@@ -1,5 +1,5 @@
 """`python -m bot ingest <set> <dir> --public --contact-section … --contact-phone …` and the documents' front matter:
-what `make run` does with docs/samples/citizen, and what an administrator does with the city's pages."""
+what `make run` does with docs/samples-citizen, and what an administrator does with the city's pages."""
 from __future__ import annotations
 
 import asyncio
