@@ -52,8 +52,9 @@ class CitizenWebSettings(AppSettings):
     """Notice on the page: emergency contacts."""
     CITIZEN_NOTICE_CONTACT: str = "お問合せは、各ページに記載の担当窓口、または尼崎市役所（代表）06-6375-5639へお願いします。"
     """Notice on the page: where to ask a person (a phone number of the city's call centre, for example)."""
-    CITIZEN_ASSETS_DIR: str = str(DEFAULT_ASSETS_DIR)
-    """Folder holding the Web Chat bundle (webchat.js), built from node_modules by `make citizen-assets`."""
+    CITIZEN_ASSETS_DIR: str = ""
+    """Folder holding the Web Chat bundle (webchat.js), built from node_modules by `make citizen-assets`; empty =
+    build/citizen beside the code."""
 
     @field_validator("CITIZEN_COLOR_PRIMARY", "CITIZEN_COLOR_BACKGROUND")
     @classmethod
@@ -115,4 +116,4 @@ class CitizenWebSettings(AppSettings):
 
     @property
     def assets_dir(self) -> Path:
-        return Path(self.CITIZEN_ASSETS_DIR)
+        return Path(self.CITIZEN_ASSETS_DIR) if self.CITIZEN_ASSETS_DIR else DEFAULT_ASSETS_DIR
