@@ -611,7 +611,9 @@ def _open_workbook(openpyxl, data: bytes):
         return openpyxl.load_workbook(io.BytesIO(out.getvalue()), read_only=True, data_only=True)
 
 
-def _cell(v) -> str:
+def cell_text(v) -> str:
+    """A spreadsheet cell's value as text, as the sheet shows it (whole floats without ".0", dates without a
+    midnight time); shared by document ingest and data analysis."""
     if v is None:
         return ""
     if isinstance(v, bool):
@@ -622,7 +624,12 @@ def _cell(v) -> str:
         return v.date().isoformat() if v.time() == dtime(0) else v.isoformat(sep=" ")
     if isinstance(v, (date, dtime)):
         return v.isoformat()
-    return " ".join(str(v).split()).replace("|", "\\|")
+    return str(v)
+
+
+def _cell(v) -> str:
+    """A cell in a Markdown table row: one line, pipes escaped."""
+    return " ".join(cell_text(v).split()).replace("|", "\\|")
 
 
 def _table(rows: list[list[str]], width: int) -> str:

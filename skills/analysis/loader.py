@@ -21,14 +21,13 @@ import logging
 import re
 import zipfile
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time
 from pathlib import Path, PurePath
 from typing import Callable, Iterator, TypeVar
 
 import duckdb
 
 from core.search.extract import Limits as ZipLimits
-from core.search.extract import Refused, inspect_zip, sniff
+from core.search.extract import Refused, cell_text, inspect_zip, sniff
 from skills.analysis import japanese as jp
 
 log = logging.getLogger(__name__)
@@ -380,20 +379,6 @@ def merged_ranges(z: zipfile.ZipFile, part: str, max_col: int) -> list[tuple[int
     return out
 
 
-def _cell_text(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "TRUE" if v else "FALSE"
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
-    if isinstance(v, datetime):
-        return v.date().isoformat() if v.time() == time(0) else v.isoformat(sep=" ")
-    if isinstance(v, (date, time)):
-        return v.isoformat()
-    return str(v)
-
-
 def _open_workbook(data: bytes):
     import openpyxl
 
@@ -483,7 +468,7 @@ def _sheet_rows(ws, merges, limits: LoadLimits, state: _SheetState) -> Iterator[
             state.cut = True
             return
         state.budget -= 1
-        cells = [_cell_text(v).strip() for v in row]
+        cells = [cell_text(v).strip() for v in row]
         for (r1, c1, _r2, c2) in by_row.get(i, ()):
             if i == r1 and c1 < len(cells):
                 origin[(r1, c1)] = cells[c1]
