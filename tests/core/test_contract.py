@@ -77,10 +77,12 @@ async def test_unknown_verb_has_one_reply_and_card_data_is_checked_before_the_ha
 async def test_files_go_to_the_one_skill_that_takes_them_or_the_users_words_decide(db):
     services = make_services(db)
     calls: list[str] = []
+    seen: list = []
 
     def taker(name):
         async def handler(req, reply, _services):
             calls.append(name)
+            seen.append(req)
         return handler
 
     services.registry.add(Skill(name="tables", title="データ分析", description="表", commands=[],
@@ -95,10 +97,19 @@ async def test_files_go_to_the_one_skill_that_takes_them_or_the_users_words_deci
     port = RecorderPort()
     await router.dispatch(make_request("", attachments=csv), port, services)      # the words do not decide: ask
     assert calls == ["tables"] and "データ分析" in port.texts()[0] and "名簿" in port.texts()[0]
+    # the files are held for the next words: words that do not decide leave them held, words that do take them
+    # (once); another user's words in the same conversation do not
+    await router.dispatch(make_request("こんにちは"), RecorderPort(), services)
+    await router.dispatch(make_request("名簿です", user_id="29:someone-else"), RecorderPort(), services)
+    assert calls == ["tables"]
+    await router.dispatch(make_request("名簿です"), RecorderPort(), services)
+    assert calls == ["tables", "rows"] and [a.name for a in seen[-1].attachments] == ["data.csv"]
+    await router.dispatch(make_request("名簿です"), RecorderPort(), services)
+    assert calls == ["tables", "rows"]
     port = RecorderPort()
     pdf = [FileAttachment(name="通知.pdf", content_type="application/pdf", content=b"%PDF-1.4")]
-    await router.dispatch(make_request("", attachments=pdf), port, services)        # only the Q&A takes a PDF
-    assert calls == ["tables"] and port.texts() != [] or port.cards() != []
+    await router.dispatch(make_request("", attachments=pdf), port, services)   # Q&A and 通知 take a PDF: ask
+    assert calls == ["tables", "rows"] and "ファイルの用途を続けて入力してください" in port.texts()[0]
     port = RecorderPort()
     exe = [FileAttachment(name="tool.exe", content_type="application/octet-stream", content=b"MZ")]
     await router.dispatch(make_request("", attachments=exe), port, services)
