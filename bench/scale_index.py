@@ -471,8 +471,7 @@ NICE = 0
 
 
 def run_child(args: list[str], *, bm25: bool) -> dict:
-    env = dict(os.environ, EMBEDDINGS_LOCAL="false" if bm25 else "true", OMP_WAIT_POLICY="passive",
-               PYTHONHASHSEED="0")
+    env = dict(os.environ, EMBEDDINGS_LOCAL="false" if bm25 else "true", PYTHONHASHSEED="0")
     for var in ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "LLM_ENDPOINTS", "EMBEDDINGS_MODEL", "OPENAI_BASE_URL"):
         env.pop(var, None)
     cmd = ["nice", "-n", str(NICE)] if NICE else []

