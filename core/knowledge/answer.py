@@ -196,6 +196,17 @@ def passage_text(h: Hit, chars: int) -> str:
 
 # ------------------------------------------------------------------------------------------------ judging retrieval
 
+def min_similarity(services, configured: float | None) -> float | None:
+    """The similarity above which a weak-coverage passage is still answered from: the caller's setting when set;
+    else the value measured for the in-process model when it embeds; else off (an endpoint's model has its own
+    cosine scale: measure it before setting one)."""
+    if configured is not None:
+        return configured
+    from core import embeddings
+
+    return embeddings.DEFAULT_MIN_SIMILARITY if services.ai.embeds_locally else None
+
+
 def weak_retrieval(hits: list[Hit], *, min_coverage: float, min_score: float, bm25_only: bool,
                    min_similarity: float | None = None) -> bool:
     """Too weak to answer from: nothing found, the best passage covers too little of the question, or (BM25 only,

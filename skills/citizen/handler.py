@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from cards.common import search_label
-from core import embeddings
 from core.ai import AIFailed, AIRefused
 from core.guard.pii import SUMMARY_LABELS
 from core.kintone.client import KintoneError
@@ -38,6 +37,7 @@ from core.knowledge.answer import (
     citation_for,
     ground,
     json_object,
+    min_similarity,
     passages_from_hits,
     retrieve,
     weak_retrieval,
@@ -196,12 +196,6 @@ def retrieval_options(settings: CitizenSettings) -> RetrievalOptions:
                                                      rerank_user=load(SKILL, "rerank_user")))
 
 
-def _min_similarity(services, settings: CitizenSettings) -> float | None:
-    if settings.CITIZEN_MIN_SIMILARITY is not None:
-        return settings.CITIZEN_MIN_SIMILARITY
-    return embeddings.DEFAULT_MIN_SIMILARITY if services.ai.embeds_locally else None
-
-
 def build_messages(question: str, lang: str, passages: list[Passage]) -> list[dict]:
     blocks = "\n\n".join(f"[{p.n}] {passage_label(p)}\n{p.text}" for p in passages)
     user = render(SKILL, "answer_user", passages=blocks, question=question, language=S.LANGUAGE_NAMES.get(lang, "日本語"))
@@ -227,7 +221,7 @@ async def answer(services, reply: ReplyPort, turn: Turn, notice: str) -> None:
 
     def weak(hits: list[Hit]) -> bool:
         return weak_retrieval(hits, min_coverage=settings.CITIZEN_MIN_COVERAGE, min_score=settings.CITIZEN_MIN_SCORE,
-                              bm25_only=not hybrid, min_similarity=_min_similarity(services, settings))
+                              bm25_only=not hybrid, min_similarity=min_similarity(services, settings.CITIZEN_MIN_SIMILARITY))
 
     found = await retrieve(req, services, turn.question, turn.sets, vectors=vectors, weak=weak,
                            options=retrieval_options(settings))

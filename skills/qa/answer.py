@@ -6,10 +6,10 @@ import logging
 from dataclasses import replace
 
 from cards import qa as qa_cards
-from core import embeddings
 from core.ai import AIFailed, AIRefused
 from core.knowledge.answer import Grounded, citation_for, passages_from_hits, weak_retrieval
 from core.knowledge.answer import ground as ground_answer
+from core.knowledge.answer import min_similarity as configured_or_default_similarity
 from core.search.index import Hit
 from core.search.passages import Passage, passage_label
 from core.skills import ReplyPort, SkillRequest
@@ -51,10 +51,7 @@ def can_escalate(services, target_set: str | None) -> bool:
 def min_similarity(services) -> float | None:
     """QA_MIN_SIMILARITY when set; else the value measured for the in-process model when it embeds; else off
     (an endpoint's model has its own cosine scale: measure it before setting QA_MIN_SIMILARITY)."""
-    configured = settings_of(services).QA_MIN_SIMILARITY
-    if configured is not None:
-        return configured
-    return embeddings.DEFAULT_MIN_SIMILARITY if services.ai.embeds_locally else None
+    return configured_or_default_similarity(services, settings_of(services).QA_MIN_SIMILARITY)
 
 
 def is_weak(hits: list[Hit], services, *, hybrid: bool) -> bool:
