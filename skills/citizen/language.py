@@ -13,7 +13,10 @@ _LATIN = re.compile(r"[A-Za-z]")
 _VIETNAMESE = re.compile(r"[đĐơƠưƯăĂ]|[ạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.I)
 # characters of written Chinese that Japanese does not use (simplified forms, particles): a question of Han characters
 # alone is Chinese only with one of these (「住民票 手数料」 is Japanese)
-_CHINESE = re.compile(r"[这们请问该么吗呢时会过为个样说对给还没办证费补领贴发电码话哪怎谁扔垃圾吧啊儿岁钱银买卖开关门车书]")
+# Traditional forms count too (Taiwan, Hong Kong): 這們麼嗎… are not used in modern Japanese; characters Japanese
+# shares (会, 誰, 領, 該, 棄, 請, 費 …) are left out, so 「会議 日程」 stays Japanese.
+_CHINESE = re.compile(r"[这们请问该么吗呢时过为个样说对给还没办证费补领贴发电码话哪怎谁扔垃圾吧啊儿岁钱银买卖开关门车书"
+                      r"你您這們麼嗎會說對沒辦證發碼兒歲錢賣關號區醫藥學廢丟點處應]")
 _EASY = ("やさしい日本語", "やさしいにほんご", "易しい日本語", "優しい日本語", "簡単な日本語", "かんたんな日本語",
          "easy japanese", "plain japanese")
 

@@ -85,6 +85,10 @@ async def test_the_citizen_skill_refuses_a_request_from_teams_that_reaches_it(db
     ("やさしい日本語でおしえてください。ごみはいつ出しますか", "easy_ja"),
     ("How do I throw away 粗大ごみ?", "en"), ("粗大垃圾怎么扔？", "zh"), ("儿童补贴什么时候发？", "zh"),
     ("대형 쓰레기는 어떻게 버려요?", "ko"), ("Tôi muốn vứt rác cồng kềnh", "vi"), ("", "ja"),
+    # Traditional Chinese (Taiwan, Hong Kong) was read as Japanese before its own forms were listed
+    ("大型家具丟在這裡可以嗎？", "zh"), ("證明書 申請", "zh"), ("你好", "zh"), ("兒童醫療費補助", "zh"),
+    # Han characters Japanese shares with Chinese keep a kana-less Japanese question Japanese
+    ("会議 日程", "ja"), ("領収書 再発行", "ja"), ("該当 書類", "ja"), ("廃棄物 処理", "ja"),
 ])
 def test_language_of_the_question(text, lang):
     assert detect(text) == lang
