@@ -1,6 +1,7 @@
 """Retrieval quality and speed of core.search, against a character-bigram BM25 baseline, in one run.
 
     .venv/bin/python bench/retrieval_eval.py [--jsquad 500] [--min-chunks 10000]
+    .venv/bin/python bench/retrieval_eval.py --only e --municipal-only --misses --sets fifth,sixth   # analysis
 
 Corpora (../shared/testdata): the Kyoto vaccination FAQ (question as title, answer as body), the Kanazawa and
 Kyotango garbage-sorting entries (one document per entry), each its own knowledge set; JSQuAD v1.3 validation
@@ -12,7 +13,9 @@ written after the last change to the analyser and measured once (bench/data/muni
 questions on entries neither of the others uses), a fourth written from the data alone before the embeddings work
 (bench/data/municipal_questions_fourth.jsonl, 60 questions, about half in everyday words for the thing asked about),
 a fifth and a sixth written the same way, each blind before a round of changes (…_fifth.jsonl, …_sixth.jsonl: 60
-each; the fifth was then studied, so the sixth is the held-out one), and a fixed sample of JSQuAD questions. "muni-all" is the municipal sets together.
+each; the fifth was then studied, so the sixth is the held-out one), a seventh written the same way, blind, before the
+reading-form round of changes and run once after it (…_seventh.jsonl, 60: hiragana, colloquial and misspelt names,
+brand names, descriptions), and a fixed sample of JSQuAD questions. "muni-all" is the municipal sets together.
 
 Configurations: (a) Sudachi BM25 (production analyser, offline mode), (b) hybrid: (a) fused by RRF with a loopback
 OpenAI-compatible /v1/embeddings stand-in called through the real openai client — its vectors are hashed character
@@ -97,6 +100,12 @@ def municipal_questions(docs, name: str = "municipal_questions.jsonl") -> list[t
             raise SystemExit(f"question {q['id']}: target not found in the corpus")
         out.append((q["set"], q["question"], rel))
     return out
+
+
+QUESTION_SETS = {"municipal": "municipal_questions.jsonl", "held-out": "municipal_questions_holdout.jsonl",
+                 "final": "municipal_questions_final.jsonl", "fourth": "municipal_questions_fourth.jsonl",
+                 "fifth": "municipal_questions_fifth.jsonl", "sixth": "municipal_questions_sixth.jsonl",
+                 "seventh": "municipal_questions_seventh.jsonl"}
 
 
 def jsquad(split: str) -> tuple[list[tuple[str, str, str, str]], list[tuple[str, str, set[str]]]]:
@@ -237,24 +246,24 @@ async def main() -> None:
     ap.add_argument("--municipal-only", action="store_true",
                     help="index the municipal sets only (no JSQuAD paragraphs: quicker; JSQuAD questions still serve "
                          "as out-of-scope questions)")
+    ap.add_argument("--sets", default=",".join(QUESTION_SETS),
+                    help="municipal question sets to ask (comma-separated; default all: " + ", ".join(QUESTION_SETS)
+                         + "); muni-all and the decline rates are over the sets asked")
     args = ap.parse_args()
+    asked = [s.strip() for s in args.sets.split(",") if s.strip()]
+    if unknown := [s for s in asked if s not in QUESTION_SETS]:
+        raise SystemExit(f"unknown question set(s): {', '.join(unknown)}")
 
     mdocs = municipal_docs()
-    mqs = municipal_questions(mdocs)
-    hqs = municipal_questions(mdocs, "municipal_questions_holdout.jsonl")
-    fqs = municipal_questions(mdocs, "municipal_questions_final.jsonl")
-    qqs = municipal_questions(mdocs, "municipal_questions_fourth.jsonl")
-    vqs = municipal_questions(mdocs, "municipal_questions_fifth.jsonl")
-    sqs = municipal_questions(mdocs, "municipal_questions_sixth.jsonl")
-    aqs = mqs + hqs + fqs + qqs + vqs + sqs
+    qsets = {name: municipal_questions(mdocs, QUESTION_SETS[name]) for name in asked}
+    aqs = [q for qs in qsets.values() for q in qs]
     jdocs, jqs_all = jsquad("valid")
     jqs = random.Random(42).sample(jqs_all, min(args.jsquad, len(jqs_all)))
     if args.municipal_only:
         jdocs = []
     docs = mdocs + jdocs
     print(f"corpus: {len(mdocs)} municipal documents, {len(jdocs)} JSQuAD paragraphs; "
-          f"queries: {len(mqs)} + {len(hqs)} held-out + {len(fqs)} final + {len(qqs)} fourth + {len(vqs)} fifth + {len(sqs)} sixth "
-          "municipal (own wording), "
+          "queries: " + " + ".join(f"{len(qs)} {name}" for name, qs in qsets.items()) + " municipal (own wording), "
           f"{len(jqs)} JSQuAD")
     sudachi()  # load the dictionary before timing anything
 
@@ -291,12 +300,7 @@ async def main() -> None:
             space = local.SPACE if name.startswith("(e)") else "default"
             ix, db, secs = await build(f"{tmp}/eval{i}.db", docs, embed=emb, analyzer=analyzer, space=space)
             misses: list = []
-            results[name] = {"municipal": await evaluate(ix, docs, mqs, misses=misses),
-                             "held-out": await evaluate(ix, docs, hqs, misses=misses),
-                             "final": await evaluate(ix, docs, fqs, misses=misses),
-                             "fourth": await evaluate(ix, docs, qqs, misses=misses),
-                             "fifth": await evaluate(ix, docs, vqs, misses=misses),
-                             "sixth": await evaluate(ix, docs, sqs, misses=misses),
+            results[name] = {**{s: await evaluate(ix, docs, qs, misses=misses) for s, qs in qsets.items()},
                              "muni-all": await evaluate(ix, docs, aqs),
                              **({"jsquad": await evaluate(ix, docs, jqs)} if jdocs else {}),
                              "ingest_docs_per_s": len(docs) / secs}
@@ -319,7 +323,7 @@ async def main() -> None:
     print()
     print(f"{'configuration':34} {'set':10} {'n':>4} {'R@1':>6} {'R@5':>6} {'MRR':>6} {'p50 ms':>7}  ingest docs/s")
     for name, r in results.items():
-        for set_name in ("municipal", "held-out", "final", "fourth", "fifth", "sixth", "muni-all", "jsquad"):
+        for set_name in (*QUESTION_SETS, "muni-all", "jsquad"):
             if set_name not in r:
                 continue
             m = r[set_name]
@@ -404,7 +408,7 @@ async def main() -> None:
 
     print()
     for name in ("(a) Sudachi BM25", "(d) hybrid, multilingual-e5-small"):
-        for set_name in ("municipal", "held-out", "final", "fourth", "fifth", "sixth", "muni-all") if name in results else ():
+        for set_name in (*qsets, "muni-all") if name in results else ():
             m = results[name][set_name]
             print(f"targets, {name[4:]}, {set_name:9} (n={m['n']}): recall@5 {m['recall@5']:.3f} "
                   f"(≥0.95: {'met' if m['recall@5'] >= 0.95 else 'NOT met'}), "
