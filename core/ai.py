@@ -86,9 +86,13 @@ class AI:
 
     async def chat(self, req: SkillRequest, skill: str, messages: list[dict], *, tools: list[dict] | None = None,
                    tool_choice: Any = None, tier: str | None = None, temperature: float | None = 0.2,
-                   max_tokens: int | None = None, timeout: float | None = None, step: str | None = None) -> AIAnswer:
+                   max_tokens: int | None = None, timeout: float | None = None, step: str | None = None,
+                   response_format: dict | None = None) -> AIAnswer:
         """`step` names a call made inside one use ("rewrite" of a question before search, LLM "rerank"): it is
-        audited like any call (tokens, latency) with outcome "step" and reason `step`, never counted as a use."""
+        audited like any call (tokens, latency) with outcome "step" and reason `step`, never counted as a use.
+        A message's content may be a list of parts (text and `image_url` parts, OpenAI's vision input): the text parts
+        are checked and masked like plain content; images pass as given, so a caller sending photos prepares them
+        for the tier first (e.g. blurs faces, strips metadata). `response_format` asks for structured output."""
         decision, sent = await self._prepare(req, skill, messages, tier, step=step)
         start = time.perf_counter()
         try:
@@ -96,7 +100,7 @@ class AI:
                                                                        "endpoint": decision.endpoint.name}):
                 result: ChatResult = await decision.endpoint.chat(sent, tools=tools, tool_choice=tool_choice,
                                                                   temperature=temperature, max_tokens=max_tokens,
-                                                                  timeout=timeout)
+                                                                  timeout=timeout, response_format=response_format)
         except LLMError as e:
             await self._audit(req, skill, decision, outcome="error", reason=e.kind, latency=elapsed_ms(start),
                               sent=sent, step=step)
@@ -268,7 +272,7 @@ class AI:
 
     async def _prepare(self, req: SkillRequest, skill: str, messages: list[dict], tier: str | None,
                        step: str | None = None):
-        texts = [m["content"] for m in messages if isinstance(m.get("content"), str)]
+        texts = [t for m in messages for t in _texts_of(m.get("content"))]
         decision = self.guard.decide(texts, tier or req.tier)
         if decision.refusal or decision.endpoint is None:
             reason = decision.reason or "no_endpoint"
@@ -331,6 +335,16 @@ class AI:
                 s.add(event)
         except Exception:  # noqa: BLE001 - never lose the user's answer because the audit write failed
             log.exception("audit write failed (skill=%s outcome=%s)", event.skill, event.outcome)
+
+
+def _texts_of(content: Any) -> list[str]:
+    """The text of a message's content: the string itself, or the text parts of a list of content parts."""
+    if isinstance(content, str):
+        return [content]
+    if isinstance(content, list):
+        return [p["text"] for p in content if isinstance(p, dict) and p.get("type") == "text"
+                and isinstance(p.get("text"), str)]
+    return []
 
 
 def _safe_cut(text: str) -> int:

@@ -193,9 +193,12 @@ class Endpoint:
 
     async def chat(self, messages: list[dict], *, tools: list[dict] | None = None, tool_choice: Any = None,
                    temperature: float | None = 0.2, max_tokens: int | None = None,
-                   timeout: float | None = None) -> ChatResult:
+                   timeout: float | None = None, response_format: dict | None = None) -> ChatResult:
+        """`response_format` is passed as given (e.g. {"type": "json_schema", "json_schema": {…}}); support varies by
+        model and server, so callers validate the answer."""
+        extra: dict[str, Any] = {"response_format": response_format} if response_format else {}
         kwargs = self._request(messages, tools=tools, tool_choice=tool_choice, temperature=temperature,
-                               max_tokens=max_tokens, timeout=timeout)
+                               max_tokens=max_tokens, timeout=timeout, **extra)
         resp = await _call(self.client.chat.completions.create(**kwargs))
         if not resp.choices:
             raise LLMError("bad_response", "no choices")

@@ -7,7 +7,8 @@ import importlib
 
 from core.skills import Skill
 
-NAMES = ("help", "news", "drafting", "qa", "planning", "law", "kpi", "tier", "chat", "citizen", "notices", "analysis")
+NAMES = ("help", "news", "drafting", "qa", "planning", "law", "kpi", "tier", "chat", "citizen", "notices", "analysis",
+         "images")
 
 
 def SKILLS() -> list[Skill]:  # noqa: N802 - reads as the constant list it returns

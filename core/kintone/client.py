@@ -276,6 +276,29 @@ class KintoneClient:
             updated_at=parse_kintone_datetime(_value(record, f["updated_at"])),
             asker_name=_text(_value(record, f["asker"])))
 
+    # ------------------------------------------------------------------------------------------ any app's records
+
+    async def upload_file(self, name: str, content: bytes, content_type: str = "application/octet-stream") -> str:
+        """``POST /k/v1/file.json`` (multipart, part ``file``) → the ``fileKey`` a FILE field takes
+        (``{"value": [{"fileKey": …}]}``). kintone drops a key that no record uses within 3 days."""
+        form = aiohttp.FormData(quote_fields=False)   # a Japanese file name as UTF-8, as browsers send it
+        form.add_field("file", content, filename=name or "file", content_type=content_type)
+        data = await self._request("POST", "/k/v1/file.json", form=form)
+        key = data.get("fileKey") if isinstance(data, dict) else None
+        if not key or not isinstance(key, str):
+            raise KintoneError("bad_response", detail="no fileKey in POST file response")
+        return key
+
+    async def add_record(self, record: dict[str, Any]) -> str:
+        """``POST /k/v1/record.json`` of a record already in kintone's shape (``{"<code>": {"value": …}}``) to this
+        client's app; returns the record id."""
+        data = await self._request("POST", "/k/v1/record.json",
+                                   body={"app": self.settings.KINTONE_APP_ID, "record": record})
+        record_id = data.get("id") if isinstance(data, dict) else None
+        if not record_id:
+            raise KintoneError("bad_response", detail="no id in POST record response")
+        return str(record_id)
+
     # ---------------------------------------------------------------------------------------------- webhook
 
     def verify_webhook_token(self, presented: str | None) -> bool:
@@ -311,7 +334,7 @@ class KintoneClient:
         return self._session
 
     async def _request(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None,
-                       body: dict | None = None) -> Any:
+                       body: dict | None = None, form: aiohttp.FormData | None = None) -> Any:
         base_url, token = self.settings.KINTONE_BASE_URL, self.settings.KINTONE_API_TOKEN
         if not self.configured or base_url is None or token is None:  # configured implies both are set
             raise KintoneError("not_configured")
@@ -325,6 +348,8 @@ class KintoneClient:
         if body is not None:
             kwargs["data"] = json.dumps(body, ensure_ascii=False).encode("utf-8")
             headers["Content-Type"] = "application/json"
+        elif form is not None:
+            kwargs["data"] = form          # multipart/form-data; aiohttp sets the boundary header
         try:
             async with self._http().request(method, url, **kwargs) as resp:
                 status = resp.status

@@ -250,6 +250,7 @@ class KintoneStandIn(LoopbackServer):
         self.initial_status = initial_status
         self.answered_status = answered_status
         self.records: dict[int, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = {}     # fileKey -> {name, content_type, content}
         self.requests: list[dict] = []
         self.bad_token_status = 401
         self.delay = 0.0
@@ -267,6 +268,7 @@ class KintoneStandIn(LoopbackServer):
         app.router.add_post("/k/v1/record.json", self._post_record)
         app.router.add_put("/k/v1/record.json", self._put_record)
         app.router.add_get("/k/v1/records.json", self._get_records)
+        app.router.add_post("/k/v1/file.json", self._post_file)
 
     def middlewares(self) -> list:
         return [self._middleware]
@@ -327,7 +329,7 @@ class KintoneStandIn(LoopbackServer):
     @web.middleware
     async def _middleware(self, request: web.Request, handler):
         body = None
-        raw = await request.read()
+        raw = b"" if request.content_type.startswith("multipart/") else await request.read()   # multipart: the handler reads it
         if raw:
             try:
                 body = json.loads(raw.decode("utf-8"))
@@ -375,6 +377,14 @@ class KintoneStandIn(LoopbackServer):
             if ftype in ("SINGLE_LINE_TEXT", "MULTI_LINE_TEXT") and not isinstance(value, str):
                 errors[f"record.{code}.value"] = {"messages": ["文字列を指定してください。"]}
                 continue
+            if ftype == "FILE":
+                if not isinstance(value, list) or not all(isinstance(v, dict) and v.get("fileKey") in self.files
+                                                          for v in value):
+                    errors[f"record.{code}.value"] = {"messages": ["ファイルキーが不正です。"]}
+                    continue
+                value = [{"fileKey": v["fileKey"], "name": self.files[v["fileKey"]]["name"],
+                          "contentType": self.files[v["fileKey"]]["content_type"],
+                          "size": str(len(self.files[v["fileKey"]]["content"]))} for v in value]
             if ftype == "DATETIME" and value:
                 value = _iso(_minute(datetime.fromisoformat(value.replace("Z", "+00:00"))))
             values[code] = value
@@ -390,6 +400,20 @@ class KintoneStandIn(LoopbackServer):
             return _error(400, "CB_VA01", "入力内容が正しくありません。", errors=errors)
         rid = self.add_record(values)
         return _json({"id": rid, "revision": "1"})
+
+    async def _post_file(self, request: web.Request) -> web.Response:
+        """``POST /k/v1/file.json``: multipart with a part named ``file`` → ``{"fileKey"}``."""
+        if not request.content_type.startswith("multipart/"):
+            return _error(400, "CB_IJ01", "multipart/form-data で送信してください。")
+        reader = await request.multipart()
+        async for part in reader:
+            if getattr(part, "name", None) == "file":
+                content = await part.read()
+                key = secrets.token_hex(16)
+                self.files[key] = {"name": part.filename or "", "content_type": part.headers.get("Content-Type", ""),
+                                   "content": bytes(content)}
+                return _json({"fileKey": key})
+        return _error(400, "CB_VA01", "入力内容が正しくありません。", errors={"file": {"messages": ["必須です。"]}})
 
     async def _put_record(self, request: web.Request) -> web.Response:
         body = request[JSON_BODY] or {}
