@@ -113,6 +113,11 @@ class AssistantBot(Bot):
                                                     data=data), self._port(turn), self.services)
             elif act.type == ActivityTypes.invoke:
                 self._invoke_response(turn, 200, None)
+            elif act.type == ActivityTypes.event and act.name == JOIN_EVENT:
+                owner = self.services.registry.for_channel(act.channel_id or "", self.services)
+                if owner is not None and owner.serves and owner.on_join is not None:
+                    value = act.value if isinstance(act.value, dict) else {}
+                    await owner.on_join(self._request(turn, cid, data=value), self._port(turn), self.services)
             return
         if self.allowed_tenants and tenant not in self.allowed_tenants:
             log.warning("activity from a tenant that is not allowed", extra={"tenant": tenant or "-",
@@ -278,6 +283,7 @@ class AssistantBot(Bot):
                 row.installed = False
 
 
+JOIN_EVENT = "webchat/join"     # the event a Web Chat page sends once connected (the citizen page does)
 INVOKE_WAIT_SECONDS = 4.0      # Teams waits a few seconds for an invoke response; longer work continues after it
 _BACKGROUND: set[asyncio.Task] = set()
 

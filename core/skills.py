@@ -192,6 +192,9 @@ class Skill:
     ready: bool = True
     examples: tuple[str, ...] = ()             # example utterances for /help and the tool description
     on_feedback: Handler | None = None         # 👍/👎 on any answer: req.data = {reaction, text, reply_to_id}
+    on_join: Handler | None = None
+    """A visitor opened a conversation on a channel this skill alone serves (Web Chat's `webchat/join` event, sent by
+    the page once connected): req.data = the event's value (e.g. {"language": "en-US"}). Typically a welcome."""
     role: str | None = None
     channels: tuple[str, ...] | Callable[["Services"], tuple[str, ...]] = ()
     """Channels this skill alone serves (e.g. Web Chat for residents): every activity of such a channel goes to this

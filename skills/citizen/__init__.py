@@ -7,7 +7,7 @@ import importlib
 import importlib.util
 
 from core.skills import Job, Route, Skill
-from skills.citizen.handler import handle
+from skills.citizen.handler import handle, welcome
 from skills.citizen.jobs import handoff_enabled, handoff_every, run_handoffs, run_retention
 from skills.citizen.settings import CitizenSettings
 
@@ -26,7 +26,7 @@ def _channels(services) -> tuple[str, ...]:
 SKILL = Skill(
     name="citizen", title="市民向けチャットボット",
     description="市のウェブサイトで、公開している情報から住民の質問に出典付きで回答します。",
-    commands=[], handler=handle, free_text=False,     # no staff command, never chosen for free text in Teams
+    commands=[], handler=handle, on_join=welcome, free_text=False,     # no staff command, never chosen for free text in Teams
     channels=_channels,
     routes=_routes(),
     jobs=[Job("citizen-handoff", run_handoffs, every=handoff_every, enabled=handoff_enabled),

@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 
 from cards.common import search_label
 from core.ai import AIFailed, AIRefused
+from core.cache import TTLCache
 from core.guard.pii import SUMMARY_LABELS
 from core.kintone.client import KintoneError
 from core.knowledge import public
@@ -60,6 +61,8 @@ log = logging.getLogger(__name__)
 
 SKILL = "citizen"
 LIMITER_KEY = "citizen.limiter"
+WELCOMED_KEY = "citizen.welcomed"
+WELCOMED_TTL = 24 * 3600.0
 OFFLINE_PASSAGES = 3
 OFFLINE_EXCERPT = 240
 STORED_CHARS = 4000
@@ -157,6 +160,20 @@ async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
         contact = default_contact(settings)
         await _decline(services, reply, turn, S.NOT_FOUND["ja"].format(section=contact.section, phone=contact.phone),
                        "search_error")
+
+
+async def welcome(req: SkillRequest, reply: ReplyPort, services) -> None:
+    """The page connected (webchat/join): greet once per conversation, in the language of the resident's browser.
+    A page that sends the event again (a reconnect, a hostile client) gets nothing more; no record, no audit."""
+    settings = settings_of(services)
+    if (req.channel or "").lower() not in settings.channels:
+        return
+    welcomed: TTLCache[str, bool] = services.extra(WELCOMED_KEY, lambda: TTLCache(ttl=WELCOMED_TTL,
+                                                                                   max_entries=100_000))
+    if welcomed.get(req.conversation_id):
+        return
+    welcomed.put(req.conversation_id, True)
+    await reply.send_text(S.WELCOME[language.of_locale(req.data.get("language"))])
 
 
 def _is_command(text: str) -> bool:

@@ -43,6 +43,12 @@ def detect(text: str) -> str:
     return "ja"
 
 
+def of_locale(locale: object) -> str:
+    """The answer language for a browser's locale ("en-US", "zh-Hant-TW", "ko", "vi-VN"); Japanese otherwise."""
+    primary = str(locale or "").strip().lower().replace("_", "-").split("-")[0]
+    return primary if primary in ("en", "zh", "ko", "vi") else "ja"
+
+
 def frame(language: str) -> str:
     """The language of the texts around an answer (やさしい日本語 uses the Japanese ones)."""
     return "ja" if language == "easy_ja" else language

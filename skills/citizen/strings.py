@@ -72,5 +72,23 @@ AI_BUSY = {
     "ko": "AI 답변을 작성하지 못했습니다. 관련이 있을 수 있는 시 홈페이지 내용(일본어)을 보여 드립니다.",
     "vi": "Không thể tạo câu trả lời bằng AI; dưới đây là các phần liên quan trên trang web của thành phố (tiếng Nhật).",
 }
+# the first message of a conversation (the page's webchat/join event), in the language of the resident's browser
+WELCOME = {
+    "ja": "こんにちは。尼崎市のAIチャットです。市の手続きや暮らしについて、市のホームページに掲載している情報から"
+          "お答えします。\n\n質問の例: 「粗大ごみはどうやって申し込みますか」「住民票の写しはどこで取れますか」\n\n"
+          "回答はAIが作成するため、誤りを含むことがあります。氏名・住所・電話番号などの個人情報は入力しないでください。",
+    "en": "Hello. This is Amagasaki City's AI chat. Ask about city procedures and daily life; answers come from the "
+          "city's web pages, in English.\n\nExample: \"How do I dispose of large items?\"\n\n"
+          "Answers are written by AI and may contain errors. Please do not enter your name, address or phone number.",
+    "zh": "您好。这里是尼崎市的AI聊天。我们根据市政府网站的信息，用中文回答有关市政手续和生活的问题。\n\n"
+          "例如：「大件垃圾怎么申请？」\n\n回答由AI生成，可能有误。请不要输入姓名、地址、电话号码等个人信息。",
+    "ko": "안녕하세요. 아마가사키시 AI 채팅입니다. 시의 절차와 생활에 관한 질문에 시 홈페이지 정보를 바탕으로 "
+          "한국어로 답변합니다.\n\n예: \"대형 쓰레기는 어떻게 신청하나요?\"\n\n"
+          "답변은 AI가 작성하므로 틀린 내용이 있을 수 있습니다. 이름, 주소, 전화번호 등 개인정보는 입력하지 마십시오.",
+    "vi": "Xin chào. Đây là kênh trò chuyện AI của thành phố Amagasaki. Chúng tôi trả lời bằng tiếng Việt các câu hỏi "
+          "về thủ tục và đời sống dựa trên trang web của thành phố.\n\nVí dụ: \"Làm thế nào để bỏ rác cồng kềnh?\"\n\n"
+          "Câu trả lời do AI soạn và có thể có sai sót. Vui lòng không nhập họ tên, địa chỉ, số điện thoại.",
+}
+
 LANGUAGE_NAMES = {"ja": "日本語", "easy_ja": "やさしい日本語", "en": "English", "zh": "中文（简体）", "ko": "한국어",
                   "vi": "Tiếng Việt"}

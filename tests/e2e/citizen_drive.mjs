@@ -89,6 +89,14 @@ try {
   const box = page.locator(SEND_BOX);
   await box.waitFor({ state: 'visible' });
   mark('webchat');
+  // The bot's welcome (the page's webchat/join event) comes first, before any question is typed.
+  await page.waitForFunction((sel) => {
+    const node = document.querySelector(sel);
+    const content = node && node.querySelector('.webchat__bubble__content');
+    return content && content.innerText.trim().length > 0;
+  }, BOT_ACTIVITY, { timeout });
+  const welcome = await botActivities();
+  mark('welcome');
 
   // Keyboard: from the top of the page, Tab until the send box has the focus (the notice, its summary and the
   // skip link come first).
@@ -140,7 +148,7 @@ try {
   const csp = await page.evaluate(() => window.__csp);
   const pageText = await page.locator('body').innerText();
   if (opt.screenshot) await page.screenshot({ path: opt.screenshot, fullPage: false });
-  process.stdout.write(JSON.stringify({ ok: true, answers, tabsToSendBox, layout, csp, blocked, pageErrors, axe,
+  process.stdout.write(JSON.stringify({ ok: true, welcome, answers, tabsToSendBox, layout, csp, blocked, pageErrors, axe,
                                         pageText, timings }) + '\n');
 } catch (err) {
   exitCode = 1;

@@ -177,6 +177,9 @@ def test_a_resident_gets_the_city_page_offline(citizen, tmp_path):
     shot = Path(os.environ.get("E2E_CITIZEN_SCREENSHOT") or tmp_path / "citizen.png")
     result, detail = _drive(citizen, ["燃やすごみは週に何回出せますか", "/kpi"], shot)
     _check_page(result, detail, citizen)
+    # the page's join event: one welcome, in the browser's language (the driver's Chromium runs in ja-JP)
+    [welcome] = result["welcome"]
+    assert "尼崎市のAIチャットです" in welcome["text"] and "個人情報は入力しないでください" in welcome["text"], welcome
     answer, staff = result["answers"]
     text = "\n".join(answer["texts"])
     # offline: the passages themselves, labelled as search results, the city page linked, the 窓口 named

@@ -55,10 +55,25 @@
     suggestedActionLayout: 'stacked'
   };
 
+  // Once connected, tell the bot a resident is here (it greets in the browser's language): Web Chat's join event.
+  var store = window.WebChat.createStore({}, function (api) {
+    return function (next) {
+      return function (action) {
+        if (action.type === 'DIRECT_LINE/CONNECT_FULFILLED') {
+          api.dispatch({
+            type: 'WEB_CHAT/SEND_EVENT',
+            payload: { name: 'webchat/join', value: { language: navigator.language || '' } }
+          });
+        }
+        return next(action);
+      };
+    };
+  });
+
   fetchToken().then(function (session) {
     var directLine = window.WebChat.createDirectLine({ token: session.token, domain: config.domain });
     window.WebChat.renderWebChat(
-      { directLine: directLine, locale: config.locale, nonce: nonce, styleOptions: styleOptions },
+      { directLine: directLine, locale: config.locale, nonce: nonce, store: store, styleOptions: styleOptions },
       document.getElementById('webchat')
     );
     status.hidden = true;

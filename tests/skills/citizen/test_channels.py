@@ -118,3 +118,12 @@ def test_the_citizen_prompts_pass_the_masking_untouched(name):
     from skills.prompts import load
 
     assert PiiDetector().detect(load("citizen", name)) == []
+
+
+@pytest.mark.parametrize("locale, lang", [("en-US", "en"), ("zh-TW", "zh"), ("zh_Hans_CN", "zh"), ("ko", "ko"),
+                                          ("vi-VN", "vi"), ("ja-JP", "ja"), ("fr-FR", "ja"), ("", "ja"), (None, "ja"),
+                                          (42, "ja")])
+def test_the_welcome_language_follows_the_browser_locale(locale, lang):
+    from skills.citizen.language import of_locale
+
+    assert of_locale(locale) == lang

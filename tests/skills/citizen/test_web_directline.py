@@ -178,3 +178,38 @@ def test_the_command_line_refuses_a_non_loopback_address():
     proc = subprocess.run([sys.executable, "-m", "devtools.directline", "--host", "0.0.0.0", "--port", "0"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "loopback" in proc.stderr
+
+
+async def test_the_page_join_event_gets_one_welcome_in_the_browser_language(stack):
+    """The citizen page sends Web Chat's `webchat/join` event once connected: the bot greets once, in the language
+    of the browser's locale; the same event again (a reconnect, a hostile page) gets nothing more."""
+    from skills.citizen.strings import WELCOME
+
+    directline, http = stack
+    conv_id, token, stream_url, _ = await open_conversation(directline, http)
+    ws = await http.ws_connect(stream_url)
+    try:
+        url = f"{directline.domain}/conversations/{conv_id}/activities"
+        join = {"type": "event", "name": "webchat/join", "value": {"language": "ko-KR"}}
+        status, _ = await call(http, "POST", url, auth=token, body=join)
+        assert status == 200
+        texts = []
+        while len(texts) < 1:
+            for a in (await next_set(ws))["activities"]:
+                if a["type"] == "message" and a["from"]["role"] == "bot":
+                    texts.append(a["text"])
+        assert texts == [WELCOME["ko"]]
+        # the event again, then a question: the next bot message is the answer, not a second welcome
+        assert (await call(http, "POST", url, auth=token, body=join))[0] == 200
+        assert (await call(http, "POST", url, auth=token, body={"type": "message", "text": "燃やすごみの日は"}))[0] == 200
+        nxt = None
+        while nxt is None:
+            for a in (await next_set(ws))["activities"]:
+                if a["type"] == "message" and a["from"]["role"] == "bot":
+                    nxt = a["text"]
+                    break
+        assert nxt not in WELCOME.values() and nxt
+    finally:
+        await ws.close()
+    bot_sent = [e for e in directline.to_bot if e["activity"]["type"] == "event"]
+    assert len(bot_sent) == 2 and all(e["status"] in (200, 202) for e in bot_sent)
