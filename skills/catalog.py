@@ -8,7 +8,7 @@ import importlib
 from core.skills import Skill
 
 NAMES = ("help", "news", "drafting", "qa", "planning", "law", "kpi", "tier", "chat", "citizen", "notices", "analysis",
-         "images")
+         "minutes", "images")
 
 
 def SKILLS() -> list[Skill]:  # noqa: N802 - reads as the constant list it returns
