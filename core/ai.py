@@ -268,6 +268,33 @@ class AI:
                           usage=Usage(result.tokens, 0), model=result.model or None, step="rerank")
         return [i for i, _ in result.order]
 
+    async def transcribe(self, req: SkillRequest, skill: str, audio: bytes, filename: str, *, speech: Any,
+                         tier: str | None = None, language: str = "ja", timeout: float | None = None,
+                         step: str | None = None) -> Any:
+        """Speech to text through `speech` (core.speech.SpeechGateway). A recording cannot be masked, so it goes only
+        to an endpoint of the request's tier approved for personal data; else AIRefused and nothing is sent. Audited
+        like a chat call (outcome "step" when `step` names a piece of a longer recording). Raises AIFailed."""
+        tier = tier or req.tier or self.guard.settings.GUARD_DEFAULT_TIER
+        ep = speech.for_tier(tier)
+        audit = SimpleNamespace(tier=tier, endpoint=ep, session=None, masking=False)
+        if ep is None or not ep.personal_data:
+            audit.endpoint = None
+            await self._audit(req, skill, audit, outcome="refused", reason="no_endpoint_for_tier", latency=0.0,
+                              sent=None, step=step)
+            raise AIRefused("この区分で個人情報の取扱いを認められた音声認識の接続先がないため、録音は送信しませんでした。",
+                            "no_endpoint_for_tier")
+        start = time.perf_counter()
+        try:
+            with tracer.start_as_current_span("speech.transcribe", attributes={"skill": skill, "tier": tier}):
+                result = await ep.transcribe(audio, filename, language=language, timeout=timeout)
+        except LLMError as e:
+            await self._audit(req, skill, audit, outcome="error", reason=e.kind, latency=elapsed_ms(start), sent=None,
+                              step=step)
+            raise AIFailed(e.kind) from e
+        await self._audit(req, skill, audit, outcome="ok", latency=elapsed_ms(start), sent=None, model=result.model,
+                          step=step)
+        return result
+
     # -- internals ---------------------------------------------------------------------------------------------
 
     async def _prepare(self, req: SkillRequest, skill: str, messages: list[dict], tier: str | None,
