@@ -121,5 +121,17 @@ class KeyValue(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
-__all__ = ["Base", "UserProfile", "ConversationRef", "Feedback", "UsageEvent", "KeyValue", "UniqueConstraint",
+class RateCounter(Base):
+    """Fixed-window request counters shared by every replica (core.ratelimit). `key` is a hash of what is limited
+    (a conversation, a client, an address), never the raw value; `expires` (epoch seconds) is the window's end."""
+
+    __tablename__ = "rate_counters"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)      # epoch seconds // window length
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    expires: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+__all__ = ["Base", "UserProfile", "ConversationRef", "Feedback", "UsageEvent", "KeyValue", "RateCounter",
+           "UniqueConstraint",
            "utcnow", "SYSTEM_USER_PREFIX", "CITIZEN_USER_PREFIX", "CITIZEN_OUTCOMES"]

@@ -45,6 +45,7 @@ from core.knowledge.answer import (
 )
 from core.knowledge.approved import ApprovedAnswers
 from core.knowledge.public import Contact, PublicSet
+from core.ratelimit import RateLimits
 from core.search.index import Hit, SearchError
 from core.search.passages import Passage, passage_label
 from core.skills import ReplyPort, SkillRequest
@@ -52,7 +53,6 @@ from core.store.models import CITIZEN_USER_PREFIX
 from core.timeutil import jst_text
 from skills.citizen import language
 from skills.citizen import strings as S
-from skills.citizen.limits import RateLimiter
 from skills.citizen.models import CitizenTranscript
 from skills.citizen.settings import CitizenSettings
 from skills.prompts import load, render
@@ -118,10 +118,10 @@ async def handle(req: SkillRequest, reply: ReplyPort, services) -> None:
     turn = anonymous_turn(req, settings)
     text = " ".join((req.text or "").split())
     # every message counts against the limits, whatever it holds: refusals cost a reply and a record too
-    limiter: RateLimiter = services.extra(LIMITER_KEY, RateLimiter)
-    limited = limiter.hit([(f"conversation:{turn.conversation}", settings.CITIZEN_RATE_PER_CONVERSATION),
+    limiter: RateLimits = services.extra(LIMITER_KEY, lambda: RateLimits(services.db))
+    limited = await limiter.hit([(f"conversation:{turn.conversation}", settings.CITIZEN_RATE_PER_CONVERSATION),
                            (f"client:{turn.client}", settings.CITIZEN_RATE_PER_CLIENT)],
-                          float(settings.CITIZEN_RATE_WINDOW_SECONDS))
+                                settings.CITIZEN_RATE_WINDOW_SECONDS)
     if limited is not None:
         message = S.RATE_LIMITED.format(seconds=limited.retry_after)
         if limited.first:            # a client that keeps sending costs one audit record per window, not one each

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from core.kintone.client import AnsweredRecord
 from core.knowledge.approved import ApprovedAnswers, NewApproved
+from core.ratelimit import RateLimits
 from skills.citizen.handler import public_sets, purge_transcripts, settings_of
 from skills.citizen.models import CitizenTranscript
 
@@ -97,3 +98,4 @@ async def run_handoffs(services) -> None:
 
 async def run_retention(services) -> None:
     await purge_transcripts(services)
+    await RateLimits(services.db).purge()          # rate-limit windows that ended an hour ago or more

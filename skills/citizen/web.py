@@ -11,7 +11,6 @@ Chat's own <style> elements and nothing else."""
 from __future__ import annotations
 
 import asyncio
-import collections
 import hashlib
 import html
 import ipaddress
@@ -19,7 +18,6 @@ import json
 import logging
 import secrets
 import string
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +25,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
+from core.ratelimit import RateLimits
 from core.skills import Route
 from skills.citizen.web_settings import CitizenWebSettings
 
@@ -42,7 +41,7 @@ PAGE_PATH = "/citizen"
 STATIC_PREFIX = "/citizen/static/"
 MAX_TOKEN_BODY = 4096
 MAX_TOKEN_CHARS = 8192
-MAX_TRACKED_ADDRESSES = 100_000
+TOKEN_LIMITS_KEY = "citizen.token-limits"
 # Web Chat probes for :focus-visible support with an empty <style> element that does not carry the nonce; the hash
 # of the empty text admits exactly that element (nothing with content can match it).
 EMPTY_STYLE_HASH = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
@@ -63,37 +62,10 @@ LOADING = "チャットを準備しています。しばらくお待ちくださ
 
 # ------------------------------------------------------------------------------------------------ per-process state
 
-class RateLimiter:
-    """A sliding window per key: at most `limit` hits in `window` seconds. Memory is bounded (least recently seen
-    keys are forgotten first). One process's count: behind several replicas each counts its own share."""
-
-    def __init__(self, max_keys: int = MAX_TRACKED_ADDRESSES) -> None:
-        self._hits: collections.OrderedDict[str, collections.deque[float]] = collections.OrderedDict()
-        self._max_keys = max_keys
-
-    def hit(self, key: str, *, limit: int, window: float, now: float) -> float:
-        """Record a hit; 0 when allowed, else the seconds until the next one would be."""
-        hits = self._hits.get(key)
-        if hits is None:
-            hits = collections.deque()
-            self._hits[key] = hits
-            while len(self._hits) > self._max_keys:
-                self._hits.popitem(last=False)
-        else:
-            self._hits.move_to_end(key)
-        while hits and hits[0] <= now - window:
-            hits.popleft()
-        if len(hits) >= limit:
-            return max(0.001, hits[0] + window - now)
-        hits.append(now)
-        return 0.0
-
-
 @dataclass
 class WebState:
-    """What the citizen routes keep per process (in services.extras): the limiter and one HTTP session."""
+    """What the citizen routes keep per process (in services.extras): one HTTP session, the assets' versions."""
 
-    limiter: RateLimiter = field(default_factory=RateLimiter)
     session: aiohttp.ClientSession | None = None
     versions: dict[str, tuple[float, str]] = field(default_factory=dict)
 
@@ -163,10 +135,13 @@ async def token(request: web.Request, services: "Services") -> web.StreamRespons
         return _json(413, {"error": TOO_LARGE})
     if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
         return _json(403, {"error": CROSS_SITE})
-    wait = state.limiter.hit(client_address(request, s.CITIZEN_FORWARDED_HOPS), limit=s.CITIZEN_TOKEN_LIMIT,
-                             window=s.CITIZEN_TOKEN_WINDOW_SECONDS, now=time.monotonic())
-    if wait:
-        seconds = max(1, int(wait + 0.999))
+    # every replica counts into the same window (core.ratelimit: the database), keyed by the hashed address
+    limits: RateLimits = services.extra(TOKEN_LIMITS_KEY, lambda: RateLimits(services.db))
+    limited = await limits.hit(
+        [(f"citizen-token:{client_address(request, s.CITIZEN_FORWARDED_HOPS)}", s.CITIZEN_TOKEN_LIMIT)],
+        s.CITIZEN_TOKEN_WINDOW_SECONDS)
+    if limited is not None:
+        seconds = limited.retry_after
         return _json(429, {"error": RATE_LIMITED.format(seconds=seconds), "retry_after": seconds},
                      headers={"Retry-After": str(seconds)})
     if not s.DIRECTLINE_SECRET:

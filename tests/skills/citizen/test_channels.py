@@ -1,5 +1,5 @@
 """The skill contract's channels (core/skills.py, core/router.py): a skill that alone serves a channel gets every
-activity of it, and nothing of it is reachable from the staff channels. Language detection and the rate limiter."""
+activity of it, and nothing of it is reachable from the staff channels. Language detection."""
 from __future__ import annotations
 
 import pytest
@@ -7,7 +7,6 @@ import pytest
 from core import router
 from core.skills import Command, Registry, Skill, Verb
 from skills.citizen.language import detect
-from skills.citizen.limits import RateLimiter
 from tests.harness import RecorderPort, make_request, make_services
 
 
@@ -92,22 +91,6 @@ async def test_the_citizen_skill_refuses_a_request_from_teams_that_reaches_it(db
 ])
 def test_language_of_the_question(text, lang):
     assert detect(text) == lang
-
-
-def test_rate_limiter_window_and_keys():
-    now = [0.0]
-    limiter = RateLimiter(clock=lambda: now[0])
-    keys = [("conversation:a", 2), ("client:x", 3)]
-    assert limiter.hit(keys, 60) is None and limiter.hit(keys, 60) is None
-    third = limiter.hit(keys, 60)
-    assert third is not None and third.first and third.retry_after == 60
-    now[0] = 30.0
-    fourth = limiter.hit(keys, 60)
-    assert fourth is not None and not fourth.first and fourth.retry_after == 30     # told once per window
-    assert limiter.hit([("conversation:b", 2), ("client:x", 3)], 60) is None      # the client's third
-    assert limiter.hit([("conversation:c", 2), ("client:x", 3)], 60).first         # the client's limit
-    now[0] = 60.5                                                                  # the first two left the window
-    assert limiter.hit(keys, 60) is None
 
 
 @pytest.mark.parametrize("name", ["answer_system", "rewrite_system", "rerank_system", "scope_system"])

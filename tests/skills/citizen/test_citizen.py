@@ -6,8 +6,10 @@ import json
 
 from sqlalchemy import select
 
+from core.ratelimit import RateLimits
 from core.store.models import CITIZEN_USER_PREFIX, UsageEvent
 from skills.citizen import strings as S
+from skills.citizen.handler import LIMITER_KEY
 from skills.citizen.models import CitizenTranscript
 from skills.prompts import load
 from tests.harness import running_bot
@@ -207,8 +209,10 @@ async def test_prompt_injection_and_free_chat_change_nothing_about_scope(db, llm
 
 
 async def test_rate_limits_per_conversation_and_per_client_and_the_length_limit(db):
-    services = build(db, CITIZEN_RATE_PER_CONVERSATION=2, CITIZEN_RATE_PER_CLIENT=3, CITIZEN_MAX_CHARS=40)
+    services = build(db, CITIZEN_RATE_PER_CONVERSATION=2, CITIZEN_RATE_PER_CLIENT=5, CITIZEN_MAX_CHARS=40)
     await seed(services)
+    # one fixed-window instant for the whole test (a real clock could cross a window boundary midway)
+    services.extras[LIMITER_KEY] = RateLimits(services.db, clock=lambda: 600.0)
     connector = await ConnectorStandIn().start()
     try:
         async with running_bot(services) as url:
@@ -218,7 +222,8 @@ async def test_rate_limits_per_conversation_and_per_client_and_the_length_limit(
             assert limited["text"].startswith("短い時間にたくさんのご質問をいただいたため")
             again = await ask(url, connector, "住民票の写しの手数料")
             assert again["text"].startswith("短い時間にたくさんのご質問をいただいたため")
-            # the same client in a new conversation: one more question, then the per-client limit
+            # the same client in a new conversation (refused questions count: 4 of 5 so far): one more question,
+            # then the per-client limit
             assert (await ask(url, connector, "住民票の写しの手数料", conversation="dl-conv-2"))["text"].startswith("【検索結果")
             assert (await ask(url, connector, "住民票の写しの手数料", conversation="dl-conv-3"))["text"].startswith(
                 "短い時間にたくさんのご質問")
