@@ -31,6 +31,7 @@ class Command:
     aliases: tuple[str, ...] = ()  # e.g. ("ニュース",)
     scopes: tuple[str, ...] = SCOPES_ALL
     admin_only: bool = False
+    menu: bool = True              # listed in Teams' command menu (10 per scope); False: /help and typing only
 
 
 @dataclass(frozen=True)

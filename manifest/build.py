@@ -165,10 +165,12 @@ def command_entry(cmd: Command) -> dict[str, str]:
 
 def command_lists(registry: Registry) -> list[dict[str, Any]]:
     """commandLists from the registry: one list per scope, scopes with identical lists merged; admin-only commands
+    and those a skill keeps out of it (`Command.menu=False`: secondary ones, reachable from /help and by typing)
     stay out of the menu; registry order is kept and each list is cut at MAX_COMMANDS."""
     lists: list[dict[str, Any]] = []
     for scope in BOT_SCOPES:
-        commands = [command_entry(c) for _, c in registry.commands(scope) if not c.admin_only][:MAX_COMMANDS]
+        commands = [command_entry(c) for _, c in registry.commands(scope)
+                    if not c.admin_only and c.menu][:MAX_COMMANDS]
         if not commands:
             continue
         for existing in lists:

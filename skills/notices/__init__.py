@@ -14,7 +14,7 @@ SKILL = Skill(
         Command("notice", "通知の読み取り", "国・県からの通知（PDF・Word）の要旨、対応事項と期限、関係課を示します。",
                 usage="/notice（通知のファイルに「通知」と添えて送信）", aliases=("通知",)),
         Command("inquiry", "照会への回答", "照会の様式（Excel）に回答案を記入します。",
-                usage="/inquiry（照会のExcelファイルに「照会」と添えて送信）", aliases=("照会",)),
+                usage="/inquiry（照会のExcelファイルに「照会」と添えて送信）", aliases=("照会",), menu=False),
     ],
     handler=handle, verbs=VERBS,
     jobs=[Job("notices-purge", purge, every=3600), Job("notices-answers-purge", purge_answers, every=86400)],

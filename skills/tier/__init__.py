@@ -53,7 +53,8 @@ SKILL = Skill(
     name="tier", title="ネットワーク区分", free_text=False,
     description="AIを利用するネットワーク区分（インターネット接続系・LGWAN接続系・マイナンバー利用事務系）を選びます。",
     commands=[Command("tier", "ネットワーク区分", "AIを利用するネットワーク区分を確認・変更します。",
-                      usage="/tier [internet|lgwan|mynumber|標準]", aliases=("区分",), scopes=("personal",))],
+                      usage="/tier [internet|lgwan|mynumber|標準]", aliases=("区分",), scopes=("personal",),
+                      menu=False)],
     handler=handle,
     verbs={SET_VERB: Verb(handle, TierData)},
 )

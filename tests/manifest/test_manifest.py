@@ -293,7 +293,7 @@ def test_real_registry_manifest_is_valid(validator):
     m = build_manifest(reg, ENV)
     assert _errors(validator, m) == []
     personal = next(cl for cl in m["bots"][0]["commandLists"] if "personal" in cl["scopes"])
-    expected = [f"/{c.name}" for _, c in reg.commands("personal") if not c.admin_only][:10]
+    expected = [f"/{c.name}" for _, c in reg.commands("personal") if not c.admin_only and c.menu][:10]
     assert [c["title"] for c in personal["commands"]] == expected
     assert personal["commands"][0]["title"] == "/help"
 
@@ -307,3 +307,23 @@ def test_python_dash_m_manifest_with_the_real_registry(tmp_path):
     assert proc.returncode == 0, proc.stderr
     with zipfile.ZipFile(tmp_path / "app.zip") as zf:
         assert sorted(zf.namelist()) == ["color.png", "manifest.json", "outline.png"]
+
+
+def test_commands_kept_off_the_menu_make_room_for_the_others():
+    reg = _registry_from([Command(f"main{i}", "主", "主な機能です。") for i in range(4)]
+                         + [Command(f"side{i}", "副", "補助的な機能です。", menu=False) for i in range(8)]
+                         + [Command(f"late{i}", "後", "後から加わった機能です。") for i in range(6)])
+    [only] = command_lists(reg)
+    titles = [c["title"] for c in only["commands"]]
+    assert titles == [f"/main{i}" for i in range(4)] + [f"/late{i}" for i in range(6)]
+
+
+def test_the_shipped_menu_lists_the_plans_apps():
+    """The city's plan names these apps; with every skill registered each must be in the personal menu."""
+    from bot.registry import build_registry
+
+    lists = command_lists(build_registry())
+    personal = next(lst for lst in lists if "personal" in lst["scopes"])
+    titles = {c["title"] for c in personal["commands"]}
+    assert {"/help", "/ask", "/draft", "/news", "/plan", "/check", "/notice", "/analyze", "/minutes",
+            "/photo"} <= titles, titles
