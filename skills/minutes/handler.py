@@ -11,7 +11,7 @@ from core.chatfiles import DownloadError, attachment_bytes
 from core.docx import DOCX_CONTENT_TYPE
 from core.services import Services
 from core.skills import FileAttachment, ReplyPort, SkillRequest, Verb
-from skills.minutes import meetings
+from skills.minutes import meetings, todo
 from skills.minutes import strings as S
 from skills.minutes.extract import extract
 from skills.minutes.record import CONSULTATION, MINUTES, AnswerError, mask_name
@@ -118,8 +118,8 @@ async def produce(req: SkillRequest, reply: ReplyPort, services: Services, tr: T
         record.client = mask_name(record.client) if record.client else ""
     speaking = speaking_time(tr)
     shown = [{"speaker": s.speaker, "time": duration_ja(s.seconds), "share": s.share} for s in speaking]
-    todo = False   # Microsoft To Do: not built yet (the card's buttons appear when it is)
-    await reply.send_card(cards.record_card(record.to_json(), speaking=shown, todo=todo,
+    to_do = services.graph is not None and bool(req.aad_object_id)
+    await reply.send_card(cards.record_card(record.to_json(), speaking=shown, todo=to_do,
                                             masked_note=written.masked_note, sections=written.sections),
                           ai_generated=True, feedback=True)
     what = "相談記録" if kind == CONSULTATION else "議事録"
@@ -158,4 +158,4 @@ def _safe(name: str) -> str:
     return keep.strip()[:60] or "会議"
 
 
-VERBS: dict[str, Verb] = {}
+VERBS = {cards.TODO_VERB: Verb(todo.add, todo.TodoData)}

@@ -55,3 +55,11 @@ AUDIO_TOO_LONG = "「{name}」は長すぎるため文字起こしできませ�
 AUDIO_SILENT = "「{name}」から発言を聞き取れませんでした。"
 AUDIO_PROGRESS = "録音を文字起こししています（{i}/{n}、{at}まで）…"
 AUDIO_FAILED = "録音の文字起こしに失敗しました。{reason}"
+
+TODO_NO_GRAPH = "Microsoft To Doへの登録は、Microsoft Graphの設定がないため利用できません。"
+TODO_NO_USER = "To Doに登録する利用者を確認できませんでした。Teamsからお試しください。"
+TODO_EMPTY = "登録する対応事項がありません。"
+TODO_BODY = "会議：{meeting}\n文字起こしの位置：{at}\n期限（発言）：{due}\n（会議録・相談記録から登録）"
+TODO_DONE = "Microsoft To Doの「{list}」に「{task}」を登録しました{when}。"
+TODO_DENIED = "To Doに登録する権限がありません。管理者にアプリのアクセス許可（Tasks.ReadWrite.All）の設定を依頼してください。"
+TODO_FAILED = "To Doに登録できませんでした。時間をおいて、もう一度お試しください。"

@@ -581,6 +581,20 @@ CASES: dict[tuple[str, str], list[Case]] = {
             {"original": "実施する予定であることをお知らせします", "replacement": "実施します", "reason": "簡潔に",
              "aspect": "分かりやすさ"}], masked_note="氏名1件を伏せて送信しました。"),
     ],
+    ("cards.minutes", "record_card"): [
+        lambda: _mod("cards.minutes").record_card(
+            {"kind": "minutes", "title": "第3回策定委員会", "date": "2026年11月27日（金）14:00～15:30", "place": "会議室",
+             "attendees": ["山田 太郎", "佐藤 花子"], "agenda": ["骨子案"],
+             "proceedings": [{"t": "00:00:03", "speaker": "山田 太郎", "text": "開会した。"}],
+             "decisions": [{"t": "00:01:24", "text": "骨子案を了承した。"}],
+             "actions": [{"t": "00:01:30", "owner": "佐藤 花子", "task": "設問案を作成する", "due": "12月15日"}]},
+            speaking=[{"speaker": "山田 太郎", "time": "1分", "share": 0.6}], todo=True, sections=3),
+        lambda: _mod("cards.minutes").record_card(
+            {"kind": "consultation", "client": "尼〇〇〇", "complaint": "子育ての悩み。",
+             "proceedings": [], "responses": [], "policy": [],
+             "actions": [{"t": "00:10:00", "owner": "相談員", "task": "保育課へ照会", "due": ""}]},
+            todo=True, masked_note="氏名1件を伏せて送信しました。"),
+    ],
     ("cards.tier", "tier_card"): [
         lambda: _mod("cards.tier").tier_card(None, "internet", [("internet", "ep-net", False),
                                                                 ("lgwan", "ep-lg", True)]),

@@ -19,6 +19,9 @@ class MeetingsGraphStandIn(GraphStandIn):
         self.meetings: dict[str, dict] = {}              # meeting id -> {"organizer", "joinWebUrl", ...}
         self.transcripts: dict[str, list[dict]] = {}     # meeting id -> [{"id", "createdDateTime", "vtt"}]
         self.policy_users: set[str] | None = None        # organizers the application access policy covers
+        self.todo_lists: dict[str, list[dict]] = {}      # user id -> To Do lists
+        self.tasks: list[dict] = []                      # tasks created: {"user", "list", **body}
+        self.fail_task_status: int | None = None
 
     def add_routes(self, app: web.Application) -> None:
         super().add_routes(app)
@@ -26,6 +29,8 @@ class MeetingsGraphStandIn(GraphStandIn):
         app.router.add_get("/v1.0/users/{uid}/onlineMeetings", self._meetings)
         app.router.add_get("/v1.0/users/{uid}/onlineMeetings/{mid}/transcripts", self._transcripts)
         app.router.add_get("/v1.0/users/{uid}/onlineMeetings/{mid}/transcripts/{tid}/content", self._content)
+        app.router.add_get("/v1.0/users/{uid}/todo/lists", self._todo_lists)
+        app.router.add_post("/v1.0/users/{uid}/todo/lists/{lid}/tasks", self._todo_task)
 
     def _denied(self, uid: str) -> bool:
         return self.policy_users is not None and uid not in self.policy_users
@@ -71,3 +76,17 @@ class MeetingsGraphStandIn(GraphStandIn):
         if "text/vtt" not in request.headers.get("Accept", "") and request.query.get("$format") != "text/vtt":
             return web.Response(text="no speaker attribution", content_type="text/plain")
         return web.Response(body=t["vtt"].encode("utf-8"), content_type="text/vtt")
+
+    async def _todo_lists(self, request: web.Request) -> web.Response:
+        self._record(request)
+        return web.json_response({"value": self.todo_lists.get(request.match_info["uid"], [])})
+
+    async def _todo_task(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self._record(request, body)
+        if self.fail_task_status:
+            return _error(self.fail_task_status, "Forbidden")
+        task = {"id": f"AAMkTask{len(self.tasks) + 1}", "user": request.match_info["uid"],
+                "list": request.match_info["lid"], **body}
+        self.tasks.append(task)
+        return web.json_response(task, status=201)
