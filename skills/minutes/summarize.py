@@ -98,7 +98,7 @@ class Writer:
                 await self.progress(S.SECTION_PROGRESS.format(i=i, n=len(groups), at=clock(group[0].start)))
             partials.append(await self._section(group, i, len(groups)))
         partials = await self._combine(partials)
-        plines = [ln for p in partials for ln in p.lines()]
+        plines = _fit([ln for p in partials for ln in p.lines()], self.single_budget)
         pknown = [t for p in partials for t in _times(p)]
         if self.progress:
             await self.progress(S.COMBINE_PROGRESS)
@@ -169,9 +169,22 @@ class Writer:
             except AnswerError as e:
                 last_error = e.detail
                 log.info("minutes: unreadable model answer (%s), attempt %d", e.detail, attempt + 1)
-                messages = [*messages, {"role": "assistant", "content": ans.text[:4000]},
-                            {"role": "user", "content": S.RETRY_PROMPT.format(error=e.detail)}]
+                # asked again without the bad answer, so that the retry fits in the context like the first call
+                messages = [messages[0], {"role": "user", "content": f"{body}\n\n{S.RETRY_PROMPT.format(error=e.detail)}"}]
         raise AnswerError(last_error)
+
+
+def _fit(lines: list[str], budget: int) -> list[str]:
+    """Lines within the budget: when combining could not shrink them enough, every other 発言要旨 line is dropped
+    (evenly over the meeting) until they fit; decisions and actions are kept."""
+    keep = list(lines)
+    while estimate_tokens("\n".join(keep)) > budget:
+        points = [i for i, ln in enumerate(keep) if "（決定）" not in ln and "（対応）" not in ln]
+        if len(points) < 2:
+            return keep[-max(1, len(keep) // 2):] if len(keep) > 1 else [keep[0][:budget]]
+        drop = set(points[1::2])
+        keep = [ln for i, ln in enumerate(keep) if i not in drop]
+    return keep
 
 
 def _times(p: Partial) -> list[float]:

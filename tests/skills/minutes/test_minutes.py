@@ -118,7 +118,8 @@ async def test_malformed_answers(lite_db, model):
     model.script = [{"text": "申し訳ありません。議事録は以下のとおりです。"}, {"text": "{\"proceedings\": "}]
     port = await send(services)
     assert len(model.chat_requests()) == 2                     # asked again once, then given up
-    assert "JSON" in model.chat_requests()[1]["messages"][-1]["content"]
+    retry = model.chat_requests()[1]["messages"]
+    assert len(retry) == 2 and retry[1]["content"].endswith("指示したJSONオブジェクトだけを、もう一度出力してください。")
     card = port.cards()[0]
     assert texts(card)[0].startswith("会議録（自動抽出）") and port.sent[-2].ai_generated is False
     assert any(t.startswith("AIの回答を議事録の形に読み取れなかったため") for t in texts(card))
@@ -162,3 +163,19 @@ async def test_a_three_hour_meeting_is_summarised_section_by_section(lite_db, mo
     shown = [t[1:9] for t in lines if t.startswith("［")]
     assert shown and set(shown) <= starts
     assert max(shown) > "02:00:00"                            # the last hour is in the minutes
+
+
+async def test_a_small_context_combines_section_summaries_until_they_fit(lite_db, model):
+    """A model with a 3,000-token context (an on-premise model on the LGWAN): the section summaries of a 3-hour
+    meeting do not fit in one call, so they are combined in groups first; no call exceeds the context."""
+    services = make_services(lite_db, llm_env=llm(model))
+    services.settings.put(MinutesSettings(_env_file=None, MINUTES_CONTEXT_TOKENS=3000, MINUTES_ANSWER_TOKENS=500))
+    port = await send(services, att=vtt_file(long_vtt(hours=3.0), "長時間会議.vtt"))
+    reqs = model.chat_requests()
+    from skills.minutes.transcript import estimate_tokens
+
+    combines = [r for r in reqs if "長い会議の区間ごとの要旨の一部" in r["messages"][0]["content"]]
+    assert combines, "no combine step"
+    for r in reqs:
+        assert sum(estimate_tokens(m["content"]) for m in r["messages"]) + r["max_tokens"] <= 3000
+    assert texts(port.cards()[0])[0] == "議事録（案）：長時間会議"
