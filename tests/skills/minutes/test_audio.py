@@ -108,3 +108,24 @@ async def test_broken_audio(lite_db, speech):
     await router.dispatch(make_request("議事録", attachments=[att]), port, services)
     assert port.texts()[-1] == "「会議.mp3」の音声を読み取れませんでした。録音・録画のファイルが壊れていないか確認してください。"
     assert speech.requests == []
+
+
+async def test_azure_deployment_then_minutes_by_the_model(lite_db, speech, model):
+    """An Azure OpenAI Whisper deployment (the openai client's Azure route) transcribes; the transcript then goes to
+    the chat model approved for personal data, which writes the 議事録 from the recording's words."""
+    services = make_services(lite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": model.base_url,
+                                               "LLM_PERSONAL_DATA": "true"})
+    services.settings.put(SpeechSettings(_env_file=None, SPEECH_ENDPOINTS=json.dumps([
+        {"name": "azure-whisper", "tier": "internet", "base_url": f"http://127.0.0.1:{speech.port}", "azure": True,
+         "api_key": "azure-key", "model": "whisper-jp", "personal_data": True}])))
+    services.settings.put(MinutesSettings(_env_file=None, MINUTES_AUDIO_CHUNK_SECONDS=10,
+                                          MINUTES_AUDIO_OVERLAP_SECONDS=2))
+    port = RecorderPort()
+    att = FileAttachment(name="定例会.wav", content_type="audio/wav", content=tone_wav(12))
+    await router.dispatch(make_request("議事録にして", attachments=[att]), port, services)
+    assert [r["path"] for r in speech.requests] == ["/openai/deployments/whisper-jp/audio/transcriptions"] * 2
+    assert all(r["auth"] == "azure-key" for r in speech.requests)
+    sent = model.chat_requests()[0]["messages"][1]["content"]
+    assert sent.startswith("[00:00:00] 発言者不明: 0番目の発言です。1番目の発言です。")
+    assert sent.endswith("11番目の発言です。") and sent.count("9番目の発言です。") == 1
+    assert port.cards()[0]["body"][0]["text"] == "議事録（案）：定例会"
