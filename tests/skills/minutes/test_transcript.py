@@ -97,3 +97,26 @@ def test_extractive_summary_decisions_and_actions():
     assert any("了承とします" in d.text and d.speaker == "山田 太郎" and d.at == "00:01:24" for d in ex.decisions)
     due = {a.due for a in ex.actions}
     assert "12月15日まで" in due and "来週中" in due
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from(["WEBVTT\n\n", "00:00:01.000 --> 00:00:02.000\n", "<v 山田>", "</v>", "\n\n", "えー、",
+                           "発言です。", "1\n", "-->", "<v", "NOTE x\n", "99:99.9 --> 1:2\n", "&amp;", "\r\n", "：", "[00:00:05] "])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=20)), max_size=30))
+def test_any_input_is_a_transcript_or_a_transcript_error(parts):
+    """Whatever a user sends, the parsers answer cues or TranscriptError (its reason has a Japanese message)."""
+    data = "".join(parts)
+    for name in ("x.vtt", "x.txt"):
+        try:
+            tr = T.load(data.encode("utf-8", "surrogatepass"), name)
+        except T.TranscriptError as e:
+            assert e.reason in ("encoding", "not_vtt", "empty")
+            continue
+        assert tr.turns and all(t.end >= t.start for t in tr.cues)
+        T.speaking_time(tr)
+        extract.extract(tr)
