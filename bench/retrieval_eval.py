@@ -161,7 +161,8 @@ async def build(db_path: str, docs, *, embed=None, analyzer=None, space: str = "
     db = Database(f"sqlite+aiosqlite:///{db_path}")
     await db.migrate()
     ix = Index(db, embed=embed, analyzer=analyzer, embed_space=space)
-    for s in sorted({d[0] for d in docs}):
+    have = {s.name for s in await ix.list_sets()}
+    for s in sorted({d[0] for d in docs} - have):
         await ix.create_set(s)
     t0 = time.perf_counter()
     for set_name, key, title, md in docs:
@@ -249,6 +250,9 @@ async def main() -> None:
     ap.add_argument("--sets", default=",".join(QUESTION_SETS),
                     help="municipal question sets to ask (comma-separated; default all: " + ", ".join(QUESTION_SETS)
                          + "); muni-all and the decline rates are over the sets asked")
+    ap.add_argument("--db", help="keep each configuration's database in this directory and reuse it: unchanged "
+                                 "documents are neither analysed nor embedded again (delete the directory after "
+                                 "changing how documents are analysed, chunked or embedded)")
     args = ap.parse_args()
     asked = [s.strip() for s in args.sets.split(",") if s.strip()]
     if unknown := [s for s in asked if s not in QUESTION_SETS]:
@@ -289,7 +293,8 @@ async def main() -> None:
         configs.append(("(e) hybrid, in-process (default)", local.embedder().embed, None))
     else:
         print(f"(e) skipped: the in-process model is unavailable ({local.status().reason})")
-    tmp = tempfile.mkdtemp(prefix="retrieval-eval-")
+    tmp = args.db or tempfile.mkdtemp(prefix="retrieval-eval-")
+    os.makedirs(tmp, exist_ok=True)
     results = {}
     declines = {}
     try:

@@ -4,7 +4,7 @@ The database is the truth (SQLite by default, PostgreSQL for several replicas). 
 index per knowledge set, loaded lazily on first use and refreshed incrementally from the `search_changes` log, so a
 write made by another replica is visible to the next query here. Scoring is Okapi BM25 (k1=1.2, b=0.75) over the
 analysed terms of title + section + text. When an embedder is given, chunk embeddings are stored at ingest and the
-query's cosine ranking is fused with BM25 by reciprocal rank fusion (k=60); without one (offline), BM25 alone.
+query's cosine ranking is fused with BM25 by reciprocal rank fusion (k=20, see RRF_K); without one, BM25 alone.
 
 Headings (document title and section path) count twice, as in BM25F with a heading weight of 2: a passage whose
 heading is the question asked is the best evidence there is (FAQ entries, 第○条（見出し）). A query word that no
@@ -33,7 +33,16 @@ from core.search.chunking import chunk_markdown, faq_question
 from core.search.models import Chunk, Document, IndexChange, KnowledgeSet
 from core.search.postings import Postings
 from core.search.synonyms import SynonymMap
-from core.search.text import QUESTION_WORDS, SYNONYM_PREFIX, Analyzer, QueryTerm, query_terms, sudachi
+from core.search.text import (
+    QUESTION_WORDS,
+    SYNONYM_PREFIX,
+    Analyzer,
+    QueryTerm,
+    kana_words,
+    query_terms,
+    spelling_key,
+    sudachi,
+)
 from core.search.vectors import VectorFormatError, decode_vector, encode_vector, vector_dim
 from core.store.models import utcnow
 
@@ -41,7 +50,18 @@ log = logging.getLogger(__name__)
 
 K1 = 1.2
 B = 0.75
-RRF_K = 60
+# Reciprocal rank fusion's k: 1/(k + rank) per ranking. The customary 60 flattens the top of the two rankings;
+# 20 let a passage ranked first by one of them count for more. bench/retrieval_eval.py (e), municipal sets 1-6,
+# recall@5 / MRR: k=60 .987/.957 .972/.891 .940/.880 .967/.825 .700/.554 .883/.831; k=20 .987/.957 .972/.893
+# .940/.883 .983/.827 .767/.570 .900/.836 (k=10 gave about the same; a heavier vector ranking lowered `final`).
+RRF_K = 20
+# The vector ranking's coarse pass (`_Vectors.coarse`): from this many rows on, all rows are ranked on COARSE_DIM
+# projected dimensions and the best COARSE_POOL × depth (at least COARSE_POOL_MIN) get the exact cosine.
+COARSE_MIN_ROWS = 50_000
+COARSE_DIM = 64
+COARSE_SAMPLE = 20_000
+COARSE_POOL = 40
+COARSE_POOL_MIN = 2_000
 READING_WEIGHT = 0.5  # a spelling found only by its reading (ビン for 瓶) counts half the word itself
 QUESTION_WEIGHT = 2  # extra times an FAQ passage's question is counted (see `chunk_terms`)
 SOURCES = ("chat", "sharepoint", "folder", "staff")
@@ -141,9 +161,14 @@ class _Vectors:
     last one. One 384-d vector costs its 1,536 bytes plus a dict entry (~100 bytes), not a numpy object of its own
     and a second copy stacked for search (together about twice the matrix: bench/vector_storage.py). One matrix
     for all sets, not one per set: a question over the whole city's sets is one matrix-vector product, where one
-    per set cost a BLAS call (and its thread hand-off) per set (bench/scale_index.py)."""
+    per set cost a BLAS call (and its thread hand-off) per set (bench/scale_index.py).
 
-    __slots__ = ("dim", "_ids", "_mat", "_slots", "_rows", "_n", "_hint")
+    From COARSE_MIN_ROWS rows on, a second, narrow matrix holds every vector projected on the COARSE_DIM directions
+    that carry most of the vectors' energy (the top right singular vectors of a sample of rows, fitted again when
+    the rows have doubled): `_cosine` ranks all rows on it first, reading a sixth of the bytes, and computes the
+    exact cosine only for the best few thousand (`coarse`)."""
+
+    __slots__ = ("dim", "_ids", "_mat", "_slots", "_rows", "_n", "_hint", "_basis", "_low", "_fit_n")
 
     def __init__(self) -> None:
         self.dim: int | None = None
@@ -153,6 +178,9 @@ class _Vectors:
         self._rows: dict[int, int] = {}     # chunk id → row
         self._n = 0
         self._hint = 64
+        self._basis: np.ndarray | None = None   # dim × COARSE_DIM, once there are COARSE_MIN_ROWS rows
+        self._low = np.zeros((0, COARSE_DIM), dtype=np.float32)
+        self._fit_n = 0
 
     def reserve(self, rows: int) -> None:
         """Rows to allocate at the first vector (a full load knows the number: no growing copies)."""
@@ -188,6 +216,8 @@ class _Vectors:
             self._n += 1
         self._mat[row] = vec
         self._slots[row] = slot
+        if self._basis is not None:
+            self._low[row] = vec @ self._basis
         return True
 
     def pop(self, cid: int) -> bool:
@@ -198,6 +228,8 @@ class _Vectors:
         if row != last:
             moved = int(self._ids[last])
             self._ids[row], self._mat[row], self._slots[row] = moved, self._mat[last], self._slots[last]
+            if self._basis is not None:
+                self._low[row] = self._low[last]
             self._rows[moved] = row
         self._n = last
         if 64 < 2 * self._n < len(self._ids):     # give memory back after large deletions
@@ -222,6 +254,28 @@ class _Vectors:
         slots = np.zeros(capacity, dtype=np.int32)
         ids[:self._n], mat[:self._n], slots[:self._n] = self._ids[:self._n], self._mat[:self._n], self._slots[:self._n]
         self._ids, self._mat, self._slots = ids, mat, slots
+        if self._basis is not None:
+            low = np.zeros((capacity, COARSE_DIM), dtype=np.float32)
+            low[:self._n] = self._low[:self._n]
+            self._low = low
+
+    def coarse(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(the projected vectors, rows × COARSE_DIM: a view like `matrix`; the projection, dim × COARSE_DIM), or
+        None below COARSE_MIN_ROWS rows (there the exact product is cheap enough). Fits the projection on first use
+        and again when the rows have doubled since."""
+        n = self._n
+        if n < COARSE_MIN_ROWS or self.dim is None or self.dim <= COARSE_DIM:
+            return None
+        if self._basis is None or n >= 2 * self._fit_n:
+            sample = self._mat[:n:max(1, n // COARSE_SAMPLE)]
+            _, _, vt = np.linalg.svd(sample, full_matrices=False)
+            self._basis = np.ascontiguousarray(vt[:COARSE_DIM].T, dtype=np.float32)
+            low = np.zeros((len(self._ids), COARSE_DIM), dtype=np.float32)
+            for i in range(0, n, 16_384):        # in blocks: no second full-size temporary
+                j = min(n, i + 16_384)
+                low[i:j] = self._mat[i:j] @ self._basis
+            self._low, self._fit_n = low, n
+        return self._low[:n], self._basis
 
 
 class _SetVectors:
@@ -317,6 +371,7 @@ class Index:
         self._seen_max = 0
         self._seen_count = -1
         self._applied: set[int] = set()
+        self._spelling_map: tuple[int, dict[str, tuple[str, ...]]] | None = None   # (vocabulary size, key → words)
 
     # ---------------------------------------------------------------- knowledge sets
     async def create_set(self, name: str, *, title: str = "", owner: str | None = None,
@@ -536,15 +591,24 @@ class Index:
         idxs = [self._sets[i] for i in set_ids if i in self._sets]
         if not idxs or k <= 0:
             return []
-        words = list(query_terms(query)) if self.analyzer is sudachi() else \
-            [QueryTerm(t) for t in dict.fromkeys(self.analyzer.terms(query))]
-        depth = max(50, k * 10)
         hybrid = self.embed is not None and vectors
-        weights, ranked = self._bm25(words, idxs, self.synonyms.rules(), depth if hybrid else k)
-        qvec = None
+        embedding: asyncio.Future | None = None
         if hybrid:
+            # The question's embedding runs on the embedder's thread (or over the network) while the question is
+            # analysed and ranked by BM25 here; one turn of the loop hands it to that thread first.
+            embedding = asyncio.ensure_future(self._embed_call([query], "query"))
+            await asyncio.sleep(0)
+        try:
+            weights, ranked, words = self._rank_bm25(query, idxs, k, hybrid)
+        except BaseException:
+            if embedding is not None:
+                embedding.cancel()
+            raise
+        depth = max(50, k * 10)
+        qvec = None
+        if embedding is not None:
             try:
-                qvec = _unit((await self._embed_call([query], "query"))[0])
+                qvec = _unit((await embedding)[0])
             except Exception as e:  # noqa: BLE001 - the embeddings endpoint failing must not break search
                 log.warning("query embedding failed, BM25 only: %s", e)
             if qvec is not None:
@@ -573,6 +637,39 @@ class Index:
                             self._set_by_id.get(m.set_id, ""), staff, round(coverage, 4),
                             self._similarity(qvec, m.set_id, cid)))
         return hits
+
+    def _rank_bm25(self, query: str, idxs: list[_SetIdx], k: int, hybrid: bool
+                   ) -> tuple[dict[str, tuple[float, tuple[str, ...]]], list[tuple[int, float]], list[QueryTerm]]:
+        """The question's words and their BM25 ranking (deep enough to fuse with the vectors when `hybrid`)."""
+        if self.analyzer is sudachi():
+            words = list(query_terms(query))
+            # hiragana the dictionary cut into fragments, read as the words the index knows (せんぷうき → 扇風機)
+            kana, replaced = kana_words(query, self._postings.has_term)
+            if kana:
+                have = {w.term for w in words}
+                words = [w for w in words if w.term not in replaced] + [w for w in kana if w.term not in have]
+            # a loanword the index spells another way (サーキュレイター for サーキュレーター) stands in for it
+            words = [w._replace(synonyms=(*w.synonyms, *variants)) if (variants := self._spellings(w.term)) else w
+                     for w in words]
+        else:
+            words = [QueryTerm(t) for t in dict.fromkeys(self.analyzer.terms(query))]
+        weights, ranked = self._bm25(words, idxs, self.synonyms.rules(), max(50, k * 10) if hybrid else k)
+        return weights, ranked, words
+
+    def _spellings(self, term: str) -> tuple[str, ...]:
+        """The index's words spelt like `term` but for long vowels and foreign sounds (`spelling_key`), when the
+        index does not have `term` itself."""
+        store = self._postings
+        if store.has_term(term) or not (key := spelling_key(term)):
+            return ()
+        size = len(store.vocabulary())
+        if self._spelling_map is None or self._spelling_map[0] != size:
+            by_key: dict[str, list[str]] = {}
+            for t in store.vocabulary():
+                if not t.startswith(SYNONYM_PREFIX) and (k := spelling_key(t)):
+                    by_key.setdefault(k, []).append(t)
+            self._spelling_map = (size, {k: tuple(v) for k, v in by_key.items()})
+        return self._spelling_map[1].get(key, ())
 
     def _bm25(self, words: list[QueryTerm], idxs: list[_SetIdx], synonyms: dict[str, tuple[str, ...]], n: int
               ) -> tuple[dict[str, tuple[float, tuple[str, ...]]], list[tuple[int, float]]]:
@@ -662,7 +759,11 @@ class Index:
     def _cosine(self, qvec: np.ndarray, idxs: list[_SetIdx], depth: int) -> list[tuple[int, float]]:
         """The `depth` chunks of the searched sets most similar to the question (cosine of unit vectors), best
         first; equal similarities in the order of the sets asked, then by chunk id. One matrix-vector product over
-        all sets' vectors (or over the searched sets' rows, when they are a small part of them)."""
+        all sets' vectors (or over the searched sets' rows, when they are a small part of them); from
+        COARSE_MIN_ROWS rows on, a product over the narrow projected matrix picks the rows whose exact cosine is
+        computed (`_Vectors.coarse`): a chunk ranked in the first `depth` by the exact cosine but not in the first
+        COARSE_POOL × depth by the projection is missed — on the city-scale bench's vectors, docs/scale.md gives
+        how often."""
         ids, mat = self._vectors.matrix()
         if not len(ids) or mat.shape[1] != qvec.shape[0] or depth <= 0:
             return []
@@ -672,7 +773,16 @@ class Index:
                 lut[ix.slot] = i
         pos = lut[self._vectors.slots()]
         rows = np.flatnonzero(pos >= 0)
-        if len(rows) == len(ids):
+        coarse = self._vectors.coarse() if len(rows) >= COARSE_MIN_ROWS else None
+        pool = max(COARSE_POOL * depth, COARSE_POOL_MIN)
+        if coarse is not None and len(rows) > 2 * pool:
+            # rank every asked row on the narrow matrix, then compute the exact cosine for the best `pool` only
+            low, basis = coarse
+            qlow = qvec @ basis
+            approx = low @ qlow if len(rows) == len(ids) else low[rows] @ qlow
+            rows = rows[np.argpartition(approx, len(approx) - pool)[len(approx) - pool:]]
+            sims = mat[rows] @ qvec
+        elif len(rows) == len(ids):
             sims = mat @ qvec
         elif 3 * len(rows) < len(ids):
             sims = mat[rows] @ qvec
@@ -757,6 +867,7 @@ class Index:
             finally:
                 self._postings.end_bulk()
         self._vectors.trim()
+        self._vectors.coarse()          # fit the coarse pass now, not at the first question
         if other_space:
             log.warning("%d documents have no vectors from the configured embeddings (%s): they are searched by "
                         "BM25 only until `python -m bot reembed`", len(other_space), self.embed_space)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from typing import Iterable
+from typing import Iterable, KeysView
 
 import numpy as np
 
@@ -190,6 +190,14 @@ class Postings:
         if not keep.all():
             rows, tfs = rows[keep], tfs[keep]
         return (rows, tfs) if len(rows) else None
+
+    def vocabulary(self) -> KeysView[str]:
+        """Every term that has (or had, until the next compaction) postings."""
+        return self._lists.keys()
+
+    def has_term(self, term: str) -> bool:
+        """Whether any chunk (of any set, possibly a removed one not yet compacted) has the term."""
+        return term in self._lists
 
     def row(self, cid: int) -> int | None:
         return self._row_of.get(cid)

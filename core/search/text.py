@@ -19,6 +19,13 @@ a kanji one for the second; the reading is a weaker match than the word itself (
 kanji by reading (紙/髪), nor hiragana words, which are mostly formal nouns (せい, とき), and a word the dictionary
 already wrote in kanji (くつ, メガネ → 靴, 眼鏡) is matched by its term. Verbs and adjectives have no reading
 term: their readings are of the inflected surface (打った → うっ).
+Hiragana written for a word the documents spell in kanji or katakana (せんぷうき for 扇風機, あいろん for アイロン)
+is mostly cut by the dictionary into fragments (せん・風・き). `kana_words` reads such a run as the words the
+index knows: each stretch of three or more hiragana that is the reading of an indexed kanji noun (its `~@` term) or
+an indexed katakana word (its term: katakana is folded to hiragana) becomes a query word of its own, and the
+fragments inside it are dropped; where the dictionary already found that very word, its analysis stands.
+Loanwords spelt another way (サーキュレイター for サーキュレーター) meet through `spelling_key`: a kana query word
+the index does not have looks for the index's words with the same key.
 `BigramAnalyzer` is the plain character-bigram baseline the benchmark compares against."""
 from __future__ import annotations
 
@@ -26,7 +33,7 @@ import re
 import threading
 import unicodedata
 from functools import lru_cache
-from typing import NamedTuple, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 from core.sudachi import dictionary
 
@@ -140,6 +147,41 @@ class SudachiAnalyzer:
                                 ss = s.surface()
                                 out.append((QueryTerm(st, (), _query_reading(st, ss, sr)), _index_reading(st, ss, sr)))
         return out
+
+    def spans(self, text: str) -> tuple[list[tuple[str, int, int]], dict[int, str]]:
+        """(term, begin, end) of every word `analyse` gives, in `normalize(text)`'s characters (a sub-token
+        carries the span of its whole word), and the offsets where any word (particles included) begins or ends,
+        as {offset: part of speech of the word beginning there, or "" where only one ends}."""
+        from sudachipy import SplitMode
+
+        text = normalize(text)
+        out: list[tuple[str, int, int]] = []
+        bounds: dict[int, str] = {}
+        tok = self._tokenizer()
+        offset = 0
+        for piece in _pieces(text):
+            for m in tok.tokenize(piece):
+                pos = m.part_of_speech()[0]
+                bounds[offset + m.begin()] = pos
+                bounds.setdefault(offset + m.end(), "")
+                if pos in _DROP_POS:
+                    continue
+                term = _term(m.normalized_form())
+                if term is None:
+                    continue
+                begin, end = offset + m.begin(), offset + m.end()
+                out.append((term, begin, end))
+                if self.sub_tokens:
+                    subs = m.split(SplitMode.A)
+                    if len(subs) > 1:
+                        for sub in subs:
+                            if sub.part_of_speech()[0] in _DROP_POS:
+                                continue
+                            st = _term(self._word_form(sub.surface(), sub.normalized_form()))
+                            if st is not None and st != term:
+                                out.append((st, begin, end))
+            offset += len(piece)
+        return out, bounds
 
     def analyse(self, text: str) -> list[QueryTerm]:
         """Every term in order: whole words carry their synonym-group terms, sub-tokens carry none; both carry
@@ -272,6 +314,90 @@ class BigramAnalyzer:
 def sudachi() -> SudachiAnalyzer:
     """The process-wide Sudachi analyser (the dictionary loads once, ~1 s)."""
     return SudachiAnalyzer()
+
+
+_E_ROW = set("えけげせぜてでねへべぺめれ")
+_O_ROW = set("おこごそぞとどのほぼぽもよろょ")
+_SMALL = str.maketrans("ぁぃぅぇぉゔ", "あいうえおぶ")
+_VU = str.maketrans({"ゔ": "ぶ"})
+
+
+def spelling_key(term: str) -> str:
+    """What loanword spellings that differ only in how they write a long vowel or a foreign sound share
+    (サーキュレーター/サーキュレイター, ウィッグ/ウイッグ, ボウル/ボール, ヴァイオリン/バイオリン): for a term of kana
+    (katakana already folded to hiragana), the long-vowel mark removed, an い after an e-row kana and an う after
+    an o-row kana dropped, small vowels written large and ゔ as ぶ; "" when the term is not kana or the key is
+    shorter than three characters."""
+    if not _KANA.fullmatch(term):
+        return ""
+    term = term.translate(_KANA_FOLD).replace("ゔぁ", "ば").replace("ゔぃ", "び").replace("ゔぇ", "べ") \
+        .replace("ゔぉ", "ぼ").translate(_VU)
+    out: list[str] = []
+    for c in term:
+        if c == "ー":
+            continue
+        if out and ((c == "い" and out[-1] in _E_ROW) or (c == "う" and out[-1] in _O_ROW)):
+            continue
+        out.append(c)
+    key = "".join(out).translate(_SMALL)
+    return key if len(key) >= 3 else ""
+
+
+KANA_MIN = 3       # shortest hiragana stretch read as a word (two kana are too often part of another word)
+KANA_MAX = 16
+_NOT_A_WORD_START = {"", "動詞", "助動詞", "形容詞"}
+_HIRAGANA_RUN = re.compile(r"[\u3041-\u3096ー]{%d,}" % KANA_MIN)
+
+
+@lru_cache(maxsize=4096)
+def _kana_analysis(text: str) -> tuple[str, tuple[tuple[str, int, int], ...], dict[int, str]]:
+    spans, bounds = sudachi().spans(text)
+    return normalize(text), tuple(spans), bounds
+
+
+def kana_words(text: str, known: Callable[[str], bool]) -> tuple[list[QueryTerm], set[str]]:
+    """Query words read from the hiragana of `text` as the index knows them, and the analysed terms they replace.
+
+    Each run of hiragana is read left to right, taking at each point where the dictionary's analysis has a word
+    boundary the longest stretch (KANA_MIN to KANA_MAX characters, ending at a boundary too) that `known` says the index has as a kanji noun's reading (`~@` + the stretch) or as a word (the
+    stretch itself: a katakana word's term). A stretch that is exactly one word of the dictionary's analysis which
+    the index knows adds nothing (ほうちょう → 包丁 was read right); otherwise it becomes a query word — the kanji
+    reading, with the kana word as its weaker `reading` when the index has both — and the analysed terms lying
+    inside it (the fragments せん, 風 of せんぷうき) are returned to be dropped, unless they also occur elsewhere in
+    the question. The boundaries keep a stretch from straddling words the dictionary read right (the しょうか of
+    でしょうか), and a stretch does not begin with a verb, auxiliary or adjective: hiragana that begins with an
+    inflecting word is the question's own grammar (the し・て・い of お供えしていた)."""
+    norm, spans, bounds = _kana_analysis(text)
+    words: list[QueryTerm] = []
+    inside: set[str] = set()
+    covered: list[tuple[int, int]] = []
+    for run in _HIRAGANA_RUN.finditer(norm):
+        i, end = run.start(), run.end()
+        while i <= end - KANA_MIN:
+            if bounds.get(i, "") in _NOT_A_WORD_START or i not in bounds:
+                i += 1
+                continue
+            for length in range(min(KANA_MAX, end - i), KANA_MIN - 1, -1):
+                if i + length not in bounds:
+                    continue
+                stretch = norm[i:i + length]
+                forms = [f for f in (READING_PREFIX + stretch, stretch)
+                         if f not in QUESTION_WORDS and f not in _STOP and known(f)]
+                if forms:
+                    break
+            else:
+                i += 1
+                continue
+            j = i + length
+            within = [(t, b, e) for t, b, e in spans if b >= i and e <= j]
+            exact = [t for t, b, e in within if (b, e) == (i, j) and known(t)]
+            if not exact:
+                words.append(QueryTerm(forms[0], (), forms[1] if len(forms) > 1 else ""))
+                inside.update(t for t, _, _ in within)
+                covered.append((i, j))
+            i = j
+    outside = {t for t, b, e in spans if not any(b >= i and e <= j for i, j in covered)}
+    return words, inside - outside
 
 
 @lru_cache(maxsize=4096)

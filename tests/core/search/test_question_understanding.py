@@ -5,7 +5,7 @@ from sqlalchemy import text
 
 from core.search.chunking import chunk_markdown, faq_question
 from core.search.index import QUESTION_WEIGHT, Index, chunk_terms
-from core.search.text import KATAKANA_PREFIX, READING_PREFIX, sudachi
+from core.search.text import KATAKANA_PREFIX, READING_PREFIX, kana_words, sudachi
 from core.store import Database
 
 
@@ -149,3 +149,33 @@ async def test_chunks_stored_before_0015_are_reanalysed(db_url):
         assert hits and hits[0].document_id == 1
     finally:
         await database.dispose()
+
+
+# ------------------------------------------------------------------ hiragana for kanji and katakana words
+def test_kana_words_read_hiragana_the_dictionary_cut_into_fragments():
+    known = {READING_PREFIX + "せんぷうき", "あいろん", READING_PREFIX + "ほうちょう", "包丁"}.__contains__
+    words, dropped = kana_words("せんぷうきを捨てたい", known)
+    assert [w.term for w in words] == [READING_PREFIX + "せんぷうき"]
+    assert dropped and "捨てる" not in dropped                     # the fragments go, the verb outside stays
+    assert [w.term for w in kana_words("あいろんがこわれた", known)[0]] == ["あいろん"]   # a katakana word's term
+    # the dictionary read ほうちょう as 包丁 already: nothing added, nothing dropped
+    assert kana_words("ほうちょうの捨て方", known) == ([], set())
+    # words the index does not know, and function hiragana, add nothing
+    assert kana_words("どうやってすてるのですか", known) == ([], set())
+    assert kana_words("せんぷうき", lambda term: False) == ([], set())
+
+
+async def test_hiragana_finds_the_kanji_and_katakana_spellings(ix):
+    docs = {"senpuki": ("扇風機の分別", "扇風機は燃やさないごみに分別します。"),
+            "airon": ("アイロンの分別", "アイロンは小型家電です。"),
+            "kaze": ("風呂のふたの分別", "風呂のふたは燃やさないごみです。"),
+            "sen": ("栓抜きの分別", "栓抜きは燃やさないごみです。")}
+    for key, (title, body) in docs.items():
+        await ix.upsert_document("gomi", "folder", key, title, None, body)
+    assert (await ix.search("せんぷうきを捨てたい", ["gomi"], k=1))[0].title == "扇風機の分別"
+    # its fragments (せん, 風) neither match 風呂 nor count as words the documents lack
+    hit = (await ix.search("せんぷうき", ["gomi"], k=1))[0]
+    assert hit.title == "扇風機の分別" and hit.coverage == 1.0
+    assert (await ix.search("あいろんがこわれた", ["gomi"], k=1))[0].title == "アイロンの分別"
+    # hiragana the index has no word for is not forced onto one: nothing matches, nothing is covered
+    assert await ix.search("れいぞうこ", ["gomi"], k=1) == []
