@@ -29,6 +29,10 @@ class BotSettings(AppSettings):
     FILE_DELIVERY: str = "consent"
     """How generated files (.docx, .pptx, .csv) reach users: consent (Teams file-consent card, personal chat) or
     inline (a data URI: the Agents Playground and the Emulator accept it, Teams does not)."""
+    BOT_ATTACHMENT_HOSTS: str = "smba.trafficmanager.net,*.botframework.com"
+    """Hosts the bot's own Bot Framework token is sent to when it fetches an image pasted into a chat or sent from
+    the Teams mobile app (https only; "*.example.com" = any name below it). The skills' download host lists still
+    apply to every hop, and the token never follows a redirect."""
     LOG_LEVEL: str = "INFO"
     """Logging level (logs are JSON lines with correlation ids, never message text)."""
     LOG_FORMAT: str = "json"
@@ -39,6 +43,10 @@ class BotSettings(AppSettings):
     @property
     def anonymous(self) -> bool:
         return not self.MicrosoftAppId
+
+    @property
+    def attachment_hosts(self) -> list[str]:
+        return csv_list(self.BOT_ATTACHMENT_HOSTS)
 
     @property
     def allowed_tenants(self) -> set[str]:

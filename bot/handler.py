@@ -13,10 +13,12 @@ from botbuilder.core import Bot, InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 from sqlalchemy import select
 
+from bot import inline
 from bot.files import on_consent
 from bot.logs import correlation_id
 from bot.reply import TurnReplyPort
 from core import jsonsafe, router
+from core.chatfiles import Bearer
 from core.profiles import enrich_from_graph
 from core.services import Services
 from core.skills import FileAttachment, SkillRequest
@@ -75,25 +77,40 @@ def strip_mentions(activity: Activity) -> str:
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
-def attachments_of(activity: Activity) -> list[FileAttachment]:
+def attachments_of(activity: Activity, bearer: Bearer | None = None) -> list[FileAttachment]:
+    """Files of a message: Teams file attachments (pre-authenticated download URL), inline images (pasted, or sent
+    from the mobile app: named 写真1.jpg … by content type, fetched with `bearer`, the bot's token; see
+    bot/inline.py) and other attachments with a contentUrl. Cards and the HTML copy of the message are not files."""
     out = []
+    images = 0
     for a in activity.attachments or []:
         ctype = a.content_type or ""
         if ctype == FILE_INFO and isinstance(a.content, dict):
             out.append(FileAttachment(name=a.name or "file", content_type=a.content.get("fileType") or ctype,
                                       download_url=a.content.get("downloadUrl")))
-        elif ctype.startswith("application/vnd.microsoft.card") or ctype == "text/html":
+        elif ctype.startswith("application/vnd.microsoft.card") or ctype.lower().startswith("text/html"):
             continue   # cards quoted back and the HTML copy of the message are not files
+        elif inline.is_inline_image(ctype) and isinstance(a.content_url, str) and a.content_url:
+            images += 1
+            name = inline.image_name(a.name, ctype, images)
+            if a.content_url.startswith("data:"):
+                data = inline.data_url_bytes(a.content_url)
+                if data is not None:
+                    out.append(FileAttachment(name=name, content_type=ctype, content=data))
+                continue
+            out.append(FileAttachment(name=name, content_type=ctype, download_url=a.content_url, bearer=bearer))
         elif a.content_url:
-            out.append(FileAttachment(name=a.name or "file", content_type=ctype, download_url=a.content_url))
+            out.append(FileAttachment(name=a.name or "file", content_type=ctype, download_url=a.content_url,
+                                      bearer=bearer))
     return out
 
 
 class AssistantBot(Bot):
     def __init__(self, services: Services, *, allowed_tenants: set[str] | None = None,
-                 file_delivery: str = "consent") -> None:
+                 file_delivery: str = "consent", attachment_hosts: list[str] | None = None) -> None:
         self.services = services
         self.file_delivery = file_delivery
+        self.attachment_hosts = attachment_hosts if attachment_hosts is not None else list(inline.TOKEN_HOSTS)
         self.allowed_tenants = allowed_tenants or set()
         self._known_refs: dict[str, tuple] = {}     # conversation id -> what was last stored (skip rewrites)
 
@@ -152,7 +169,8 @@ class AssistantBot(Bot):
             user_name=getattr(frm, "name", None) if frm else None, tenant_id=tenant_of(act),
             conversation_id=act.conversation.id if act.conversation else "", conversation_type=scope_of(act),
             text=text, verb=verb, data=data or {}, locale=act.locale or "ja-JP", activity_id=act.id,
-            reply_to_id=act.reply_to_id, attachments=attachments_of(act), correlation_id=cid, is_invoke=is_invoke,
+            reply_to_id=act.reply_to_id, correlation_id=cid, is_invoke=is_invoke,
+            attachments=attachments_of(act, inline.bot_token(turn, self.attachment_hosts)),
             channel=act.channel_id or "msteams")
 
     async def _on_message(self, turn: TurnContext, cid: str) -> None:

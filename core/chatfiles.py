@@ -1,10 +1,16 @@
 """Files sent in chat: fetched from Teams' download URL (pre-authenticated, short-lived) with a size cap, only from
 the hosts Teams serves files from and under core.net's address policy, both checked at every redirect hop. One way
 for every skill that takes files (the knowledge sets' documents, approved-answer CSVs, 通知・照会, documents to
-check); each skill keeps its own size cap and host settings and turns `DownloadError` into its Japanese line."""
+check); each skill keeps its own size cap and host settings and turns `DownloadError` into its Japanese line.
+
+Images pasted or sent from a phone into a Teams chat are not files: they come as `image/*` attachments whose
+contentUrl is on the Bot Framework attachment service, which answers only to the bot's own Bot Framework token.
+bot/ gives such an attachment a `bearer` (url -> token); the token goes with the first request only, never after a
+redirect (core.net), and the host list and address policy still apply to every hop."""
 from __future__ import annotations
 
 import logging
+from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -19,6 +25,8 @@ TEAMS_FILE_HOSTS = ("*.sharepoint.com,*.sharepoint.us,*.sharepoint-mil.us,"
                     "smba.trafficmanager.net,*.teams.microsoft.com,*.botframework.com")
 MAX_REDIRECTS = 5
 REFUSED = {"not_allowed", "blocked", "bad_url", "scheme"}     # policy refusals (not network trouble)
+
+Bearer = Callable[[str], Awaitable[str | None]]     # url -> the bearer token that URL needs, or None
 
 
 class DownloadError(Exception):
@@ -47,13 +55,28 @@ def download_check(hosts: list[str], policy: AddressPolicy):
 
 
 async def download(url: str, *, max_bytes: int, timeout: float, hosts: list[str],
-                   allowlist: list[str] | tuple[str, ...] = ()) -> bytes:
+                   allowlist: list[str] | tuple[str, ...] = (), bearer: Bearer | None = None) -> bytes:
     """GET a file with a size cap, only from the allowed hosts, every redirect hop checked against the host list
-    and the address policy. Raises DownloadError("refused" | "too_large" | "failed")."""
+    and the address policy; with `bearer`, its token (if any) is sent to the first URL only, once that URL passed
+    the checks. Raises DownloadError("refused" | "too_large" | "failed")."""
     policy = AddressPolicy(allowlist)
+    check = download_check(hosts, policy)
+    authorization = None
+    if bearer is not None:
+        try:
+            check(url or "")                 # no token is asked for (nor sent) for a URL that will be refused
+        except FetchRefused as e:
+            log.warning("file download refused (%s) at host %s: %s", e.reason, _host_of(url), e.detail[:200])
+            raise DownloadError("refused") from None
+        try:
+            token = await bearer(url)
+        except Exception as e:  # noqa: BLE001 - the credential provider failed (Entra unreachable, bad secret)
+            log.warning("no token for a chat file at host %s: %s", _host_of(url), type(e).__name__)
+            raise DownloadError("failed") from None
+        authorization = f"Bearer {token}" if token else None
     async with policy_session(policy, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
         res = await fetch_checked(session, url or "", policy, max_bytes=max_bytes, max_redirects=MAX_REDIRECTS,
-                                  check=download_check(hosts, policy), deadline=timeout)
+                                  check=check, deadline=timeout, authorization=authorization)
     if res.ok and not res.not_modified:
         return res.body
     host = _host_of(res.url)              # the URL itself carries a token: only its host is logged
@@ -65,10 +88,12 @@ async def download(url: str, *, max_bytes: int, timeout: float, hosts: list[str]
 
 
 async def attachment_bytes(url: str | None, content: bytes | None, *, max_bytes: int, timeout: float,
-                           hosts: list[str], allowlist: list[str] | tuple[str, ...] = ()) -> bytes:
-    """A file sent in chat: its inline bytes, or its download (see `download`), never more than `max_bytes`."""
+                           hosts: list[str], allowlist: list[str] | tuple[str, ...] = (),
+                           bearer: Bearer | None = None) -> bytes:
+    """A file sent in chat: its inline bytes, or its download (see `download`; pass the attachment's `bearer`),
+    never more than `max_bytes`."""
     data = content if content is not None else await download(url or "", max_bytes=max_bytes, timeout=timeout,
-                                                              hosts=hosts, allowlist=allowlist)
+                                                              hosts=hosts, allowlist=allowlist, bearer=bearer)
     if len(data) > max_bytes:
         raise DownloadError("too_large")
     return data

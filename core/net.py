@@ -196,17 +196,21 @@ async def fetch_checked(session: aiohttp.ClientSession, url: str, policy: Addres
                         max_redirects: int = 5, validators: dict[str, str] | None = None,
                         check: Callable[[str], None] | None = None,
                         host_gate: Callable[[str], AsyncContextManager] | None = None,
-                        deadline: float | None = None) -> FetchResult:
+                        deadline: float | None = None, authorization: str | None = None) -> FetchResult:
     """GET url following redirects by hand. Before each hop (the first URL included) `check(url)` runs (it raises
     FetchRefused to refuse, e.g. for a host outside a list), then `check_url` applies the address policy. Never
     raises for network trouble: the result carries an error code. `validators` (If-None-Match /
     If-Modified-Since) go to the original URL only; `host_gate(host)` wraps each request (per-host limits);
-    `deadline` bounds the whole fetch, every hop included (seconds). `session` should come from `policy_session`
-    with the same policy."""
+    `deadline` bounds the whole fetch, every hop included (seconds). `authorization` (an Authorization header
+    value) goes, like the validators, to the original URL only: a credential never follows a redirect. `session`
+    should come from `policy_session` with the same policy."""
+    first = dict(validators or {})
+    if authorization:
+        first["Authorization"] = authorization
     try:
         async with asyncio.timeout(deadline):
             return await _fetch(session, url, policy, max_bytes=max_bytes, max_redirects=max_redirects,
-                                validators=dict(validators or {}), check=check, host_gate=host_gate)
+                                validators=first, check=check, host_gate=host_gate)
     except TimeoutError:
         return FetchResult(url=url, ok=False, error="timeout")
 
@@ -235,7 +239,7 @@ async def _fetch(session, url, policy, *, max_bytes, max_redirects, validators, 
                         except ValueError as e:
                             return FetchResult(url=current, ok=False, status=resp.status, error="bad_url",
                                                detail=str(e))
-                        validators = {}              # validators belong to the original URL only
+                        validators = {}              # validators and credentials belong to the original URL only
                         continue
                     if resp.status == 304:
                         return FetchResult(url=current, ok=True, status=304, not_modified=True,

@@ -53,6 +53,9 @@ class FileAttachment:
     content_type: str
     download_url: str | None = None
     content: bytes | None = None
+    # For a URL that needs the bot's own credentials (Teams inline images on the Bot Framework attachment service):
+    # url -> bearer token for it, or None (anonymous local mode; a host the token must not go to). Set by bot/.
+    bearer: Callable[[str], Awaitable[str | None]] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass

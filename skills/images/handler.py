@@ -258,7 +258,8 @@ async def _fetch(settings: ImagesSettings, att: FileAttachment, name: str) -> by
     try:
         return await attachment_bytes(att.download_url, att.content, max_bytes=cap,
                                       timeout=settings.IMAGES_DOWNLOAD_TIMEOUT_SECONDS,
-                                      hosts=settings.download_hosts, allowlist=settings.download_allowlist)
+                                      hosts=settings.download_hosts, allowlist=settings.download_allowlist,
+                                      bearer=att.bearer)
     except DownloadError as e:
         line = {"too_large": S.DOWNLOAD_TOO_LARGE, "refused": S.DOWNLOAD_REFUSED}.get(e.message, S.DOWNLOAD_FAILED)
         raise FileError(line.format(name=name, mb=settings.IMAGES_MAX_FILE_MB)) from None
