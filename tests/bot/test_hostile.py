@@ -401,3 +401,23 @@ def test_literals_match_the_code():
 
     assert router.BAD_CARD_DATA == BAD_CARD_DATA
     assert strings.EXPORT_BAD_YEAR == EXPORT_BAD_YEAR
+
+
+# -- the Expect header (found by tests/reliability/test_fuzz_surfaces.py) ---------------------------------------
+@pytest.mark.parametrize("path", ["/api/messages", "/healthz", "/api/citizen/token"])
+@pytest.mark.parametrize("value", [b"\x80", b"\xff\xfe", "100-continue\u00e9".encode(), b"something-else"])
+async def test_an_expect_header_other_than_100_continue_is_a_plain_417(bot, connector, caplog, path, value):
+    """aiohttp's own handler repeats the value in its 417; a value with a non-ASCII byte made that a 500."""
+    caplog.set_level(logging.ERROR)
+    method = "GET" if path == "/healthz" else "POST"
+    status, body = await raw_http(bot.url, method, path, [("Expect", value), ("Content-Type", b"application/json")],
+                                  b"{}" if method == "POST" else b"")
+    assert status == 417, f"{status}: {body[:200]!r}"
+    assert body.decode() == "Expect ヘッダーの値を受け付けられません。"          # the value is not repeated
+    assert tracebacks(caplog) == []
+
+
+async def test_expect_100_continue_still_works(bot, connector):
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{bot.url}/healthz", headers={"Expect": "100-continue"}) as r:
+            assert r.status == 200
