@@ -93,7 +93,8 @@ def create_app(settings: BotSettings | None = None, services: Services | None = 
     services = services or build_services(local_admin=settings.anonymous and settings.host_is_loopback())
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(auth_config(settings)))
     adapter.bot_framework_authentication = CachingAuthentication(adapter.bot_framework_authentication)
-    bot = AssistantBot(services, allowed_tenants=settings.allowed_tenants, file_delivery=settings.FILE_DELIVERY)
+    bot = AssistantBot(services, allowed_tenants=settings.allowed_tenants, file_delivery=settings.FILE_DELIVERY,
+                       attachment_hosts=settings.attachment_hosts)
 
     async def on_turn_error(turn: TurnContext, error: Exception) -> None:
         cid = correlation_id.get()
