@@ -17,7 +17,7 @@ from skills.minutes.extract import extract
 from skills.minutes.record import CONSULTATION, MINUTES, AnswerError, mask_name
 from skills.minutes.settings import MinutesSettings
 from skills.minutes.summarize import Meta, Writer, refusal
-from skills.minutes.transcript import Transcript, TranscriptError, duration_ja, load, speaking_time
+from skills.minutes.transcript import UNKNOWN_SPEAKER, Transcript, TranscriptError, duration_ja, load, speaking_time
 from skills.minutes.word import auto_docx, record_docx
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ async def _file(req: SkillRequest, reply: ReplyPort, services: Services, att: Fi
 
 
 def _named(tr: Transcript) -> list[str]:
-    return [s for s in tr.speakers if s and s != "発言者不明"]
+    return [s for s in tr.speakers if s and s != UNKNOWN_SPEAKER]
 
 
 async def produce(req: SkillRequest, reply: ReplyPort, services: Services, tr: Transcript, kind: str, meta: Meta,

@@ -15,7 +15,7 @@ from core.timeutil import JST
 from skills.minutes import strings as S
 from skills.minutes.settings import MinutesSettings
 from skills.minutes.summarize import Meta
-from skills.minutes.transcript import Transcript, TranscriptError, load
+from skills.minutes.transcript import UNKNOWN_SPEAKER, Transcript, TranscriptError, load
 
 log = logging.getLogger(__name__)
 WEEKDAYS = "月火水木金土日"
@@ -97,5 +97,5 @@ async def fetch(req: SkillRequest, reply: ReplyPort, services: Services,
     except TranscriptError:
         await reply.send_text(S.NO_TRANSCRIPT)
         return None
-    names = [s for s in tr.speakers if s and s != "発言者不明"]
+    names = [s for s in tr.speakers if s and s != UNKNOWN_SPEAKER]
     return tr, Meta(title=meeting.subject, date=when_ja(meeting), place="Teams会議（オンライン）", attendees=names)

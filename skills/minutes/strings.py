@@ -7,7 +7,6 @@ USAGE = ("会議録・相談記録の使い方：会議の文字起こし（.vtt
          "相談記録にする場合は「相談」と添えてください。")
 FILE_TYPES = ("会議録で扱えるのは、文字起こし（.vtt・.txt）と録音・録画（.m4a・.mp3・.wav・.mp4・.webm）のファイルです"
               "（「{name}」は扱えません）。")
-FILE_PERSONAL_ONLY = "録音・文字起こしのファイルは、個人チャットでお送りください。"
 DOWNLOAD_TOO_LARGE = "「{name}」は大きすぎるため受け取れません（上限は{mb}MBです）。"
 DOWNLOAD_REFUSED = "「{name}」は、許可された場所（Teams・SharePoint）から取得できないため受け取れませんでした。"
 DOWNLOAD_FAILED = "「{name}」を取得できませんでした。時間をおいて、もう一度お送りください。"
