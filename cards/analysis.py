@@ -2,11 +2,16 @@
 folded), a forecast (推計) and a correlation. Pure functions: data in, Adaptive Card 1.5 JSON out.
 
 Charts are Teams' chart elements (Chart.VerticalBar, Chart.VerticalBar.Grouped, Chart.Line); each carries a
-`fallback` table, which any other 1.5 renderer shows instead. Untrusted text (cell values, column names, the
+`fallback`, which any other 1.5 renderer (Web Chat, older Teams clients) shows instead: a table, which
+`with_chart_images` replaces by a picture of the chart (a PNG as a data URL, drawn by the skill) as long as the whole
+card stays within MAX_CARD_BYTES. Untrusted text (cell values, column names, the
 model's SQL and explanation) goes through `plain()` (cards.common.text)."""
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+import base64
+import copy
+import json
+from typing import Any, Callable, Iterable, Sequence
 
 from cards.common import card, container, execute, facts, heading, note, plain, text, title
 
@@ -25,6 +30,11 @@ THEMES_LABEL = ("AIが回答を読んでテーマに分類しました（分類�
 THEMES_OFFLINE_NOTE = ("自由記述の分類（テーマ分け）にはAIが必要です。AIが設定されていないため（オフラインモード）、"
                        "準備中です。")
 MAX_CHART_POINTS = 40
+CHART_TYPES = ("Chart.VerticalBar", "Chart.VerticalBar.Grouped", "Chart.Line")
+# Teams refuses a bot message above its size limit (413 MessageSizeTooBig): documented as 40 KB, later 100 KB with
+# 80 KB advised, counted as UTF-16 and without base64 images. The cards keep to the project's stricter rule of about
+# 28 KB and count the images in, as UTF-8 bytes of the card's JSON (an image is ASCII: 1 byte a character).
+MAX_CARD_BYTES = 28_000
 MAX_CELL = 60
 MAX_COLUMNS = 8
 
@@ -96,6 +106,63 @@ def line_chart(title_: str, series: Sequence[tuple[str, Sequence[tuple[Any, floa
     rows = [[x] + [dict(pts).get(x) for _, pts in series[:MAX_COLUMNS - 1]] for x in xs]
     return {"type": "Chart.Line", "title": _label(title_), "xAxisTitle": _label(x_title), "yAxisTitle": _label(y_title),
             "data": data, "fallback": table([x_title] + [name for name, _ in series[:MAX_COLUMNS - 1]], rows)}
+
+
+def card_bytes(c: dict) -> int:
+    """The size the card adds to a message: its JSON as UTF-8 bytes."""
+    return len(json.dumps(c, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def image_fallback(chart: dict, png: bytes) -> dict:
+    """The fallback element of a chart: its picture (a PNG data URL) with the chart's title as alternative text."""
+    alt = _label(chart.get("title") or "グラフ") or "グラフ"
+    return {"type": "Container", "items": [
+        {"type": "Image", "url": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+         "altText": f"グラフ: {alt}", "size": "Stretch"}]}
+
+
+def charts_of(c: dict) -> list[dict]:
+    """The chart elements of a card, in card order."""
+    found: list[dict] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in CHART_TYPES:
+                found.append(node)
+                return
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(c)
+    return found
+
+
+def with_chart_images(c: dict, render: Callable[[dict, tuple[int, int]], bytes | None],
+                      sizes: Sequence[tuple[int, int]] = ((560, 280), (420, 210)),
+                      limit: int = MAX_CARD_BYTES) -> dict:
+    """A copy of the card whose charts fall back to their picture instead of a table, as many as keep the card within
+    `limit`: first every chart in card order at the smallest size, then, room permitting, each at a larger size. A
+    chart whose picture does not fit (or cannot be drawn) keeps its table. `render(chart, (width, height))` draws
+    the PNG; `sizes` go from the largest to the smallest."""
+    out = copy.deepcopy(c)
+    size = card_bytes(out)
+    order = list(reversed(list(sizes)))
+    for step, wh in enumerate(order):
+        for chart in charts_of(out):
+            current = chart.get("fallback")
+            if step and (current or {}).get("type") != "Container":
+                continue                      # no picture at the smaller size: none at a larger one either
+            png = render({k: v for k, v in chart.items() if k != "fallback"}, wh)
+            if png is None:
+                continue
+            element = image_fallback(chart, png)
+            change = card_bytes(element) - card_bytes(current or {})
+            if size + change <= limit:
+                chart["fallback"] = element
+                size += change
+    return out
 
 
 def _actions_row(actions: list[dict]) -> dict:

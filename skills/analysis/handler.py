@@ -28,7 +28,7 @@ from core.guard.policy import TIER_LABELS_JA
 from core.net import host_matches
 from core.services import Services
 from core.skills import ReplyPort, SkillRequest, Verb
-from skills.analysis import ask, isolated, privacy, stats, store, themes
+from skills.analysis import ask, charts, isolated, privacy, stats, store, themes
 from skills.analysis import japanese as jp
 from skills.analysis import strings as S
 from skills.analysis.engine import Engine, QueryFailed, QueryRefused, QueryResult
@@ -257,14 +257,34 @@ async def _send_profile(req: SkillRequest, reply: ReplyPort, services: Services,
     token = await store.put_result(services, req.user_id, ds.id, {"kind": "profile", "table": ds.current,
                                                                   "title": f"{p.get('title')}の自動集計"},
                                    settings.ANALYSIS_KEEP_HOURS)
-    notes = list(ds.notes) + list(ds.table().notes)
-    await reply.send_card(cards.profile_card(p, filename=ds.filename, notes=notes,
-                                             personal=privacy.summary_ja({k: v for k, v in ds.personal.items()
-                                                                          if k == ds.table().name}),
-                                             sheets=[t.title for t in ds.tables], current=ds.current, token=token,
-                                             can_forecast=bool(p.get("trend")), free_text=free_text_columns(ds),
-                                             ai=not services.ai.offline),
+    await reply.send_card(await pictured(_profile_card(ds, services, token)),
                           text=f"「{ds.filename}」を自動集計しました。")
+
+
+def _profile_card(ds: store.Dataset, services: Services, token: str = "") -> dict:
+    p = ds.profile()
+    notes = list(ds.notes) + list(ds.table().notes)
+    return cards.profile_card(p, filename=ds.filename, notes=notes,
+                              personal=privacy.summary_ja({k: v for k, v in ds.personal.items()
+                                                           if k == ds.table().name}),
+                              sheets=[t.title for t in ds.tables], current=ds.current, token=token,
+                              can_forecast=bool(p.get("trend")), free_text=free_text_columns(ds),
+                              ai=not services.ai.offline)
+
+
+async def pictured(card: dict) -> dict:
+    """The card with pictures of its charts as their fallback (drawn in a worker thread)."""
+    return await asyncio.to_thread(cards.with_chart_images, card, charts.render, charts.SIZES)
+
+
+def chart_images(card: dict) -> list[tuple[str, bytes]]:
+    """(title, PNG) of each chart of a card, for the Excel report (blocking: call it from a worker thread)."""
+    out = []
+    for chart in cards.charts_of(card):
+        png = charts.render({k: v for k, v in chart.items() if k != "fallback"}, charts.SIZES[0])
+        if png is not None:
+            out.append((str(chart.get("title") or "グラフ"), png))
+    return out
 
 
 # -- commands and questions ----------------------------------------------------------------------------------------
@@ -391,8 +411,8 @@ async def _show_table(req, reply, services, ds: store.Dataset, result: QueryResu
                "result": result.to_json(), "label": shown.label, "notes": notes, "chart": shown.chart,
                "explanation": shown.explanation, "masked_note": shown.masked_note, "ai": shown.ai}
     token = await store.put_result(services, req.user_id, ds.id, payload, settings.ANALYSIS_KEEP_HOURS)
-    await reply.send_card(_result_card(payload, token, 0, settings.ANALYSIS_PAGE_ROWS), ai_generated=shown.ai,
-                          feedback=shown.ai)
+    await reply.send_card(await pictured(_result_card(payload, token, 0, settings.ANALYSIS_PAGE_ROWS)),
+                          ai_generated=shown.ai, feedback=shown.ai)
 
 
 def _result_card(payload: dict, token: str, page: int, per_page: int) -> dict:
@@ -594,7 +614,8 @@ async def _show_forecast(req, reply, services, ds: store.Dataset, f: stats.Forec
     payload = {"kind": "forecast", "table": ds.current, "title": title_, "question": question,
                "forecast": f.to_json(), "measure": measure, "label": S.LABEL_ESTIMATE, "sql": sql, "ai": ai}
     token = await store.put_result(services, req.user_id, ds.id, payload, settings.ANALYSIS_KEEP_HOURS)
-    await reply.send_card(cards.forecast_card(f.to_json(), heading_text=title_, measure=measure, token=token),
+    await reply.send_card(await pictured(cards.forecast_card(f.to_json(), heading_text=title_, measure=measure,
+                                                             token=token)),
                           ai_generated=ai, feedback=ai)
 
 
@@ -864,10 +885,10 @@ async def _themes(req, reply, services, ds: store.Dataset, words: list[str]) -> 
                "answered": got.answered, "distinct": got.distinct, "label": S.LABEL_THEMES, "ai": True,
                "masked_note": _masked_note(masked)}
     token = await store.put_result(services, req.user_id, ds.id, payload, settings.ANALYSIS_KEEP_HOURS)
-    await reply.send_card(cards.themes_card(column=col.name, answered=got.answered, distinct=got.distinct,
-                                            coded=len(got.answers), counted=table, quotes=quoted, cross=cross,
-                                            notes=notes, masked_note=payload["masked_note"], token=token),
-                          ai_generated=True, feedback=True)
+    await reply.send_card(await pictured(cards.themes_card(
+        column=col.name, answered=got.answered, distinct=got.distinct, coded=len(got.answers), counted=table,
+        quotes=quoted, cross=cross, notes=notes, masked_note=payload["masked_note"], token=token)),
+        ai_generated=True, feedback=True)
 
 
 # -- verbs ---------------------------------------------------------------------------------------------------------
@@ -896,7 +917,7 @@ async def _on_page(req: SkillRequest, reply: ReplyPort, services: Services) -> N
     payload = await store.get_result(services, token, req.user_id)
     if payload is None or payload.get("kind") != "table":
         raise UserError(S.NO_RESULT)
-    card = _result_card(payload, token, int(req.data.get("page") or 0), settings.ANALYSIS_PAGE_ROWS)
+    card = await pictured(_result_card(payload, token, int(req.data.get("page") or 0), settings.ANALYSIS_PAGE_ROWS))
     await (reply.refresh_card(card) if req.is_invoke else reply.send_card(card))
 
 
@@ -919,13 +940,17 @@ async def _on_xlsx(req: SkillRequest, reply: ReplyPort, services: Services) -> N
             extra.append((f"テーマ×{cross['by']}"[:31], list(cross["columns"]), [list(r) for r in cross["rows"]]))
         extra.append(("代表的な回答", ["テーマ", "回答（個人情報は伏せ字）", "件数"],
                       [list(r) for r in payload.get("quotes") or []]))
+    images: list[tuple[str, bytes]] = []
+    if payload.get("kind") == "profile" and ds is not None:     # the profile sheet has no chart of its own
+        ds.current = max(0, min(int(payload.get("table") or 0), len(ds.tables) - 1))
+        images = await asyncio.to_thread(chart_images, _profile_card(ds, services))
     data = build_report(filename=ds.filename if ds else "", heading=payload.get("title") or "分析結果", label=label,
                         question=payload.get("question") or "", columns=result.columns if result else (),
                         rows=result.rows if result else (), sql=(result.sql if result else payload.get("sql") or ""),
                         notes=payload.get("notes") or [], profile=profile, forecast=payload.get("forecast"),
                         relation=payload.get("relation"),
                         chart="line" if (payload.get("chart") or {}).get("type") == "line" else "bar",
-                        created=services.clock.now_jst().replace(tzinfo=None), extra=extra)
+                        created=services.clock.now_jst().replace(tzinfo=None), extra=extra, images=images)
     stem = PurePath(ds.filename).stem if ds else "データ"
     name = S.XLSX_NAME.format(stem=re.sub(r"[\\/:*?\"<>|\s]+", "_", stem)[:40])
     await reply.send_file(name, data, XLSX_CONTENT_TYPE, description=S.XLSX_DESCRIPTION.format(name=name))

@@ -1,5 +1,6 @@
-"""The Excel report (.xlsx, openpyxl): the result table with a chart, the column profile, the forecast, the SQL and
-what the numbers are (自動集計 / AI が作成した SQL / 推計). Every text cell that Excel or another spreadsheet could
+"""The Excel report (.xlsx, openpyxl): the result table with a chart, the column profile (its charts as pictures, on
+a sheet グラフ: the profile has no table a native chart could draw from), the forecast, the SQL and what the numbers
+are (自動集計 / AI が作成した SQL / 推計). Every text cell that Excel or another spreadsheet could
 take for a formula (starting with =, +, -, @, a tab or a carriage return, also after leading blanks) is written as
 text with an apostrophe in front, so opening the report never runs anything from the data."""
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any, Sequence
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.drawing.image import Image
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -58,9 +60,11 @@ def build_report(*, filename: str, heading: str, label: str, question: str = "",
                  rows: Sequence[Sequence[Any]] = (), sql: str = "", notes: Sequence[str] = (),
                  profile: dict | None = None, forecast: dict | None = None, relation: dict | None = None,
                  chart: str = "bar", created: datetime | None = None,
-                 extra: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]] = ()) -> bytes:
+                 extra: Sequence[tuple[str, Sequence[str], Sequence[Sequence[Any]]]] = (),
+                 images: Sequence[tuple[str, bytes]] = ()) -> bytes:
     """`extra`: further sheets, each (sheet name, header, rows) — the cross table and the quotes of a themes
-    result."""
+    result. `images`: (title, PNG) of charts drawn as pictures, on a sheet 「グラフ」 (for results whose data the
+    report has no native chart of: the profile's distributions and trend)."""
     wb = Workbook()
     ws = wb.active
     ws.title = "概要"
@@ -142,6 +146,14 @@ def build_report(*, filename: str, heading: str, label: str, question: str = "",
                          c.get("max") if "max" in c else c.get("last"), top))
         _write_table(ps, ["列", "種類", "値あり", "空欄", "種類数", "読めない値", "合計", "平均", "中央値", "最小・最初",
                           "最大・最後", "上位の値"], prow)
+    if images:
+        gs = wb.create_sheet("グラフ")
+        row = 1
+        for title_, png in images:
+            gs.cell(row=row, column=1, value=safe(title_)).font = Font(bold=True)
+            picture = Image(io.BytesIO(png))
+            gs.add_image(picture, f"A{row + 1}")
+            row += 2 + int(picture.height / 20) + 1        # rows of the default height (20 px) the picture covers
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
