@@ -595,6 +595,25 @@ CASES: dict[tuple[str, str], list[Case]] = {
              "actions": [{"t": "00:10:00", "owner": "相談員", "task": "保育課へ照会", "due": ""}]},
             todo=True, masked_note="氏名1件を伏せて送信しました。"),
     ],
+    ("cards.images", "photo_card"): [
+        lambda: _mod("cards.images").photo_card(
+            {"position": 1, "total": 2, "name": "写真1.jpg", "thumb": "data:image/jpeg;base64,/9j/", "ai": True,
+             "taken": "2026年11月27日 10:15", "location": "34.7330, 135.4060", "map_url":
+             "https://maps.gsi.go.jp/#17/34.733/135.406/", "grade": "Ⅲ（早期措置段階）", "grade_rank": 2,
+             "subject": "道路", "reason": "亀甲状のひび割れ", "photo_id": 17, "privacy": ["顔1か所をぼかして送信しました。"],
+             "findings": [{"kind": "ひび割れ（亀甲状）", "extent": "約2m²", "grade": "Ⅲ", "confidence": 0.8,
+                           "action": "切削オーバーレイ"}]},
+            label="【AIによる判定】", kintone=True),
+        lambda: _mod("cards.images").photo_card(
+            {"position": 2, "total": 2, "name": "写真2.png", "taken": "不明", "location": "位置情報がありません",
+             "error": "この写真は読み取れませんでした。"}, label="【自動】", kintone=True),
+    ],
+    ("cards.images", "summary_card"): [
+        lambda: _mod("cards.images").summary_card(
+            batch_id=4, total=2, label="【AIによる判定】", grades=[("Ⅰ", 0), ("Ⅲ", 1)], kinds=[("ポットホール", 1)],
+            worst=[{"position": 1, "name": "写真1.jpg", "grade": "Ⅲ", "kinds": "ポットホール", "map_url": None}],
+            not_judged=1, no_location=1, messages=["1枚は読み取れませんでした。"], privacy=[]),
+    ],
     ("cards.tier", "tier_card"): [
         lambda: _mod("cards.tier").tier_card(None, "internet", [("internet", "ep-net", False),
                                                                 ("lgwan", "ep-lg", True)]),
