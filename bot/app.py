@@ -127,6 +127,7 @@ def create_app(settings: BotSettings | None = None, services: Services | None = 
     for _skill, route in services.registry.routes():       # each skill's own endpoints (webhooks, exports)
         app.router.add_route(route.method, route.path, functools.partial(route.handler, services=services),
                              expect_handler=_expect)
+    app.router.add_route("*", "/{tail:.*}", _unrouted, expect_handler=_expect)      # last: what nothing else takes
     app.on_startup.append(_startup)
     app.on_shutdown.append(_shutdown)
     return app
@@ -142,6 +143,21 @@ async def _expect(request: web.Request) -> None:
         return
     raise web.HTTPExpectationFailed(text="Expect ヘッダーの値を受け付けられません。",
                                     content_type="text/plain")
+
+
+async def _unrouted(request: web.Request) -> web.StreamResponse:
+    """A request no route takes: 405 (with Allow) when its path exists for other methods, else 404, in plain
+    Japanese. Registered last for every method and path, so that aiohttp's own 404/405 routes (and their Expect
+    handler, see _expect) never answer."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not request.match_info.route.resource:
+            _match, methods = await resource.resolve(request)
+            allowed |= methods
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, sorted(allowed), content_type="text/plain",
+                                       text="このアドレスは、この方法（HTTPメソッド）では利用できません。")
+    raise web.HTTPNotFound(content_type="text/plain", text="お探しのページは見つかりません。")
 
 
 @web.middleware

@@ -421,3 +421,18 @@ async def test_expect_100_continue_still_works(bot, connector):
     async with aiohttp.ClientSession() as s:
         async with s.get(f"{bot.url}/healthz", headers={"Expect": "100-continue"}) as r:
             assert r.status == 200
+
+
+@pytest.mark.parametrize("method, path, expected", [("GET", "/api/messages", 405), ("DELETE", "/healthz", 405),
+                                                    ("POST", "/nowhere", 404), ("GET", "/", 404)])
+async def test_unrouted_requests_with_a_hostile_expect_are_plain_404_or_405(bot, connector, caplog, method, path,
+                                                                             expected):
+    """aiohttp's own 404/405 answers ran its own Expect handler (the same 500 as above, found by the fuzzer on
+    GET /api/messages); a catch-all route answers them, in Japanese, with Allow on a 405."""
+    caplog.set_level(logging.ERROR)
+    status, body = await raw_http(bot.url, method, path, [("Expect", b"\xbf")], b"")
+    assert status == 417, f"{status}: {body[:200]!r}"
+    status, body = await raw_http(bot.url, method, path)
+    assert status == expected and body.decode() in ("このアドレスは、この方法（HTTPメソッド）では利用できません。",
+                                                    "お探しのページは見つかりません。"), body[:200]
+    assert tracebacks(caplog) == []
