@@ -204,12 +204,7 @@ class KintoneClient:
             f["knowledge_set"]: {"value": knowledge_set or ""},
             f["passages"]: {"value": joined},
         }
-        data = await self._request("POST", "/k/v1/record.json",
-                                   body={"app": self.settings.KINTONE_APP_ID, "record": record})
-        record_id = data.get("id") if isinstance(data, dict) else None
-        if not record_id:
-            raise KintoneError("bad_response", detail="no id in POST record response")
-        return str(record_id)
+        return await self.add_record(record)
 
     async def answered_since(self, record_ids: list[str] | None = None,
                              updated_after: datetime | None = None) -> list[AnsweredRecord]:
