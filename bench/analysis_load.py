@@ -1,26 +1,31 @@
-"""Load + automatic profile of a 1,000,000-row CSV: the データ分析 skill (DuckDB) against plain pandas, same run.
+"""Load + automatic profile of a 1,000,000-row CSV: the データ分析 skill as the bot runs it, against plain pandas,
+in the same run.
 
-    .venv/bin/python bench/analysis_load.py [--rows 1000000] [--rounds 2] [--threads 2]
+    .venv/bin/python bench/analysis_load.py [--rows 1000000] [--rounds 2] [--threads 2] [--csv FILE]
+                                            [--compare REV] [--in-process]
 
 A CSV shaped like a 住民異動 / 申請 log (受付番号, 受付日, 区, 異動区分, 手数料, 件数, 備考; about 40 MB) is written to
-a temporary folder. Each measurement runs in a fresh child process, which reads the file's bytes (as the bot holds a
-downloaded file) and reports its wall time and its peak RSS (ru_maxrss, the whole process: interpreter and libraries
-included):
+a temporary folder (or --csv names one already written). Each measurement runs in a fresh child process, which
+reads the file's bytes (as the bot holds a downloaded file) and reports its wall time, peak RSS and CPU time:
 
-* ours: skills.analysis.loader.load (encoding check, header detection, every column typed by the Japanese rules)
-  with skills.analysis.profile.profile_table (counts, missing values, distinct values, sum/mean/median/min/max/sd,
-  top categories, 10-bin distributions, the yearly trend) — what the user waits for; then, timed apart because the
-  bot does it in the background after the profile card is sent, the Parquet copy later query connections load;
-* ours, as the bot runs it: the same load and profile in a child process under ANALYSIS_LOAD_MEMORY_MB
-  (skills.analysis.isolated, core.search.extract's runner; its converter process warmed by a small file first, as a
-  running bot's is), which also writes the Parquet copy before it answers; the child's peak RSS is its own, and the
-  bot's RSS growth is measured beside it;
+* ours (what production runs): skills.analysis.isolated.load_in_child — the file is read, typed by the Japanese
+  rules, profiled (counts, missing values, distinct values, sum/mean/median/min/max/sd, top categories, 10-bin
+  distributions, the yearly trend), checked for personal-data columns and saved as Parquet for later queries, in a
+  forked child of core.search.extract's converter process under ANALYSIS_LOAD_MEMORY_MB (the converter process is
+  warmed by a small file first, as a running bot's is). The time is the bot's wait from handing over the bytes to
+  having the answer; the peak RSS is the reading child's own; the bot's RSS growth is printed beside it;
+* ours at REV (--compare REV, e.g. HEAD): the same path with the code of that commit (git archive into a temporary
+  folder), measured in the same rounds: before/after figures under the same machine load;
 * pandas: read_csv (C engine), to_datetime of the date column, describe(include="all"), isna().sum(), nunique(),
   value_counts().head(6) of each text column, a 10-bin histogram of each numeric column and the yearly count and sum.
-  pandas gets the plain file and no Japanese number or date rules: the baseline does less work than ours.
+  pandas gets the plain file and no Japanese number or date rules, no Parquet copy and no process isolation: the
+  baseline does less work than ours;
+* --in-process: also the loader and profile called in the measuring process (no isolation, no personal-data check;
+  the Parquet copy timed apart), for reference only.
 
 Targets (issue #17): ours ≤ 5 s and ≤ 1 GB on 2 cores, and faster than pandas. The machine's load average is printed
-with the figures: on a shared machine both sides slow down alike."""
+with the figures: on a shared machine every side slows down, so compare within one run (the CPU seconds vary less
+than the wall time)."""
 from __future__ import annotations
 
 import argparse
@@ -63,38 +68,54 @@ from skills.analysis.loader import LoadLimits, load, save_tables
 from skills.analysis.profile import profile_table
 data = Path({path!r}).read_bytes()
 t = time.perf_counter()
+c = time.process_time()
 with tempfile.TemporaryDirectory() as d:
     loaded, profiles, con = load(data, "log.csv", Path(d), LoadLimits(threads={threads}, memory_mb=1024),
                                  lambda con, l: [profile_table(con, t) for t in l.tables])
     seconds = time.perf_counter() - t
+    cpu = time.process_time() - c
     t = time.perf_counter()
     save_tables(con, loaded, Path(d))
     save = time.perf_counter() - t
     con.close()
 kinds = {{c.name: c.kind for c in loaded.tables[0].columns}}
-print(json.dumps({{"seconds": seconds, "save": save, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({{"seconds": seconds, "save": save, "cpu": cpu, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "rows": profiles[0]["rows"], "kinds": kinds}}, ensure_ascii=False))
 """
 
 ISOLATED = """
-import json, re, resource, sys, tempfile, time
+import json, os, re, resource, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, {root!r})
 from skills.analysis.isolated import load_in_child
 from skills.analysis.loader import LoadLimits
 def peak():
     return int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
+def children_cpu():
+    # CPU seconds of the reading children so far: the converter processes' (our children's) waited-for children
+    total = 0
+    for st in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            f = st.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(f[1]) == os.getpid():
+            total += int(f[13]) + int(f[14])
+    return total / os.sysconf("SC_CLK_TCK")
 limits = LoadLimits(threads={threads}, memory_mb={memory} // 2)
 with tempfile.TemporaryDirectory() as d:
     load_in_child(b"a,b\\n1,2\\n", "warm.csv", Path(d), limits, memory_mb={memory}, seconds=600, file_mb=400)
 data = Path({path!r}).read_bytes()
 before = peak()
+cpu = children_cpu()
 t = time.perf_counter()
 with tempfile.TemporaryDirectory() as d:
     out = load_in_child(data, "log.csv", Path(d), limits, memory_mb={memory}, seconds=600, file_mb=400)
 seconds = time.perf_counter() - t
+cpu = children_cpu() - cpu
 print(json.dumps({{"seconds": seconds, "rss_mb": out["peak_rss_mb"], "parent_growth_mb": peak() - before,
-                  "rows": out["profiles"][0]["rows"]}}))
+                  "cpu": cpu, "rows": out["profiles"][0]["rows"],
+                  "kinds": {{c["name"]: c["kind"] for c in out["tables"][0]["columns"]}}}}, ensure_ascii=False))
 """
 
 PANDAS = """
@@ -103,6 +124,7 @@ import numpy as np
 import pandas as pd
 data = open({path!r}, "rb").read()
 t = time.perf_counter()
+c = time.process_time()
 df = pd.read_csv(io.BytesIO(data))
 df["受付日"] = pd.to_datetime(df["受付日"], errors="coerce")
 desc = df.describe(include="all")
@@ -113,7 +135,7 @@ hists = {{c: np.histogram(df[c].dropna(), bins=10) for c in df.select_dtypes("nu
 trend = df.groupby(df["受付日"].dt.year).agg(n=("受付番号", "size"), fee=("手数料", "sum"))
 seconds = time.perf_counter() - t
 print(json.dumps({{"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "rows": int(len(df))}}))
+                  "cpu": time.process_time() - c, "rows": int(len(df))}}))
 """
 
 
@@ -122,38 +144,73 @@ def child(code: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def checkout(rev: str, into: Path) -> Path:
+    """The tree of a commit in a folder (git archive: the working tree and the index are not touched)."""
+    archive = subprocess.run(["git", "archive", "--format=tar", rev], cwd=ROOT, capture_output=True, check=True).stdout
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--memory", type=int, default=1536, help="ANALYSIS_LOAD_MEMORY_MB of the child (MB)")
+    ap.add_argument("--csv", type=Path, help="a CSV written before (by this bench) instead of writing one")
+    ap.add_argument("--compare", metavar="REV", help="also measure the production path at this commit")
+    ap.add_argument("--in-process", action="store_true", help="also measure the loader called in process")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "log.csv"
-        t = time.perf_counter()
-        write_csv(path, a.rows)
-        print(f"CSV: {a.rows:,} rows, {path.stat().st_size / 1e6:.1f} MB (written in {time.perf_counter() - t:.1f} s)")
-        results: dict[str, list[dict]] = {"ours (DuckDB)": [], "ours, isolated": [], "pandas": []}
+        path = a.csv or Path(d) / "log.csv"
+        if not a.csv:
+            t = time.perf_counter()
+            write_csv(path, a.rows)
+            print(f"CSV: {a.rows:,} rows, {path.stat().st_size / 1e6:.1f} MB (written in {time.perf_counter() - t:.1f} s)")
+        else:
+            print(f"CSV: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        old = None
+        if a.compare:
+            old = checkout(a.compare, Path(d) / "old")
+        ours = "ours (isolated)"
+        before = f"ours at {a.compare}"
+        results: dict[str, list[dict]] = {ours: []}
+        if old:
+            results[before] = []
+        results["pandas"] = []
+        if a.in_process:
+            results["in process"] = []
+        loads = []
         for _ in range(a.rounds):
-            results["ours (DuckDB)"].append(child(OURS.format(root=str(ROOT), path=str(path), threads=a.threads)))
-            results["ours, isolated"].append(child(ISOLATED.format(root=str(ROOT), path=str(path),
-                                                                    threads=a.threads, memory=a.memory)))
+            results[ours].append(child(ISOLATED.format(root=str(ROOT), path=str(path), threads=a.threads,
+                                                       memory=a.memory)))
+            if old:
+                results[before].append(child(ISOLATED.format(root=str(old), path=str(path), threads=a.threads,
+                                                             memory=a.memory)))
             results["pandas"].append(child(PANDAS.format(path=str(path))))
-        print(f"load average during the run: {os.getloadavg()[0]:.1f} (2 cores)")
+            if a.in_process:
+                results["in process"].append(child(OURS.format(root=str(ROOT), path=str(path), threads=a.threads)))
+            loads.append(os.getloadavg()[0])
+        print(f"load average during the rounds: {[round(x, 1) for x in loads]} (2 cores)")
         for name, runs in results.items():
             best = min(runs, key=lambda r: r["seconds"])
-            print(f"{name:15s} load + profile: best {best['seconds']:.2f} s of {[round(r['seconds'], 2) for r in runs]}"
-                  f"; peak RSS {max(r['rss_mb'] for r in runs):.0f} MB; rows {best['rows']:,}")
-        saves = [round(r["save"], 2) for r in results["ours (DuckDB)"]]
-        print(f"ours (DuckDB), in process: the Parquet copy for later queries took {saves} s more")
-        growth = [round(r["parent_growth_mb"]) for r in results["ours, isolated"]]
-        print(f"ours, isolated (the child's peak RSS above; the Parquet copy included): the bot's RSS grew {growth} MB")
-        kinds = results["ours (DuckDB)"][0]["kinds"]
+            cpus = [r.get("cpu") for r in runs]
+            cpu = f"; CPU {[round(x, 2) for x in cpus]} s" if all(x is not None for x in cpus) else ""
+            print(f"{name:18s} load + profile: best {best['seconds']:.2f} s of {[round(r['seconds'], 2) for r in runs]}"
+                  f"{cpu}; peak RSS {max(r['rss_mb'] for r in runs):.0f} MB; rows {best['rows']:,}")
+        growth = [round(r["parent_growth_mb"]) for r in results[ours]]
+        print(f"{ours}: the Parquet copy is included; the bot's RSS grew {growth} MB")
+        if a.in_process:
+            saves = [round(r["save"], 2) for r in results["in process"]]
+            print(f"in process: the Parquet copy for later queries took {saves} s more")
+        kinds = results[ours][0]["kinds"]
         print("column kinds read by ours:", ", ".join(f"{k}={v}" for k, v in kinds.items()))
-        ours = min(r["seconds"] for r in results["ours (DuckDB)"])
-        base = min(r["seconds"] for r in results["pandas"])
-        print(f"ours / pandas: {ours / base:.2f}x the time")
+        best = {name: min(r["seconds"] for r in runs) for name, runs in results.items()}
+        print(f"{ours} / pandas: {best[ours] / best['pandas']:.2f}x the time (best of {a.rounds})")
+        if old:
+            print(f"{before} / pandas: {best[before] / best['pandas']:.2f}x the time; "
+                  f"{ours} / {before}: {best[ours] / best[before]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ The bot's side (`load_in_child`) turns the child's refusals into the Japanese `L
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import openpyxl  # noqa: F401 - imported here so that the reading processes have it warm before they fork
@@ -36,20 +37,36 @@ def read_file(_data: bytes, args: dict) -> dict:
     limits = LoadLimits(**args["limits"])
 
     def finish(con, loaded):
-        known = privacy.without_detector(con, loaded.tables)
-        samples = privacy.text_samples(con, loaded.tables)
-        profiles = [profile_table(con, t, hidden=set(known.get(t.name, {}))) for t in loaded.tables]
+        # the Parquet copy is written on a second cursor while the profile is made: DuckDB runs both, and the
+        # profile's small queries leave its threads idle between them; both are done before the child answers
+        failed: list[BaseException] = []
+
+        def save() -> None:
+            cursor = con.cursor()
+            try:
+                save_tables(cursor, loaded, folder)
+            except BaseException as e:  # noqa: BLE001 - raised again in the child's main thread below
+                failed.append(e)
+            finally:
+                cursor.close()
+        saving = threading.Thread(target=save, name="analysis-save")
+        saving.start()
+        try:
+            known = privacy.without_detector(con, loaded.tables)
+            samples = privacy.text_samples(con, loaded.tables)
+            profiles = [profile_table(con, t, hidden=set(known.get(t.name, {}))) for t in loaded.tables]
+        finally:
+            saving.join()
+        if failed:
+            raise failed[0]
         return known, samples, profiles
 
     try:
         loaded, (known, samples, profiles), con = load(data, args["name"], folder, limits, finish)
     except LoadError as e:
         return {"load_error": e.message}
+    con.close()
     del data
-    try:
-        save_tables(con, loaded, folder)
-    finally:
-        con.close()
     import resource
 
     return {"tables": [t.to_json() for t in loaded.tables], "notes": loaded.notes, "profiles": profiles,

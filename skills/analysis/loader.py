@@ -166,9 +166,14 @@ def detect_encoding(data: bytes) -> str:
         return "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    if data.isascii():
+        return "utf-8"
     for enc in ("utf-8", "cp932"):
+        dec = codecs.getincrementaldecoder(enc)()
         try:
-            codecs.getincrementaldecoder(enc)().decode(data, final=True)
+            for i in range(0, len(data), 1 << 20):      # in 1 MB pieces: no copy of the whole text is held
+                dec.decode(data[i:i + (1 << 20)])
+            dec.decode(b"", final=True)
             return enc
         except UnicodeDecodeError:
             continue
@@ -294,15 +299,16 @@ def _typed_table(con, source: str, table: str, title: str, names: list[str], kin
     if rejected:
         notes.append(f"形式が崩れていて読み取れなかった行（{rejected:,}行）を読み飛ばしました。")
         con.execute("DELETE FROM reject_errors")
-    total = con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+    total, dropped = con.execute(f"SELECT count(*), count(*) FILTER (WHERE _drop AND rowid < {int(max_rows)}) "
+                                 f"FROM {t}").fetchone()
     if total > max_rows:
         con.execute(f"DELETE FROM {t} WHERE rowid >= {int(max_rows)}")
         notes.append(f"行が多いため、先頭の{max_rows:,}行だけを読みました。")
-    dropped = con.execute(f"SELECT count(*) FROM {t} WHERE _drop").fetchone()[0]
     if dropped:
         con.execute(f"DELETE FROM {t} WHERE _drop")
         notes.append(f"空の行・表の下の注記の行（{dropped:,}行）を除きました。")
-    # per typed column: 記号 and unreadable values, counted only among the rows whose value is empty (few rows)
+    # per typed column: whole numbers (an integer column), then the 記号 and unreadable values, counted only among
+    # the rows whose value did not read (the text is kept in r{j} only there: few rows)
     stats: list[tuple[int, int, bool | None]] = []
     numbers = [j for j, k in enumerate(kinds) if k == "number"]
     whole: dict[int, bool] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import OrderedDict
+from datetime import date
 from typing import Any
 
 from skills.analysis import japanese as jp
@@ -32,10 +33,12 @@ def _num(v: Any) -> float | None:
 
 def profile_table(con, table: TableInfo, *, hidden: set[str] = frozenset()) -> dict:
     """The profile of one loaded table. `hidden` names personal-data columns: their values are never shown (counts
-    only)."""
+    only). Few scans of the table: one for every column's counts and statistics (and the total rows), one for the
+    distributions of all numeric columns, one for the top categories of the text columns with few values, and the
+    trend."""
     t = jp.ident(table.name)
     cols = table.columns
-    parts = ["count(*)"]
+    parts = ["count(*)", f"count(*) FILTER (WHERE {total_row_filter(table)})"]
     for c in cols:
         q = jp.ident(c.name)
         parts += [f"count({q})", f"approx_count_distinct({q})"]
@@ -47,18 +50,17 @@ def profile_table(con, table: TableInfo, *, hidden: set[str] = frozenset()) -> d
         else:
             parts += [f"avg(length({q}))::DOUBLE", "NULL", "NULL", "NULL", "NULL", "NULL"]
     row = con.execute(f"SELECT {', '.join(parts)} FROM {t}").fetchone()
-    total = int(row[0])
+    total, totals = int(row[0]), int(row[1] or 0)
     out_cols = []
+    tops: list[dict] = []
     for i, c in enumerate(cols):
-        filled, distinct, a, b, med, lo, hi, sd = row[1 + i * 8:1 + (i + 1) * 8]
+        filled, distinct, a, b, med, lo, hi, sd = row[2 + i * 8:2 + (i + 1) * 8]
         info: dict[str, Any] = {"name": c.name, "kind": c.kind, "filled": int(filled),
                                 "missing": total - int(filled), "distinct": int(distinct or 0),
                                 "unreadable": c.unreadable, "examples": c.examples, "markers": c.markers,
                                 "hidden": c.name in hidden}
         if c.kind in NUMERIC:
             info.update(sum=_num(a), mean=_num(b), median=_num(med), min=_num(lo), max=_num(hi), sd=_num(sd))
-            if info["min"] is not None and info["max"] is not None and not info["hidden"]:
-                info["bins"] = _histogram(con, t, c.name, info["min"], info["max"], c.kind == "integer")
         elif c.kind in TIME:
             info.update(first=a, last=b)
         else:
@@ -69,11 +71,11 @@ def profile_table(con, table: TableInfo, *, hidden: set[str] = frozenset()) -> d
             unique = int(distinct or 0) > 1000 and int(distinct or 0) > 0.5 * max(1, int(filled))
             info["unique"] = unique
             if not free and not unique and not info["hidden"] and filled:
-                q = jp.ident(c.name)
-                info["top"] = [(str(v), int(n)) for v, n in con.execute(
-                    f"SELECT {q}, count(*) AS n FROM {t} WHERE {q} IS NOT NULL GROUP BY {q} "
-                    f"ORDER BY n DESC, {q} LIMIT {TOP}").fetchall()]
+                tops.append(info)
         out_cols.append(info)
+    _histograms(con, t, [c for c in out_cols if c["kind"] in NUMERIC and c.get("min") is not None
+                         and c.get("max") is not None and not c["hidden"]])
+    _tops(con, t, tops)
     prof: dict[str, Any] = {"table": table.name, "title": table.title, "rows": total, "columns": out_cols}
     trend = time_trend(con, table, out_cols)
     if trend:
@@ -81,31 +83,70 @@ def profile_table(con, table: TableInfo, *, hidden: set[str] = frozenset()) -> d
     wide = year_columns_trend(con, table, out_cols)
     if wide and not trend:
         prof["trend"] = wide
-    totals = _total_rows(con, table)
     if totals:
         prof["total_rows"] = totals
     return prof
 
 
-def _histogram(con, t: str, name: str, lo: float, hi: float, integer: bool) -> list[tuple[str, int]]:
-    q = jp.ident(name)
-    if hi == lo:
-        n = con.execute(f"SELECT count({q}) FROM {t}").fetchone()[0]
-        return [(_fmt(lo, integer), int(n))]
-    width = (hi - lo) / BINS
-    if integer:
-        width = max(1.0, math.ceil(width))
-    rows = con.execute(
-        f"SELECT least(floor(({q} - {lo!r}) / {width!r}), {BINS - 1})::INTEGER AS b, count(*) FROM {t} "
-        f"WHERE {q} IS NOT NULL GROUP BY b ORDER BY b").fetchall()
-    counts = dict(rows)
-    out = []
-    for b in range(BINS):
-        start = lo + b * width
-        if start > hi:
-            break
-        out.append((f"{_fmt(start, integer)}〜", int(counts.get(b, 0))))
-    return out
+FEW_VALUES = 5000           # text columns with at most this many (approximate) distinct values share one scan
+
+
+def _tops(con, t: str, cols: list[dict]) -> None:
+    """Each column's TOP most frequent values with their counts (ties by value): the columns with few values in one
+    scan (GROUPING SETS, every group counted, the top taken here), the others one query each."""
+    few = [c for c in cols if c["distinct"] <= FEW_VALUES]
+    for c in cols:
+        if c not in few:
+            q = jp.ident(c["name"])
+            c["top"] = [(str(v), int(n)) for v, n in con.execute(
+                f"SELECT {q}, count(*) AS n FROM {t} WHERE {q} IS NOT NULL GROUP BY {q} "
+                f"ORDER BY n DESC, {q} LIMIT {TOP}").fetchall()]
+    if not few:
+        return
+    qs = [jp.ident(c["name"]) for c in few]
+    sets = ", ".join(f"({q})" for q in qs)
+    # GROUPING(...) tells which set a row belongs to: bit k (from the right, last column = bit 0) is 0 for its column
+    rows = con.execute(f"SELECT GROUPING({', '.join(qs)}) AS g, {', '.join(qs)}, count(*) FROM {t} "
+                       f"GROUP BY GROUPING SETS ({sets})").fetchall()
+    width = len(few)
+    found: list[list[tuple[str, int]]] = [[] for _ in few]
+    for r in rows:
+        g = int(r[0])
+        k = next((j for j in range(width) if not (g >> (width - 1 - j)) & 1), None)
+        if k is None or r[1 + k] is None:
+            continue
+        found[k].append((str(r[1 + k]), int(r[-1])))
+    for c, values in zip(few, found):
+        values.sort(key=lambda x: (-x[1], x[0].encode("utf-8")))
+        c["top"] = values[:TOP]
+
+
+def _histograms(con, t: str, cols: list[dict]) -> None:
+    """A BINS-bin distribution of each numeric column, all in one scan."""
+    exprs, plan = [], []
+    for c in cols:
+        lo, hi, integer = c["min"], c["max"], c["kind"] == "integer"
+        q = jp.ident(c["name"])
+        if hi == lo:
+            c["bins"] = [(_fmt(lo, integer), int(c["filled"]))]
+            continue
+        width = (hi - lo) / BINS
+        if integer:
+            width = max(1.0, math.ceil(width))
+        exprs.append(f"histogram(least(floor(({q} - {lo!r}) / {width!r}), {BINS - 1})::INTEGER)")
+        plan.append((c, lo, hi, width, integer))
+    if not exprs:
+        return
+    row = con.execute(f"SELECT {', '.join(exprs)} FROM {t}").fetchone()
+    for (c, lo, hi, width, integer), counts in zip(plan, row):
+        counts = dict(counts or {})
+        out = []
+        for b in range(BINS):
+            start = lo + b * width
+            if start > hi:
+                break
+            out.append((f"{_fmt(start, integer)}〜", int(counts.get(b, 0))))
+        c["bins"] = out
 
 
 def _fmt(v: float, integer: bool) -> str:
@@ -129,6 +170,15 @@ def rating(c: dict) -> bool:
         and c.get("distinct", 0) <= 11
 
 
+def _months(first: Any, last: Any) -> int:
+    """Whole months between two ISO dates (as DuckDB's date_diff('month', …) counts them); 0 when unknown."""
+    try:
+        a, b = date.fromisoformat(str(first)[:10]), date.fromisoformat(str(last)[:10])
+    except ValueError:
+        return 0
+    return (b.year - a.year) * 12 + b.month - a.month
+
+
 def time_trend(con, table: TableInfo, cols: list[dict]) -> dict | None:
     """Rows (and the measure's sum) per period of the first date, 年度 or 年 column."""
     when = next((c for c in cols if c["kind"] in TIME and c["filled"]), None)
@@ -138,7 +188,7 @@ def time_trend(con, table: TableInfo, cols: list[dict]) -> dict | None:
     measure = measure_column(cols)
     msum = f", sum({jp.ident(measure['name'])})::DOUBLE" if measure else ""
     if when["kind"] == "date":
-        span = con.execute(f"SELECT date_diff('month', min({q}), max({q})) FROM {t}").fetchone()[0] or 0
+        span = _months(when.get("first"), when.get("last"))
         unit = "year" if span > 36 else "month"
         key = f"date_trunc('{unit}', {q})"
         rows = con.execute(f"SELECT {key} AS p, count(*){msum} FROM {t} WHERE {q} IS NOT NULL GROUP BY p "
@@ -199,9 +249,3 @@ def total_row_filter(table: TableInfo) -> str:
     if first is None:
         return "false"
     return f"coalesce({jp.ident(first.name)} IN ({', '.join(jp.lit(x) for x in TOTAL_LABELS)}), false)"
-
-
-def _total_rows(con, table: TableInfo) -> int:
-    """Rows that are totals of the others: summing the table would count them twice."""
-    return int(con.execute(f"SELECT count(*) FROM {jp.ident(table.name)} "
-                           f"WHERE {total_row_filter(table)}").fetchone()[0])
