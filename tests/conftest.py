@@ -87,6 +87,20 @@ async def _fresh_pg_database():
 
 
 @pytest.fixture
+async def sqlite_db(tmp_path):
+    """A migrated `core.store.Database` on SQLite only: for tests whose subject does not depend on the back end
+    (the `db` fixture runs a test on both)."""
+    from core.store import Database
+
+    database = Database(f"sqlite+aiosqlite:///{tmp_path}/test.db")
+    await database.migrate()
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
 async def db(db_url):
     """A migrated `core.store.Database` on each back end."""
     from core.store import Database

@@ -30,17 +30,6 @@ ADMIN_AAD = "00000000-0000-0000-0000-0000000000aa"
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
-@pytest.fixture
-async def sqlite_db(tmp_path):
-    """The edge does not depend on the back end: SQLite keeps this file quick."""
-    from core.store import Database
-
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/hostile.db")
-    await database.migrate()
-    yield database
-    await database.dispose()
-
-
 def hostile_services(db):
     """Services with both tokens configured, the test user an administrator, and e-Gov on a closed local port."""
     from core.kintone.client import KintoneClient, KintoneSettings

@@ -65,16 +65,6 @@ class AttachmentService(LoopbackServer):
         return web.Response(body=self.files[request.match_info["id"]], content_type="image/jpeg")
 
 
-@pytest.fixture
-async def lite_db(tmp_path):
-    from core.store import Database
-
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/inline.db")
-    await database.migrate()
-    yield database
-    await database.dispose()
-
-
 @pytest.fixture(scope="module")
 def issuer():
     i = Issuer()
@@ -178,14 +168,14 @@ async def test_the_bots_token_goes_only_over_https_to_the_attachment_hosts_and_n
 
 # ------------------------------------------------------------------------------------------------ over the wire
 
-async def test_a_photo_from_a_phone_reaches_the_photo_check_with_the_bots_token(lite_db, peers, issuer, token_calls):
+async def test_a_photo_from_a_phone_reaches_the_photo_check_with_the_bots_token(sqlite_db, peers, issuer, token_calls):
     connector, files, _ = peers
     files.files["0-jpe-d1-photo"] = samples.road(800, 600, gps=samples.AMAGASAKI, taken="2026:11:20 10:15:00")
     async with aiohttp.ClientSession() as s:                 # the stand-in refuses anyone without the token
         async with s.get(files.url("0-jpe-d1-photo")) as r:
             assert r.status == 401
     files.requests.clear()
-    async with running_bot(photo_services(lite_db), MicrosoftAppId=APP_ID, MicrosoftAppPassword="secret",
+    async with running_bot(photo_services(sqlite_db), MicrosoftAppId=APP_ID, MicrosoftAppPassword="secret",
                            BOT_OPENID_METADATA_URL=f"{issuer.url}/openid", BOT_ATTACHMENT_HOSTS="127.0.0.1") as url:
         act = inline_message(connector, "点検をお願いします", files.url("0-jpe-d1-photo"))
         assert await post(url, act, issuer.token(service_url=connector.url)) == 202
@@ -198,24 +188,24 @@ async def test_a_photo_from_a_phone_reaches_the_photo_check_with_the_bots_token(
     assert len(connector.cards()) >= 1
 
 
-async def test_without_the_bots_token_the_service_answers_401_and_the_user_is_told(lite_db, peers):
+async def test_without_the_bots_token_the_service_answers_401_and_the_user_is_told(sqlite_db, peers):
     connector, files, _ = peers
     files.files["0-jpe-d1-photo"] = samples.road(400, 300)
-    async with running_bot(photo_services(lite_db), BOT_ATTACHMENT_HOSTS="127.0.0.1") as url:   # anonymous
+    async with running_bot(photo_services(sqlite_db), BOT_ATTACHMENT_HOSTS="127.0.0.1") as url:   # anonymous
         assert await post(url, inline_message(connector, "/photo", files.url("0-jpe-d1-photo"))) == 202
         line = S.DOWNLOAD_FAILED.format(name="写真1.jpg")
         await connector.wait_for(lambda _a: line in everything_sent(connector), timeout=30)
     assert files.requests == [{"path": "/v3/attachments/0-jpe-d1-photo/views/original", "auth": None}]
 
 
-async def test_the_token_never_follows_a_redirect_and_a_redirect_off_the_list_is_refused(lite_db, peers, issuer,
+async def test_the_token_never_follows_a_redirect_and_a_redirect_off_the_list_is_refused(sqlite_db, peers, issuer,
                                                                                        token_calls):
     connector, files, other = peers
     files.files["moved"] = samples.road(400, 300, gps=samples.AMAGASAKI)
     files.redirects["moved"] = f"http://127.0.0.1:{files.port}/open/moved"        # same host, allowed
     other.files["away"] = samples.road(400, 300)
     files.redirects["away"] = f"http://localhost:{other.port}/open/away"          # a host not in the list
-    async with running_bot(photo_services(lite_db, hosts="127.0.0.1"), MicrosoftAppId=APP_ID,
+    async with running_bot(photo_services(sqlite_db, hosts="127.0.0.1"), MicrosoftAppId=APP_ID,
                            MicrosoftAppPassword="secret", BOT_OPENID_METADATA_URL=f"{issuer.url}/openid",
                            BOT_ATTACHMENT_HOSTS="127.0.0.1") as url:
         act = inline_message(connector, "/photo", files.url("moved"), files.url("away"))
@@ -228,7 +218,7 @@ async def test_the_token_never_follows_a_redirect_and_a_redirect_off_the_list_is
     assert other.requests == []                                               # the disallowed host saw nothing
 
 
-async def test_a_token_that_cannot_be_had_is_a_japanese_line_not_a_stack_trace(lite_db, peers, issuer, monkeypatch):
+async def test_a_token_that_cannot_be_had_is_a_japanese_line_not_a_stack_trace(sqlite_db, peers, issuer, monkeypatch):
     connector, files, _ = peers
     files.files["p"] = samples.road(400, 300)
     refused: list[str] = []
@@ -241,7 +231,7 @@ async def test_a_token_that_cannot_be_had_is_a_japanese_line_not_a_stack_trace(l
             raise PermissionError("Failed to get access token with error: invalid_client")
         return TOKEN
     monkeypatch.setattr(MicrosoftAppCredentials, "get_access_token", failing)
-    async with running_bot(photo_services(lite_db), MicrosoftAppId=APP_ID, MicrosoftAppPassword="secret",
+    async with running_bot(photo_services(sqlite_db), MicrosoftAppId=APP_ID, MicrosoftAppPassword="secret",
                            BOT_OPENID_METADATA_URL=f"{issuer.url}/openid", BOT_ATTACHMENT_HOSTS="127.0.0.1") as url:
         assert await post(url, inline_message(connector, "/photo", files.url("p")),
                           issuer.token(service_url=connector.url)) == 202

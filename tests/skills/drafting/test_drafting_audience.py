@@ -40,10 +40,10 @@ def test_free_text_without_a_type_word():
     assert guess_type("各課長あての通知を作りたい").label == "通知文（庁内）"
 
 
-async def test_draft_command_for_citizens_opens_the_oshirase_form(lite_db, llm):
+async def test_draft_command_for_citizens_opens_the_oshirase_form(sqlite_db, llm):
     from tests.skills.drafting.test_drafting_skill import OPENED, card_text, online, run
 
-    services = online(lite_db, llm)
+    services = online(sqlite_db, llm)
     try:
         port = await run(services, "/draft 通知文 夏季の節電について市民に知らせたい")
         text = card_text(port.cards()[0])

@@ -19,8 +19,8 @@ async def post(url: str, activity: dict) -> tuple[int, str]:
             return r.status, await r.text()
 
 
-async def test_draft_notice_over_the_wire_gets_an_ai_labelled_card_then_a_word_file(lite_db, connector, llm):
-    services = make_services(lite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url})
+async def test_draft_notice_over_the_wire_gets_an_ai_labelled_card_then_a_word_file(sqlite_db, connector, llm):
+    services = make_services(sqlite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url})
     llm.script = [{"text": NOTICE_INTERNAL}]
     async with running_bot(services) as url:
         status, _ = await post(url, connector.activity(

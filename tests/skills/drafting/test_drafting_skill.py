@@ -121,8 +121,8 @@ async def create(services, key, *, port=None, user_id="29:user-1", **extra):
 
 # -- starting a draft ---------------------------------------------------------------------------------------------
 
-async def test_draft_alone_offers_the_types_then_the_types_form(lite_db, llm, card_validator):
-    services = online(lite_db, llm)
+async def test_draft_alone_offers_the_types_then_the_types_form(sqlite_db, llm, card_validator):
+    services = online(sqlite_db, llm)
     port = await run(services, "/draft")
     choice = port.cards()[0]
     assert_valid(card_validator, choice)
@@ -144,8 +144,8 @@ async def test_draft_alone_offers_the_types_then_the_types_form(lite_db, llm, ca
     assert llm.requests == []
 
 
-async def test_direct_text_with_missing_essentials_asks_with_a_prefilled_form(lite_db, llm, card_validator):
-    services = online(lite_db, llm)
+async def test_direct_text_with_missing_essentials_asks_with_a_prefilled_form(sqlite_db, llm, card_validator):
+    services = online(sqlite_db, llm)
     port = await run(services, "/draft 通知文 情報セキュリティ研修を5月14日に実施します\n担当：情報政策課")
     form = port.cards()[0]
     assert_valid(card_validator, form)
@@ -158,8 +158,8 @@ async def test_direct_text_with_missing_essentials_asks_with_a_prefilled_form(li
     assert llm.requests == []
 
 
-async def test_answer_asks_for_the_commitment_then_keeps_to_it(lite_db, llm, card_validator):
-    services = online(lite_db, llm)
+async def test_answer_asks_for_the_commitment_then_keeps_to_it(sqlite_db, llm, card_validator):
+    services = online(sqlite_db, llm)
     port = await run(services, "/answer 放課後児童クラブの待機児童の解消に向けた今後の方針を問う")
     form = port.cards()[0]
     assert "答弁の方針（約束の強さ）（必須・未入力）" in json.dumps(form, ensure_ascii=False)
@@ -181,8 +181,8 @@ async def test_answer_asks_for_the_commitment_then_keeps_to_it(lite_db, llm, car
     assert dcards.ISSUES_HEADING not in card_text(result)
 
 
-async def test_answer_typed_with_its_commitment_goes_straight_to_the_draft(lite_db, llm):
-    services = online(lite_db, llm)
+async def test_answer_typed_with_its_commitment_goes_straight_to_the_draft(sqlite_db, llm):
+    services = online(sqlite_db, llm)
     llm.script = [{"text": GIKAI}]
     port = await run(services, "/answer 待機児童対策について問う\n方針：検討")
     assert len(llm.chat_requests()) == 1
@@ -193,8 +193,8 @@ async def test_answer_typed_with_its_commitment_goes_straight_to_the_draft(lite_
 # -- generation per type ------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("key", sorted(GOOD))
-async def test_each_type_is_drafted_with_its_prompt_and_passes_its_checks(lite_db, llm, card_validator, key):
-    services = online(lite_db, llm)
+async def test_each_type_is_drafted_with_its_prompt_and_passes_its_checks(sqlite_db, llm, card_validator, key):
+    services = online(sqlite_db, llm)
     llm.script = [{"text": GOOD[key]}]
     port = await create(services, key)
     sent = port.last()
@@ -219,8 +219,8 @@ async def test_each_type_is_drafted_with_its_prompt_and_passes_its_checks(lite_d
     assert row.doc_type == key and nonblank(row.text) == nonblank(GOOD[key]) and row.fields["points"]
 
 
-async def test_a_draft_that_breaks_its_layout_is_repaired_once(lite_db, llm):
-    services = online(lite_db, llm)
+async def test_a_draft_that_breaks_its_layout_is_repaired_once(sqlite_db, llm):
+    services = online(sqlite_db, llm)
     broken = NOTICE_INTERNAL.replace("\n記\n", "\n")
     llm.script = [{"text": broken}, {"text": NOTICE_INTERNAL}]
     port = await create(services, "notice_internal")
@@ -233,8 +233,8 @@ async def test_a_draft_that_breaks_its_layout_is_repaired_once(lite_db, llm):
     assert strings.REPAIRED in card_text(card) and dcards.ISSUES_HEADING not in card_text(card)
 
 
-async def test_a_draft_still_broken_after_repair_is_flagged_on_the_card(lite_db, llm):
-    services = online(lite_db, llm)
+async def test_a_draft_still_broken_after_repair_is_flagged_on_the_card(sqlite_db, llm):
+    services = online(sqlite_db, llm)
     broken = GIKAI.replace("検討してまいります", "実施いたします")
     llm.script = [{"text": broken}, {"text": broken}]
     port = await create(services, "gikai")
@@ -243,8 +243,8 @@ async def test_a_draft_still_broken_after_repair_is_flagged_on_the_card(lite_db,
     assert "選ばれた方針（検討してまいります）より強い表現「実施いたします」が含まれています。" in text
 
 
-async def test_mechanical_fixes_need_no_model_round(lite_db, llm):
-    services = online(lite_db, llm)
+async def test_mechanical_fixes_need_no_model_round(sqlite_db, llm):
+    services = online(sqlite_db, llm)
     llm.script = [{"text": "```\n" + NOTICE_INTERNAL.replace("について（通知）", "について") + "\n```"}]
     port = await create(services, "notice_internal")
     assert len(llm.chat_requests()) == 1
@@ -290,8 +290,8 @@ async def test_revision_changes_only_what_was_asked_and_works_after_a_restart(db
         "1　日時　令和7年5月14日（水）午後2時から午後4時まで"]
 
 
-async def test_an_edit_whose_original_text_is_not_in_the_draft_is_reported_not_guessed(lite_db, llm):
-    services = online(lite_db, llm)
+async def test_an_edit_whose_original_text_is_not_in_the_draft_is_reported_not_guessed(sqlite_db, llm):
+    services = online(sqlite_db, llm)
     llm.script = [{"text": NOTICE_INTERNAL}]
     port = await create(services, "notice_internal")
     data = action_data(port.cards()[-1], "draft.revise")
@@ -302,8 +302,8 @@ async def test_an_edit_whose_original_text_is_not_in_the_draft_is_reported_not_g
     assert "該当箇所を特定できず" in card_text(card) and "存在しない文です。" in card_text(card)
 
 
-async def test_shorter_polite_and_easy_rewrite_the_whole_draft(lite_db, llm):
-    services = online(lite_db, llm)
+async def test_shorter_polite_and_easy_rewrite_the_whole_draft(sqlite_db, llm):
+    services = online(sqlite_db, llm)
     llm.script = [{"text": OSHIRASE}]
     port = await create(services, "oshirase")
     data = action_data(port.cards()[-1], "draft.shorter")
@@ -408,8 +408,8 @@ async def test_offline_drafts_are_templates_labelled_as_such(db, card_validator)
 
 # -- Word ---------------------------------------------------------------------------------------------------------
 
-async def test_word_export_holds_the_text_with_the_number_and_date_block_right_aligned(lite_db, llm):
-    services = online(lite_db, llm)
+async def test_word_export_holds_the_text_with_the_number_and_date_block_right_aligned(sqlite_db, llm):
+    services = online(sqlite_db, llm)
     llm.script = [{"text": NOTICE_INTERNAL}]
     port = await create(services, "notice_internal")
     port = await run(services, verb="draft.docx", data=action_data(port.cards()[-1], "draft.docx"))
@@ -433,8 +433,8 @@ async def test_word_export_holds_the_text_with_the_number_and_date_block_right_a
 
 # -- references for 議会答弁 ----------------------------------------------------------------------------------------
 
-async def test_answer_drafts_cite_past_answers_from_the_knowledge_index(lite_db, llm):
-    services = online(lite_db, llm)
+async def test_answer_drafts_cite_past_answers_from_the_knowledge_index(sqlite_db, llm):
+    services = online(sqlite_db, llm)
     services.settings.put(DraftingSettings(_env_file=None, DRAFT_REFERENCE_SETS="gikai-past"))
     index = services.knowledge                 # the one index the composition root built (the one /ask uses)
     await index.create_set("gikai-past", title="過去の議会答弁")
@@ -454,8 +454,8 @@ async def test_answer_drafts_cite_past_answers_from_the_knowledge_index(lite_db,
 
 # -- failures and bad input ---------------------------------------------------------------------------------------
 
-async def test_llm_failure_and_bad_input_get_clear_japanese_messages(lite_db, llm):
-    services = online(lite_db, llm)
+async def test_llm_failure_and_bad_input_get_clear_japanese_messages(sqlite_db, llm):
+    services = online(sqlite_db, llm)
     llm.script = [{"status": 500}]
     port = await create(services, "oshirase")
     assert port.texts()[-1].startswith("AI") and "Traceback" not in port.texts()[-1]
@@ -469,8 +469,8 @@ async def test_llm_failure_and_bad_input_get_clear_japanese_messages(lite_db, ll
     assert port.texts() == [strings.NOT_FOUND]
 
 
-async def test_forbidden_words_are_refused_before_anything_is_sent(lite_db, llm):
-    services = make_services(lite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url},
+async def test_forbidden_words_are_refused_before_anything_is_sent(sqlite_db, llm):
+    services = make_services(sqlite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url},
                              guard_env={"GUARD_FORBIDDEN_WORDS": "極秘"})
     OPENED.append(services)
     port = await run(services, "/draft お知らせ 極秘の計画について")
@@ -493,8 +493,8 @@ def test_prompt_files_exist_for_every_type():
         assert (compose.TEMPLATES / f"{key}.txt").is_file()
 
 
-async def test_free_text_naming_a_type_reaches_the_skill_offline_by_keywords(lite_db):
-    services = make_services(lite_db)
+async def test_free_text_naming_a_type_reaches_the_skill_offline_by_keywords(sqlite_db):
+    services = make_services(sqlite_db)
     services.clock = FixedClock()
     port = await run(services, "粗大ごみの収集日が変わるお知らせを作りたいです")
     card = port.cards()[-1]
@@ -510,7 +510,7 @@ def test_reference_passages_share_the_character_budget():
     assert compose.budget_references([compose.Reference(1, "短い", "短い本文")], 600)[0].text == "短い本文"
 
 
-async def test_the_named_basis_is_looked_up_in_e_gov_quoted_to_the_model_and_cited(lite_db, llm, monkeypatch):
+async def test_the_named_basis_is_looked_up_in_e_gov_quoted_to_the_model_and_cited(sqlite_db, llm, monkeypatch):
     """根拠法令 given by the user → the law search tool (e-Gov API stand-in) → the article text in the prompt and a
     citation on the reply."""
     from tests.standins.law import LawStandIn
@@ -518,7 +518,7 @@ async def test_the_named_basis_is_looked_up_in_e_gov_quoted_to_the_model_and_cit
     egov = await LawStandIn().start()
     monkeypatch.setenv("EGOV_LAW_API_BASE", egov.base_url)
     try:
-        services = online(lite_db, llm)
+        services = online(sqlite_db, llm)
         llm.script = [{"text": NOTICE_INTERNAL}]
         data = {"doc_type": "notice_internal", "subject": "防災訓練の実施", "points": "各課で避難訓練を実施する",
                 "addressee": "各課長 様", "basis": "災害対策基本法第50条"}

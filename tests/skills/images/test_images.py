@@ -102,8 +102,8 @@ def test_the_opencv_detector_finds_the_sample_face_and_blurring_removes_it():
     assert privacy.detect_faces(blurred) == []
 
 
-async def test_offline_shows_time_location_thumbnail_and_says_judging_needs_a_vision_model(lite_db):
-    services = services_on(lite_db)
+async def test_offline_shows_time_location_thumbnail_and_says_judging_needs_a_vision_model(sqlite_db):
+    services = services_on(sqlite_db)
     port = await send(services, attach("現場1.jpg", samples.road(gps=samples.AMAGASAKI, orientation=6,
                                                                    taken="2026:11:20 10:15:00")),
                       attach("現場2.png", samples.road(fmt="PNG"), "image/png"))
@@ -120,8 +120,8 @@ async def test_offline_shows_time_location_thumbnail_and_says_judging_needs_a_vi
         assert len(json.dumps(c, ensure_ascii=False).encode()) < 28_000
 
 
-async def test_a_zip_of_photos_is_read_and_a_zip_bomb_refused(lite_db):
-    services = services_on(lite_db)
+async def test_a_zip_of_photos_is_read_and_a_zip_bomb_refused(sqlite_db):
+    services = services_on(sqlite_db)
     z = samples.zipped({"写真/a.jpg": samples.road(), "写真/b.jpg": samples.road(), "__MACOSX/._a.jpg": b"x",
                         "memo.txt": b"hello"})
     port = await send(services, attach("現場写真.zip", z, "application/zip"))
@@ -135,14 +135,14 @@ async def test_a_zip_of_photos_is_read_and_a_zip_bomb_refused(lite_db):
 
 # ---------------------------------------------------------------------------------------------- the vision endpoint
 
-async def test_structured_output_through_the_real_client_with_faces_blurred_before_sending(lite_db, llm):
+async def test_structured_output_through_the_real_client_with_faces_blurred_before_sending(sqlite_db, llm):
     seen: list[dict] = []
 
     def reply(body):
         seen.append(body)
         return {"text": samples.answer(grade="Ⅲ")}
     llm.default = reply
-    services = services_on(lite_db, llm)
+    services = services_on(sqlite_db, llm)
     port = await send(services, attach("人と道路.jpg", samples.face_photo()),
                       attach("道路.jpg", samples.road(gps=samples.AMAGASAKI, taken="2026:11:20 10:15:00")))
     assert len(seen) == 2
@@ -178,11 +178,11 @@ async def test_structured_output_through_the_real_client_with_faces_blurred_befo
     assert "判定区分 Ⅲ（早期措置段階）" in facts_of(summary)
 
 
-async def test_malformed_and_not_judgeable_answers_are_per_photo_and_the_batch_goes_on(lite_db, llm):
+async def test_malformed_and_not_judgeable_answers_are_per_photo_and_the_batch_goes_on(sqlite_db, llm):
     llm.script = [{"text": "すみません、判定できます。"}, {"text": '{"subject": "道路"}'},     # photo 1: bad twice
                   {"text": samples.answer(judgeable=False)},                                 # photo 2: 判定できない
                   {"text": "```json\n" + samples.answer(grade="Ⅱ", kind="ひび割れ（線状）") + "\n```"}]   # photo 3
-    services = services_on(lite_db, llm, IMAGES_CONCURRENCY=1)
+    services = services_on(sqlite_db, llm, IMAGES_CONCURRENCY=1)
     port = await send(services, *(attach(f"p{i}.jpg", samples.road()) for i in (1, 2, 3)))
     c1, c2, c3, summary = port.cards()
     assert any(t.startswith("AIの回答を読み取れなかったため、この写真は判定できませんでした") for t in texts_of(c1))
@@ -192,9 +192,9 @@ async def test_malformed_and_not_judgeable_answers_are_per_photo_and_the_batch_g
     assert len(llm.chat_requests()) == 4
 
 
-async def test_report_files_carry_the_photos(lite_db, llm):
+async def test_report_files_carry_the_photos(sqlite_db, llm):
     llm.default = {"text": samples.answer()}
-    services = services_on(lite_db, llm)
+    services = services_on(sqlite_db, llm)
     port = await send(services, attach("a.jpg", samples.road(gps=samples.AMAGASAKI)), attach("b.jpg", samples.road()))
     summary = port.cards()[-1]
     for fmt in ("xlsx", "docx"):
@@ -228,11 +228,11 @@ REPAIR_FIELDS = {"件名": "SINGLE_LINE_TEXT", "対象": "SINGLE_LINE_TEXT", "�
                  "登録者": "SINGLE_LINE_TEXT", "写真": "FILE"}
 
 
-async def test_a_finding_is_registered_in_kintone_with_the_photo_attached(lite_db, llm):
+async def test_a_finding_is_registered_in_kintone_with_the_photo_attached(sqlite_db, llm):
     kintone = await KintoneStandIn(app_id="12", api_token="repair-token", fields=REPAIR_FIELDS).start()
     try:
         llm.default = {"text": samples.answer()}
-        services = services_on(lite_db, llm, IMAGES_KINTONE_BASE_URL=kintone.base_url, IMAGES_KINTONE_APP_ID="12",
+        services = services_on(sqlite_db, llm, IMAGES_KINTONE_BASE_URL=kintone.base_url, IMAGES_KINTONE_APP_ID="12",
                                IMAGES_KINTONE_API_TOKEN="repair-token")
         port = await send(services, attach("現場.jpg", samples.road(gps=samples.AMAGASAKI,
                                                                       taken="2026:11:20 10:15:00")))

@@ -51,7 +51,7 @@ def _sqlite_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-async def lite_db(_sqlite_template, tmp_path):
+async def sqlite_db(_sqlite_template, tmp_path):
     """A migrated SQLite database (copy of the session template). Aggregation tests use `db` (both back ends)."""
     import shutil
 
@@ -67,9 +67,9 @@ async def lite_db(_sqlite_template, tmp_path):
 
 
 @pytest.fixture
-def make_svc(lite_db):
+def make_svc(sqlite_db):
     def make(now: datetime = NOW, guard_env: dict | None = None, **settings_kw):
-        services = make_services(lite_db, guard_env=guard_env)
+        services = make_services(sqlite_db, guard_env=guard_env)
         services.clock = FixedClock(now)
         services.settings.put(kpi_settings(**settings_kw))
         return services

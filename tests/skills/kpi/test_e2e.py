@@ -11,8 +11,8 @@ from tests.skills.kpi.seed import seed
 from tests.standins.connector import ConnectorStandIn
 
 
-async def test_kpi_card_and_export_on_the_wire(svc, lite_db):
-    await seed(lite_db)
+async def test_kpi_card_and_export_on_the_wire(svc, sqlite_db):
+    await seed(sqlite_db)
     connector = await ConnectorStandIn().start()
     try:
         async with running_bot(svc, FILE_DELIVERY="inline") as url, aiohttp.ClientSession() as http:

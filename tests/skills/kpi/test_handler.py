@@ -42,8 +42,8 @@ async def test_kpi_refuses_non_admins_politely(svc):
         assert port.texts() == [S.NOT_ADMIN] and not port.cards() and not [s for s in port.sent if s.file]
 
 
-async def test_kpi_card_for_an_admin(svc, lite_db):
-    await seed(lite_db)
+async def test_kpi_card_for_an_admin(svc, sqlite_db):
+    await seed(sqlite_db)
     port = await run(svc, admin_request("/kpi"))
     [card] = port.cards()
     assert card["body"][0]["text"] == "AIの利用状況（効果測定）"
@@ -54,13 +54,13 @@ async def test_kpi_card_for_an_admin(svc, lite_db):
     assert port.texts() == [S.KPI_USAGE]
 
 
-async def test_kpi_refresh_replaces_the_card(svc, lite_db):
+async def test_kpi_refresh_replaces_the_card(svc, sqlite_db):
     port = await run(svc, admin_request(verb="kpi.refresh", is_invoke=True))
     assert port.last().kind == "refresh" and port.last().card["body"][0]["text"] == "AIの利用状況（効果測定）"
 
 
-async def test_export_csvs(svc, lite_db):
-    await seed(lite_db, prompt_text="秘密の相談内容（宛名番号 12345678）")
+async def test_export_csvs(svc, sqlite_db):
+    await seed(sqlite_db, prompt_text="秘密の相談内容（宛名番号 12345678）")
     port = await run(svc, admin_request("/kpi export"))
     files = {s.file[0]: s.file for s in port.sent if s.kind == "file"}
     assert set(files) == {"ai_kpi_monthly_2026.csv", "ai_kpi_monthly_detail_2026.csv", "ai_audit_2026.csv"}
@@ -91,8 +91,8 @@ async def test_export_csvs(svc, lite_db):
     assert detail[1] == ["2026-04", "企画財政局", "drafting", "1", "1", "0.5"]
 
 
-async def test_export_of_an_earlier_fiscal_year_and_bad_year(svc, lite_db):
-    await seed(lite_db)
+async def test_export_of_an_earlier_fiscal_year_and_bad_year(svc, sqlite_db):
+    await seed(sqlite_db)
     port = await run(svc, admin_request("/kpi export 2025年度"))
     audit = read_csv({s.file[0]: s.file for s in port.sent if s.kind == "file"}["ai_audit_2025.csv"][1])
     assert [r[2] for r in audit[1:]] == ["u9"]
@@ -100,10 +100,10 @@ async def test_export_of_an_earlier_fiscal_year_and_bad_year(svc, lite_db):
     assert port.texts() == [S.EXPORT_BAD_YEAR]
 
 
-async def test_csv_cells_cannot_become_excel_formulas(svc, lite_db):
+async def test_csv_cells_cannot_become_excel_formulas(svc, sqlite_db):
     from core.store.models import UsageEvent
 
-    async with lite_db.session() as s:
+    async with sqlite_db.session() as s:
         s.add(UsageEvent(user_id="=HYPERLINK(\"http://x\")", department="+部署", skill="qa", outcome="ok",
                          created_at=svc.clock.now()))
     port = await run(svc, admin_request("/kpi export"))
@@ -111,8 +111,8 @@ async def test_csv_cells_cannot_become_excel_formulas(svc, lite_db):
     assert audit[1][2].startswith("'=") and audit[1][4] == "'+部署"
 
 
-async def test_skillcheck_flow_stores_the_result_by_department(svc, lite_db):
-    async with lite_db.session() as s:
+async def test_skillcheck_flow_stores_the_result_by_department(svc, sqlite_db):
+    async with sqlite_db.session() as s:
         s.add(UserProfile(user_id="29:user-1", department="企画財政局", prefs={}))
     port = await run(svc, make_request("/skillcheck"))
     [roles] = port.cards()
@@ -133,7 +133,7 @@ async def test_skillcheck_flow_stores_the_result_by_department(svc, lite_db):
     assert port.last().kind == "refresh"
     n = len(role.questions)
     assert f"{n}問中 {n - 1}問 正解" in port.last().card["body"][1]["text"]
-    async with lite_db.session() as s:
+    async with sqlite_db.session() as s:
         [row] = (await s.execute(select(QuizResult))).scalars().all()
     assert (row.user_id, row.department, row.role, row.score, row.total) == ("29:user-1", "企画財政局", "manager",
                                                                            n - 1, n)

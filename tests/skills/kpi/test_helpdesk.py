@@ -40,7 +40,7 @@ def _invoke(connector, ticket, answer, *, conversation=f"{CHANNEL};messageid=170
                                 "data": {"verb": "kpi.helpdesk.answer", "ticket": ticket, "answer": answer}}}})
 
 
-async def test_teams_round_trip(make_svc, lite_db):
+async def test_teams_round_trip(make_svc, sqlite_db):
     connector = await ConnectorStandIn().start()
     services = make_svc(HELPDESK_CONVERSATION_ID=CHANNEL)
     try:
@@ -50,7 +50,7 @@ async def test_teams_round_trip(make_svc, lite_db):
                     type="conversationUpdate", conversation=CHANNEL, conv_type="channel",
                     membersAdded=[{"id": "28:bot-1"}])) as r:
                 assert r.status in (200, 202)
-            await _wait_db(lite_db, lambda s: s.get(ConversationRef, CHANNEL))
+            await _wait_db(sqlite_db, lambda s: s.get(ConversationRef, CHANNEL))
 
             # 1. the question, typed in the asker's personal chat
             async with http.post(f"{url}/api/messages", json=connector.activity(f"/helpdesk {QUESTION}")) as r:
@@ -105,7 +105,7 @@ async def test_teams_round_trip(make_svc, lite_db):
             await connector.wait_for(lambda a: any(m.get("text") == S.HELPDESK_WRONG_PLACE for m in a))
     finally:
         await connector.stop()
-    async with lite_db.session() as s:
+    async with sqlite_db.session() as s:
         t = await s.get(HelpdeskTicket, ticket)
     assert (t.status, t.answer, t.answered_by, t.delivered, t.user_id) == ("answered", ANSWER, "DX 花子", True,
                                                                           "29:user-1")
@@ -134,27 +134,27 @@ async def test_not_configured_and_bad_input(make_svc):
     assert svc.proactive.sent == []
 
 
-async def test_channel_post_failure_is_reported_and_ticket_marked(make_svc, lite_db):
+async def test_channel_post_failure_is_reported_and_ticket_marked(make_svc, sqlite_db):
     svc = make_svc(HELPDESK_CONVERSATION_ID=CHANNEL)
     svc.proactive = FakeProactive({CHANNEL: SendResult(ok=False, status=403, gone=True)})
     port = RecorderPort()
     from skills.kpi.handler import handle
 
     await handle(make_request(QUESTION, command="helpdesk"), port, svc)
-    async with lite_db.session() as s:
+    async with sqlite_db.session() as s:
         [t] = (await s.execute(select(HelpdeskTicket))).scalars().all()
     assert t.status == "failed"
     assert port.texts() == [S.HELPDESK_SEND_FAILED.format(ticket=t.id)]
 
 
-async def test_kintone_backend_round_trip(make_svc, lite_db):
+async def test_kintone_backend_round_trip(make_svc, sqlite_db):
     async with KintoneStandIn(app_id="7", api_token="tok") as kintone:
         svc = make_svc(HELPDESK_BACKEND="kintone")
         svc.proactive = FakeProactive()
         client = KintoneClient(KintoneSettings(_env_file=None, KINTONE_BASE_URL=kintone.base_url, KINTONE_APP_ID="7",
                                                KINTONE_API_TOKEN="tok"))
         svc.kintone = client
-        async with lite_db.session() as s:
+        async with sqlite_db.session() as s:
             s.add(ConversationRef(conversation_id="a:personal-1", user_id="29:user-1", conversation_type="personal",
                                   service_url="http://127.0.0.1:1/", reference={}))
         try:
@@ -178,6 +178,6 @@ async def test_kintone_backend_round_trip(make_svc, lite_db):
             assert conv == "a:personal-1" and ANSWER in str(card)
         finally:
             await client.close()
-    async with lite_db.session() as s:
+    async with sqlite_db.session() as s:
         t = await s.get(HelpdeskTicket, 1)
     assert (t.status, t.external_id, t.delivered) == ("answered", record_id, True)

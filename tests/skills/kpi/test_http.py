@@ -35,9 +35,9 @@ async def test_token_is_required(make_svc):
                 assert "秘密" not in await r.text()
 
 
-async def test_csv_for_a_date_range(make_svc, lite_db):
+async def test_csv_for_a_date_range(make_svc, sqlite_db):
     services = make_svc(guard_env={"AUDIT_EXPORT_TOKEN": TOKEN})
-    await seed(lite_db, prompt_text="秘密の相談内容")
+    await seed(sqlite_db, prompt_text="秘密の相談内容")
     auth = {"Authorization": f"Bearer {TOKEN}"}
     async with serve(services) as (http, url):
         async with http.get(url, headers=auth, params={"from": "2026-11-29", "to": "2026-11-30"}) as r:

@@ -49,14 +49,14 @@ def _svc(make_svc, now=MONDAY_10, **kw):
     return svc
 
 
-async def test_off_by_default(make_svc, lite_db):
-    await _people(lite_db)
+async def test_off_by_default(make_svc, sqlite_db):
+    await _people(sqlite_db)
     svc = _svc(make_svc)
     assert await run_nudges(svc, MONDAY_10) == 0 and svc.proactive.sent == []
 
 
-async def test_only_inactive_users_of_listed_departments_once_a_week(make_svc, lite_db):
-    await _people(lite_db)
+async def test_only_inactive_users_of_listed_departments_once_a_week(make_svc, sqlite_db):
+    await _people(sqlite_db)
     svc = _svc(make_svc, NUDGE_DEPARTMENTS="企画財政局")
     assert await run_nudges(svc, MONDAY_10) == 1
     [(conv, card)] = svc.proactive.sent
@@ -67,27 +67,27 @@ async def test_only_inactive_users_of_listed_departments_once_a_week(make_svc, l
     assert await run_nudges(svc, later) == 0 and len(svc.proactive.sent) == 1
     next_week = MONDAY_10 + timedelta(days=7)
     assert await run_nudges(svc, next_week) == 1 and svc.proactive.sent[-1][0] == "a:u2"
-    async with lite_db.session() as s:
+    async with sqlite_db.session() as s:
         rows = (await s.execute(select(NudgeLog.user_id, NudgeLog.week, NudgeLog.status)
                                 .order_by(NudgeLog.week))).all()
     assert rows == [("u2", "2026-11-30", "sent"), ("u2", "2026-12-07", "sent")]
 
 
-async def test_inactivity_window_is_14_days(make_svc, lite_db):
-    await _people(lite_db)
+async def test_inactivity_window_is_14_days(make_svc, sqlite_db):
+    await _people(sqlite_db)
     svc = _svc(make_svc, NUDGE_DEPARTMENTS="企画財政局")
     # u2's last use was 20 days ago; 7 days earlier it was 13 days ago: not yet inactive
     assert await run_nudges(svc, MONDAY_10 - timedelta(days=7)) == 0
 
 
-async def test_all_departments_and_failures(make_svc, lite_db):
-    await _people(lite_db)
+async def test_all_departments_and_failures(make_svc, sqlite_db):
+    await _people(sqlite_db)
     svc = _svc(make_svc, NUDGE_DEPARTMENTS="*")
     svc.proactive.results = {"a:u3": SendResult(ok=False, status=500),
                              "a:u5": SendResult(ok=False, status=403, gone=True)}
     assert await run_nudges(svc, MONDAY_10) == 1
     assert sorted(c for c, _ in svc.proactive.sent) == ["a:u2", "a:u3", "a:u5"]
-    async with lite_db.session() as s:
+    async with sqlite_db.session() as s:
         log = dict((await s.execute(select(NudgeLog.user_id, NudgeLog.status))).all())
     assert log == {"u2": "sent", "u5": "gone"}                # u3's transient failure released its claim
     svc.proactive.results = {}
@@ -96,8 +96,8 @@ async def test_all_departments_and_failures(make_svc, lite_db):
     assert [c for c, _ in svc.proactive.sent] == ["a:u3"]
 
 
-async def test_schedule_monday_ten_jst(make_svc, lite_db):
-    await _people(lite_db)
+async def test_schedule_monday_ten_jst(make_svc, sqlite_db):
+    await _people(sqlite_db)
     svc = _svc(make_svc, NUDGE_DEPARTMENTS="企画財政局")
     assert not nudge_due(MONDAY_10 - timedelta(minutes=1))
     assert nudge_due(MONDAY_10) and not nudge_due(MONDAY_10 + timedelta(days=1))

@@ -79,8 +79,8 @@ async def test_minutes_saved_are_configurable_per_skill(seeded_db):
     assert r.hours_fytd == pytest.approx((2 * 45 + 2 * 10 + 60 + 15 + 5) / 60)
 
 
-async def test_empty_database_gives_zeros(lite_db):
-    db = lite_db
+async def test_empty_database_gives_zeros(sqlite_db):
+    db = sqlite_db
     r = await build_report(db, kpi_settings(KPI_STAFF_BY_DEPT={}), NOW)
     assert (r.uses_fytd, r.active_users_fytd, r.hours_fytd, r.like_ratio) == (0, 0, 0, None)
     assert r.departments == [] and [n for _, n in r.weeks] == [0] * 12

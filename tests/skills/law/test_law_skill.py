@@ -26,17 +26,6 @@ async def egov(monkeypatch):
 
 
 @pytest.fixture
-async def sqlite_db(tmp_path):
-    """Law search stores nothing: one back end is enough here (the job storage of /plan runs on both)."""
-    from core.store import Database
-
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/law.db")
-    await database.migrate()
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
 async def services(sqlite_db, egov):
     s = make_services(sqlite_db)
     yield s

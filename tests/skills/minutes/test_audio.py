@@ -48,8 +48,8 @@ async def speech():
     await s.stop()
 
 
-def services_for(lite_db, speech, personal: bool = True):
-    services = make_services(lite_db)
+def services_for(sqlite_db, speech, personal: bool = True):
+    services = make_services(sqlite_db)
     services.settings.put(SpeechSettings(_env_file=None, SPEECH_ENDPOINTS=json.dumps([
         {"name": "onprem-whisper", "tier": "internet", "base_url": speech.base_url, "model": "whisper-large-v3",
          "personal_data": personal}])))
@@ -77,8 +77,8 @@ def test_split_and_stitch_keep_each_second_once(tmp_path):
 
 
 @pytest.mark.parametrize("name,data", [("打合せ.wav", tone_wav(SECONDS)), ("打合せ.m4a", m4a(SECONDS))])
-async def test_a_recording_becomes_minutes(lite_db, speech, name, data):
-    services = services_for(lite_db, speech)
+async def test_a_recording_becomes_minutes(sqlite_db, speech, name, data):
+    services = services_for(sqlite_db, speech)
     port = RecorderPort()
     att = FileAttachment(name=name, content_type="audio/mp4", content=data)
     await router.dispatch(make_request("議事録にして", attachments=[att]), port, services)
@@ -92,8 +92,8 @@ async def test_a_recording_becomes_minutes(lite_db, speech, name, data):
     assert transcript_in_docx(port.sent[-1].file[1]) == EXPECTED
 
 
-async def test_refused_without_a_speech_endpoint_for_personal_data(lite_db, speech):
-    services = services_for(lite_db, speech, personal=False)
+async def test_refused_without_a_speech_endpoint_for_personal_data(sqlite_db, speech):
+    services = services_for(sqlite_db, speech, personal=False)
     port = RecorderPort()
     att = FileAttachment(name="相談.m4a", content_type="audio/mp4", content=tone_wav(3))
     await router.dispatch(make_request("相談記録にして", attachments=[att]), port, services)
@@ -101,8 +101,8 @@ async def test_refused_without_a_speech_endpoint_for_personal_data(lite_db, spee
     assert speech.requests == [] and not port.cards()
 
 
-async def test_broken_audio(lite_db, speech):
-    services = services_for(lite_db, speech)
+async def test_broken_audio(sqlite_db, speech):
+    services = services_for(sqlite_db, speech)
     port = RecorderPort()
     att = FileAttachment(name="会議.mp3", content_type="audio/mpeg", content=b"ID3\x00not really audio" * 50)
     await router.dispatch(make_request("議事録", attachments=[att]), port, services)
@@ -110,10 +110,10 @@ async def test_broken_audio(lite_db, speech):
     assert speech.requests == []
 
 
-async def test_azure_deployment_then_minutes_by_the_model(lite_db, speech, model):
+async def test_azure_deployment_then_minutes_by_the_model(sqlite_db, speech, model):
     """An Azure OpenAI Whisper deployment (the openai client's Azure route) transcribes; the transcript then goes to
     the chat model approved for personal data, which writes the 議事録 from the recording's words."""
-    services = make_services(lite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": model.base_url,
+    services = make_services(sqlite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": model.base_url,
                                                "LLM_PERSONAL_DATA": "true"})
     services.settings.put(SpeechSettings(_env_file=None, SPEECH_ENDPOINTS=json.dumps([
         {"name": "azure-whisper", "tier": "internet", "base_url": f"http://127.0.0.1:{speech.port}", "azure": True,

@@ -42,8 +42,8 @@ async def graph():
     await g.stop()
 
 
-def services_with(lite_db, graph):
-    services = make_services(lite_db)
+def services_with(sqlite_db, graph):
+    services = make_services(sqlite_db)
     services.graph = GraphService(FixedCredential(), graph.base_url)
     return services
 
@@ -55,8 +55,8 @@ def test_join_links():
     assert parse_join_url("会議は明日です") is None
 
 
-async def test_in_the_meeting_chat(lite_db, graph):
-    services = services_with(lite_db, graph)
+async def test_in_the_meeting_chat(sqlite_db, graph):
+    services = services_with(sqlite_db, graph)
     port = RecorderPort()
     await router.dispatch(make_request("/minutes", conversation_id=CHAT + ";messageid=1",
                                        conversation_type="groupChat"), port, services)
@@ -75,8 +75,8 @@ async def test_in_the_meeting_chat(lite_db, graph):
     assert "古い文字起こし" not in json.dumps(card, ensure_ascii=False)
 
 
-async def test_with_a_join_link_only_participants(lite_db, graph):
-    services = services_with(lite_db, graph)
+async def test_with_a_join_link_only_participants(sqlite_db, graph):
+    services = services_with(sqlite_db, graph)
     port = RecorderPort()
     await router.dispatch(make_request(f"/minutes {JOIN}"), port,
                           services)
@@ -89,8 +89,8 @@ async def test_with_a_join_link_only_participants(lite_db, graph):
     assert not any("transcripts" in r["path"] for r in graph.requests)     # nothing of the transcript was read
 
 
-async def test_graph_trouble_in_japanese(lite_db, graph):
-    services = services_with(lite_db, graph)
+async def test_graph_trouble_in_japanese(sqlite_db, graph):
+    services = services_with(sqlite_db, graph)
     graph.transcripts["MSpvcmdhbml6ZXIqMCoqMTk6bWVldGluZ19"] = []
     port = RecorderPort()
     await router.dispatch(make_request(f"/minutes {JOIN}"), port, services)

@@ -45,8 +45,8 @@ async def send(services, words: str = "議事録にして", att: FileAttachment 
     return port
 
 
-async def test_offline_automatic_minutes(lite_db):
-    services = make_services(lite_db)
+async def test_offline_automatic_minutes(sqlite_db):
+    services = make_services(sqlite_db)
     port = await send(services)
     card = port.cards()[0]
     lines = texts(card)
@@ -66,8 +66,8 @@ async def test_offline_automatic_minutes(lite_db):
     assert "［00:00:03］山田 太郎" in paras
 
 
-async def test_minutes_with_a_model_in_the_city_layout(lite_db, model):
-    services = make_services(lite_db, llm_env=llm(model))
+async def test_minutes_with_a_model_in_the_city_layout(sqlite_db, model):
+    services = make_services(sqlite_db, llm_env=llm(model))
     port = await send(services)
     assert len(model.chat_requests()) == 1                   # a short meeting: one call
     sent = model.chat_requests()[0]["messages"]
@@ -98,8 +98,8 @@ async def test_minutes_with_a_model_in_the_city_layout(lite_db, model):
     assert "１　アンケートの設問案を作成する（担当：佐藤 花子、期限：来週中）［00:01:24］" in paras
 
 
-async def test_consultation_record_masks_the_client(lite_db, model):
-    services = make_services(lite_db, llm_env=llm(model))
+async def test_consultation_record_masks_the_client(sqlite_db, model):
+    services = make_services(sqlite_db, llm_env=llm(model))
     port = await send(services, "相談記録にしてください")
     card = port.cards()[0]
     lines = texts(card)
@@ -113,8 +113,8 @@ async def test_consultation_record_masks_the_client(lite_db, model):
     assert "２　相談者" in paras and "　尼〇〇〇" in paras
 
 
-async def test_malformed_answers(lite_db, model):
-    services = make_services(lite_db, llm_env=llm(model))
+async def test_malformed_answers(sqlite_db, model):
+    services = make_services(sqlite_db, llm_env=llm(model))
     model.script = [{"text": "申し訳ありません。議事録は以下のとおりです。"}, {"text": "{\"proceedings\": "}]
     port = await send(services)
     assert len(model.chat_requests()) == 2                     # asked again once, then given up
@@ -130,8 +130,8 @@ async def test_malformed_answers(lite_db, model):
     assert len(model.chat_requests()) == 2 and texts(port.cards()[0])[0].startswith("議事録（案）")
 
 
-async def test_refused_without_an_endpoint_approved_for_personal_data(lite_db, model):
-    services = make_services(lite_db, llm_env=llm(model, personal=False))
+async def test_refused_without_an_endpoint_approved_for_personal_data(sqlite_db, model):
+    services = make_services(sqlite_db, llm_env=llm(model, personal=False))
     for words in ("議事録にして", "相談記録にして"):
         port = await send(services, words)
         card = port.cards()[0]
@@ -141,8 +141,8 @@ async def test_refused_without_an_endpoint_approved_for_personal_data(lite_db, m
     assert model.requests == []                                # nothing reached the stand-in
 
 
-async def test_a_three_hour_meeting_is_summarised_section_by_section(lite_db, model):
-    services = make_services(lite_db, llm_env=llm(model))
+async def test_a_three_hour_meeting_is_summarised_section_by_section(sqlite_db, model):
+    services = make_services(sqlite_db, llm_env=llm(model))
     services.settings.put(MinutesSettings(_env_file=None, MINUTES_CONTEXT_TOKENS=16000, MINUTES_SECTION_TOKENS=5000,
                                           MINUTES_ANSWER_TOKENS=2000))
     text = long_vtt(hours=3.0)
@@ -165,10 +165,10 @@ async def test_a_three_hour_meeting_is_summarised_section_by_section(lite_db, mo
     assert max(shown) > "02:00:00"                            # the last hour is in the minutes
 
 
-async def test_a_small_context_combines_section_summaries_until_they_fit(lite_db, model):
+async def test_a_small_context_combines_section_summaries_until_they_fit(sqlite_db, model):
     """A model with a 3,000-token context (an on-premise model on the LGWAN): the section summaries of a 3-hour
     meeting do not fit in one call, so they are combined in groups first; no call exceeds the context."""
-    services = make_services(lite_db, llm_env=llm(model))
+    services = make_services(sqlite_db, llm_env=llm(model))
     services.settings.put(MinutesSettings(_env_file=None, MINUTES_CONTEXT_TOKENS=3000, MINUTES_ANSWER_TOKENS=500))
     port = await send(services, att=vtt_file(long_vtt(hours=3.0), "長時間会議.vtt"))
     reqs = model.chat_requests()

@@ -17,12 +17,12 @@ from tests.standins.graph_meetings import MeetingsGraphStandIn
 ME = "00000000-0000-0000-0000-0000000000aa"
 
 
-async def test_action_items_to_microsoft_to_do(lite_db, model):
+async def test_action_items_to_microsoft_to_do(sqlite_db, model):
     graph = await MeetingsGraphStandIn().start()
     graph.todo_lists[ME] = [{"id": "list-flagged", "displayName": "フラグを設定したメール", "wellknownListName": "flaggedEmails"},
                             {"id": "list-default", "displayName": "タスク", "wellknownListName": "defaultList"}]
     try:
-        services = make_services(lite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": model.base_url,
+        services = make_services(sqlite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": model.base_url,
                                                    "LLM_PERSONAL_DATA": "true"})
         services.graph = GraphService(FixedCredential(), graph.base_url)
         services.clock.now = lambda: datetime(2026, 11, 29, 3, 0, tzinfo=timezone.utc)

@@ -16,7 +16,7 @@ from tests.skills.minutes.samples import TEAMS_VTT
 from tests.standins.upload import UploadStandIn
 
 
-async def test_a_vtt_sent_in_teams_becomes_minutes_and_a_word_file(lite_db, connector):
+async def test_a_vtt_sent_in_teams_becomes_minutes_and_a_word_file(sqlite_db, connector):
     hits: list[str] = []
 
     async def vtt(request: web.Request) -> web.Response:
@@ -29,7 +29,7 @@ async def test_a_vtt_sent_in_teams_becomes_minutes_and_a_word_file(lite_db, conn
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     files_port = runner.addresses[0][1]
-    services = make_services(lite_db)
+    services = make_services(sqlite_db)
     services.settings.put(MinutesSettings(_env_file=None, MINUTES_DOWNLOAD_HOSTS="127.0.0.1",
                                           MINUTES_DOWNLOAD_ALLOWLIST="127.0.0.1"))
     upload = await UploadStandIn().start()

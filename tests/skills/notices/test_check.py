@@ -41,8 +41,8 @@ async def dispatch(services, **kw) -> RecorderPort:
     return port
 
 
-async def test_typed_text_gets_paged_suggestions_and_a_word_file_with_revisions(lite_db):
-    services = make_services(lite_db)
+async def test_typed_text_gets_paged_suggestions_and_a_word_file_with_revisions(sqlite_db):
+    services = make_services(sqlite_db)
     port = await dispatch(services, text="/check " + EVERY_RULE)
     card = port.cards()[0]
     assert "【自動チェック】" in shown(card) and f"{len(EXPECTED)}件" in shown(card)
@@ -67,13 +67,13 @@ async def test_typed_text_gets_paged_suggestions_and_a_word_file_with_revisions(
     d = docx.Document(io.BytesIO(data_bytes))
     assert list(d.element.body.iter(qn("w:ins"))) and list(d.element.body.iter(qn("w:del")))
     assert "変更履歴" in got.last().text
-    async with lite_db.session() as s:
+    async with sqlite_db.session() as s:
         uses = await s.scalar(select(func.count()).select_from(UsageEvent).where(UsageEvent.skill == "notices"))
     assert uses == 1
 
 
-async def test_the_kind_decides_which_rules_apply(lite_db):
-    services = make_services(lite_db)
+async def test_the_kind_decides_which_rules_apply(sqlite_db):
+    services = make_services(sqlite_db)
     text = "お申し込みの受付は、窓口または電話で行います。"
     port = await dispatch(services, text="/check " + text)
     assert "2件" in shown(port.cards()[0])
@@ -95,8 +95,8 @@ def word_file(*paragraphs: str) -> bytes:
     return buf.getvalue()
 
 
-async def test_a_word_file_sent_with_a_request_comes_back_with_revisions(lite_db):
-    services = make_services(lite_db)
+async def test_a_word_file_sent_with_a_request_comes_back_with_revisions(sqlite_db):
+    services = make_services(sqlite_db)
     data = word_file("研修会の開催について（通知）", "このことについて，下記の通り研修会を開催致します。", "資料を御確認下さい。")
     att = FileAttachment(name="研修会の開催.docx", content_type="application/vnd.openxmlformats", content=data)
     port = await dispatch(services, text="公用文チェックをお願いします", attachments=[att])
@@ -112,8 +112,8 @@ async def test_a_word_file_sent_with_a_request_comes_back_with_revisions(lite_db
     assert tracked.document_text(d).startswith("研修会の開催について（通知）\nこのことについて")
 
 
-async def test_bad_input_gets_a_japanese_line(lite_db):
-    services = make_services(lite_db)
+async def test_bad_input_gets_a_japanese_line(sqlite_db):
+    services = make_services(sqlite_db)
     assert "/check に続けて" in (await dispatch(services, text="/check")).texts()[0]
     long = "あ" * 30_001
     assert "長すぎます" in (await dispatch(services, text="/check " + long)).texts()[0]
@@ -132,7 +132,7 @@ async def test_bad_input_gets_a_japanese_line(lite_db):
     gone = await dispatch(services, verb=cards.CHECK_DOCX_VERB, data=data)
     assert "見つかりませんでした" in gone.texts()[0]
     await purge(services)
-    async with lite_db.session() as s:
+    async with sqlite_db.session() as s:
         assert await s.scalar(select(func.count()).select_from(KobunCheck)) == 0
 
 
@@ -142,8 +142,8 @@ def _later():
     return datetime.now(timezone.utc) + timedelta(days=8)
 
 
-async def test_ai_suggestions_are_apart_labelled_masked_and_go_into_word_under_their_own_author(lite_db, llm):
-    services = make_services(lite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url})
+async def test_ai_suggestions_are_apart_labelled_masked_and_go_into_word_under_their_own_author(sqlite_db, llm):
+    services = make_services(sqlite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url})
     text = ("担当の尼崎太郎が、本件に関する説明を、関係する各課の職員に対して、来週中に実施する予定であることを、"
             "念のためお知らせします。\n会議を行なった。")
     llm.script = [{"text": json.dumps([
@@ -172,7 +172,7 @@ async def test_ai_suggestions_are_apart_labelled_masked_and_go_into_word_under_t
         # the suggestion that overlaps the rule's own change (行なっ) is left to the rule
         ins = ["".join(t.text for t in el.iter(qn("w:t"))) for el in d.element.body.iter(qn("w:ins"))]
         assert "会議をした" not in "".join(ins)
-        async with lite_db.session() as s:
+        async with sqlite_db.session() as s:
             audited = (await s.execute(select(UsageEvent.outcome).where(UsageEvent.skill == "notices"))).scalars()
             assert "ok" in list(audited)
     finally:

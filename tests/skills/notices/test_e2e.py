@@ -22,8 +22,8 @@ async def post(url: str, activity: dict) -> int:
             return r.status
 
 
-async def test_check_over_the_wire_returns_a_card_then_a_word_file_with_revisions(lite_db, connector):
-    services = make_services(lite_db)
+async def test_check_over_the_wire_returns_a_card_then_a_word_file_with_revisions(sqlite_db, connector):
+    services = make_services(sqlite_db)
     async with running_bot(services) as url:
         assert await post(url, connector.activity("/check 会議を行なった時は，報告して下さい。")) == 202
         await connector.wait_for(lambda acts: connector.cards(), timeout=15)

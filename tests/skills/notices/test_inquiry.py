@@ -39,8 +39,8 @@ async def send(services, data: bytes, words: str = "この照会に回答して�
     return port
 
 
-async def test_a_form_with_merged_cells_comes_back_with_cited_drafts_marked_for_review(lite_db):
-    services = make_services(lite_db)
+async def test_a_form_with_merged_cells_comes_back_with_cited_drafts_marked_for_review(sqlite_db):
+    services = make_services(sqlite_db)
     await with_knowledge(services)
     port = await send(services, inquiry_xlsx({3: "設置していません。"}))
     assert [s.kind for s in port.sent if s.kind != "inform"] == ["card", "file"]
@@ -66,8 +66,8 @@ async def test_a_form_with_merged_cells_comes_back_with_cited_drafts_marked_for_
     assert any(f["value"] == "総務省" for f in card_nodes(card, lambda n: n.get("title") == "照会元"))
 
 
-async def test_with_a_model_answers_cite_their_sources_or_are_not_drafted(lite_db, llm):
-    services = make_services(lite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url})
+async def test_with_a_model_answers_cite_their_sources_or_are_not_drafted(sqlite_db, llm):
+    services = make_services(sqlite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url})
     await with_knowledge(services)
     await services.knowledge.create_set("dx", title="DX推進課")
     await services.knowledge.upsert_document(
@@ -91,8 +91,8 @@ async def test_with_a_model_answers_cite_their_sources_or_are_not_drafted(lite_d
     assert "【設問1】貴団体では、行政手続のオンライン化に関する計画を策定していますか。" in prompt
 
 
-async def test_a_reviewed_form_sent_back_answers_the_next_one_from_the_same_sender(lite_db):
-    services = make_services(lite_db)
+async def test_a_reviewed_form_sent_back_answers_the_next_one_from_the_same_sender(sqlite_db):
+    services = make_services(sqlite_db)
     reviewed = inquiry_xlsx({0: "令和5年3月に策定済みです。", 1: "尼崎市電子申請システム"})
     port = await send(services, reviewed, words="照会に回答済みです")
     assert port.texts() == ["総務省への回答2件を記録しました。次に総務省から届く照会では、この回答を回答案に使います"
@@ -103,8 +103,8 @@ async def test_a_reviewed_form_sent_back_answers_the_next_one_from_the_same_send
     assert "前回の回答から転記" in ws["D9"].comment.text and "総務省への前回の回答" in ws["D9"].comment.text
 
 
-async def test_bad_input_gets_a_japanese_line(lite_db):
-    services = make_services(lite_db)
+async def test_bad_input_gets_a_japanese_line(sqlite_db):
+    services = make_services(sqlite_db)
     port = RecorderPort()
     await router.dispatch(make_request("/inquiry"), port, services)
     assert "照会のExcel（.xlsx）ファイル" in port.texts()[0]

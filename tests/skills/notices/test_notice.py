@@ -58,8 +58,8 @@ async def send_pdf(services, words: str = "この通知を読んで対応事項�
     return port
 
 
-async def test_a_notice_pdf_is_read_into_a_card_offline(lite_db, egov):
-    services = services_on(lite_db)
+async def test_a_notice_pdf_is_read_into_a_card_offline(sqlite_db, egov):
+    services = services_on(sqlite_db)
     port = await send_pdf(services)
     card = port.cards()[0]
     lines = texts(card)
@@ -87,9 +87,9 @@ async def test_a_notice_pdf_is_read_into_a_card_offline(lite_db, egov):
     assert not card_nodes(card, lambda n: n.get("verb") == cards.NOTICE_REMIND_VERB)
 
 
-async def test_a_deadline_becomes_an_outlook_event_with_a_reminder(lite_db, egov):
+async def test_a_deadline_becomes_an_outlook_event_with_a_reminder(sqlite_db, egov):
     graph = await GraphStandIn().start()
-    services = services_on(lite_db)
+    services = services_on(sqlite_db)
     services.graph = GraphService(FixedCredential(), graph.base_url)
     try:
         card = (await send_pdf(services)).cards()[0]
@@ -130,8 +130,8 @@ async def test_a_deadline_becomes_an_outlook_event_with_a_reminder(lite_db, egov
         await graph.stop()
 
 
-async def test_with_a_model_the_summary_is_the_models_and_invented_deadlines_are_dropped(lite_db, egov, llm):
-    services = services_on(lite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url})
+async def test_with_a_model_the_summary_is_the_models_and_invented_deadlines_are_dropped(sqlite_db, egov, llm):
+    services = services_on(sqlite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url})
     llm.script = [{"text": json.dumps({
         "summary": ["行政手続のオンライン化の推進を求める総務省の通知。", "法律に基づく努力義務の確認。", "取組状況の回答が必要。"],
         "actions": [{"text": "取組状況を調査票で回答する", "due": "2025-05-09"},
@@ -152,8 +152,8 @@ async def test_with_a_model_the_summary_is_the_models_and_invented_deadlines_are
     assert "令和7年5月9日（金）までに回答してください" in prompt
 
 
-async def test_bad_input_gets_a_japanese_line(lite_db):
-    services = services_on(lite_db)
+async def test_bad_input_gets_a_japanese_line(sqlite_db):
+    services = services_on(sqlite_db)
     port = RecorderPort()
     await router.dispatch(make_request("/notice"), port, services)
     assert "通知のPDFまたはWordファイル" in port.texts()[0]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 
-import pytest
 from docx import Document as DocxDocument
 from pptx import Presentation
 from sqlalchemy import select
@@ -243,14 +242,6 @@ async def test_claim_is_exclusive_and_a_stale_running_job_can_be_resumed(db):
     await jobs.save(db, job.id, now=later, status=jobs.FAILED)
     assert await jobs.claim(db, job.id, now=later, heartbeat_seconds=15)
     assert (await jobs.get(db, job.id)).attempts == 3
-
-
-@pytest.fixture
-async def sqlite_db(tmp_path):
-    database = Database(f"sqlite+aiosqlite:///{tmp_path}/plan.db")
-    await database.migrate()
-    yield database
-    await database.dispose()
 
 
 async def test_bad_input_gets_clear_messages_and_plan_alone_lists_recent_jobs(sqlite_db, egov):
