@@ -61,6 +61,17 @@ class SharedItem:
     web_url: str | None = None
     scope: str | None = None
     granted: tuple[str, ...] = ()
+    id: str | None = None
+    drive_id: str | None = None
+    is_folder: bool = False
+    mime: str | None = None
+
+    def lets_open(self, aad_object_id: str | None) -> bool:
+        """The link itself shows that this user may open the item: a link for the organisation (or anyone), or a
+        link for specific people naming the user. A plain address or an "existing access" link proves nothing."""
+        if self.scope in ("organization", "anonymous"):
+            return True
+        return self.scope == "users" and bool(aad_object_id) and aad_object_id in self.granted
 
 
 def share_token(url: str) -> str:
@@ -223,7 +234,9 @@ class GraphService:
             people = list(perm.granted_to_identities_v2 or []) + ([perm.granted_to_v2] if perm.granted_to_v2 else [])
             granted = tuple(p.user.id for p in people if p is not None and p.user is not None and p.user.id)
         return SharedItem(name=item.name or "", size=item.size, is_file=item.file is not None,
-                          web_url=item.web_url, scope=scope, granted=granted)
+                          web_url=item.web_url, scope=scope, granted=granted, id=item.id,
+                          drive_id=getattr(item.parent_reference, "drive_id", None), is_folder=item.folder is not None,
+                          mime=getattr(item.file, "mime_type", None))
 
     async def shared_content(self, url: str) -> bytes:
         """GET /shares/{encoded url}/driveItem/content (Graph answers 302 to a pre-authenticated URL; the SDK

@@ -4,7 +4,8 @@ Built on `core.graph.GraphService` (its credential and request adapter). The syn
 `GET /drives/{drive-id}/root/delta` lists every item the first time; `@odata.nextLink` pages follow until a page
 carries `@odata.deltaLink`, which the caller stores and passes back next time to receive only what changed since
 (changed items, and removed ones with the `deleted` facet). File content comes from
-`GET /drives/{drive-id}/items/{item-id}/content` (Graph answers 302 to a pre-authenticated URL; the SDK follows)."""
+`GET /drives/{drive-id}/items/{item-id}/content` (Graph answers 302 to a pre-authenticated URL; the SDK follows);
+a folder's children (a shared folder's photos) from `GET /drives/{drive-id}/items/{item-id}/children`."""
 from __future__ import annotations
 
 import logging
@@ -28,6 +29,18 @@ class DriveChange:
     web_url: str | None = None
     size: int | None = None
     path: str = ""
+
+
+@dataclass(frozen=True)
+class FolderEntry:
+    """One child of a folder (GET /drives/{drive-id}/items/{item-id}/children)."""
+
+    id: str
+    name: str
+    is_file: bool
+    is_folder: bool
+    size: int | None = None
+    mime: str | None = None
 
 
 @dataclass
@@ -87,3 +100,24 @@ class SharePointDrive:
         except Exception as e:  # noqa: BLE001
             raise GraphError(f"download failed: {type(e).__name__}", _status_of(e)) from e
         return data or b""
+
+    async def children(self, drive_id: str, item_id: str, max_pages: int = 50) -> tuple[list[FolderEntry], bool]:
+        """A folder's children (names, sizes, MIME types; no content), following `@odata.nextLink` pages up to
+        `max_pages`. Returns the entries and whether pages were left unread."""
+        builder = self.graph.client.drives.by_drive_id(drive_id).items.by_drive_item_id(item_id).children
+        out: list[FolderEntry] = []
+        link: str | None = None
+        for _ in range(max(1, max_pages)):
+            try:
+                resp = await (builder.with_url(link) if link else builder).get()
+            except Exception as e:  # noqa: BLE001 - mapped for callers
+                raise GraphError(f"folder children failed: {type(e).__name__}", _status_of(e)) from e
+            for item in (resp.value if resp else None) or []:
+                if item.id:
+                    out.append(FolderEntry(id=item.id, name=item.name or "", is_file=item.file is not None,
+                                           is_folder=item.folder is not None, size=item.size,
+                                           mime=getattr(item.file, "mime_type", None)))
+            link = getattr(resp, "odata_next_link", None) if resp else None
+            if not link:
+                return out, False
+        return out, True

@@ -9,11 +9,11 @@ SKILL = Skill(
                 "撮影位置を地図で示します。点検報告書（Excel・Word）の作成とkintoneの補修要望への登録ができます。"
                 "顔は送信前にぼかし、撮影情報（位置など）はAIに送りません。",
     commands=[Command("photo", "画像点検", "道路や水道管の写真（またはzip）の損傷を点検します。",
-                      usage="/photo（写真またはzipファイルに「点検」と添えて送信）", aliases=("画像点検", "写真点検"))],
+                      usage="/photo（写真またはzipファイルに「点検」と添えて送信）、/photo 共有フォルダーのリンク", aliases=("画像点検", "写真点検"))],
     handler=handle, verbs=VERBS,
     jobs=[Job("images-purge", purge, every=3600)],
     accepts=Accepts(EXTENSIONS, "道路や水道管の写真の損傷を点検します（JPEG・PNG・HEIC、写真のzip）。",
                     keywords=("点検", "損傷", "ひび割れ", "道路", "水道", "管路", "写真", "画像", "補修")),
-    keywords=("写真を点検", "画像点検", "ひび割れ", "ポットホール", "漏水"),
+    keywords=("点検", "写真を点検", "画像点検", "ひび割れ", "ポットホール", "漏水"),
     examples=("（道路の写真に「点検」と添えて送信）",),
 )

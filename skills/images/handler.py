@@ -3,18 +3,24 @@ faces are blurred when the tier's endpoint is not approved for personal data, ea
 through core.ai with a structured-output schema, and the results come back as a card per photo, a summary card, an
 Excel/Word report and, on a button, a kintone record of the 補修要望 app with the photo attached.
 
+A SharePoint/OneDrive sharing link (to a folder of photos, or to one photo) sent with /photo is read through
+Microsoft Graph: GET /shares/{encoded url}/driveItem, then the folder's children, then each photo's content as its
+turn comes (at most IMAGES_FOLDER_MAX_PHOTOS of a folder), taken only when the link itself lets the user open it.
+
 Photos are taken IMAGES_CONCURRENCY at a time (downloaded, decoded and judged inside that bound, so a batch of 200
 never holds 200 photos in memory); the cards go out in the order the photos were sent."""
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from io import BytesIO
 from pathlib import PurePath
 from typing import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 
@@ -22,7 +28,10 @@ from cards import images as cards
 from core.ai import AIFailed, AIRefused
 from core.carddata import CardData, Name, RowId
 from core.chatfiles import DownloadError, attachment_bytes
+from core.graph import SHAREPOINT_HOSTS, GraphError, GraphService, SharedItem
+from core.graph_sharepoint import FolderEntry, SharePointDrive
 from core.kintone.client import KintoneClient, KintoneError, KintoneSettings, kintone_datetime
+from core.net import host_matches
 from core.search.extract import Limits, Refused
 from core.search.ingest import IngestSettings
 from core.services import Services
@@ -73,15 +82,137 @@ class Checked:
 
 async def handle(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
     if not req.attachments:
+        url = sharepoint_link(req.text)
+        if url is not None:
+            await check_link(req, reply, services, url)
+            return
         await reply.send_text(S.USAGE)
         return
     await check(req, reply, services, req.attachments)
 
 
 async def check(req: SkillRequest, reply: ReplyPort, services: Services, attachments: list[FileAttachment]) -> None:
-    settings = settings_of(services)
     messages: list[str] = []
-    sources = await _sources(settings, attachments, messages)
+    sources = await _sources(settings_of(services), attachments, messages)
+    await _check_sources(req, reply, services, sources, messages)
+
+
+_LINK = re.compile(r"https://[^\s<>\"'「」（）()]+", re.I)
+
+
+def sharepoint_link(text: str) -> str | None:
+    """The first SharePoint/OneDrive for Business link in the text, or None."""
+    for m in _LINK.finditer(text or ""):
+        url = m.group(0).rstrip(".,。、")
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            continue
+        if host_matches(host, list(SHAREPOINT_HOSTS)):
+            return url
+    return None
+
+
+async def check_link(req: SkillRequest, reply: ReplyPort, services: Services, url: str) -> None:
+    """A sharing link to a folder of photos (or to one photo), read through Microsoft Graph with the bot's own
+    rights: taken only when the link shows that the user may open it (as /analyze does)."""
+    graph = services.graph
+    if graph is None:
+        await reply.send_text(S.LINK_NO_GRAPH)
+        return
+    settings = settings_of(services)
+    try:
+        item = await graph.shared_item(url)
+    except GraphError as e:
+        log.info("images: shared item not read (status %s)", e.status)
+        await reply.send_text(S.LINK_NOT_FOUND if e.status in (400, 401, 403, 404) else S.LINK_FAILED)
+        return
+    name = item.name[:200] or "リンク先"
+    if not (item.is_folder or (item.is_file and _is_photo(item.name, item.mime))):
+        await reply.send_text(S.LINK_NOT_PHOTO.format(name=name))
+        return
+    if not item.lets_open(req.aad_object_id):
+        log.info("images: shared link not usable for this user (scope %s)", item.scope)
+        await reply.send_text(S.LINK_NO_ACCESS.format(name=name))
+        return
+    messages: list[str] = []
+    if item.is_file:
+        sources = [Source(PurePath(item.name).name, _shared_loader(settings, graph, url, item))]
+    else:
+        try:
+            sources = await _folder_sources(settings, graph, item, messages)
+        except GraphError as e:
+            log.info("images: shared folder not listed (status %s)", e.status)
+            await reply.send_text(S.LINK_NOT_FOUND if e.status in (400, 401, 403, 404) else S.LINK_FAILED)
+            return
+    await _check_sources(req, reply, services, sources, messages)
+
+
+def _is_photo(name: str, mime: str | None) -> bool:
+    return photos.is_photo_name(name) or (mime or "").lower() in PHOTO_MIMES
+
+
+PHOTO_MIMES = ("image/jpeg", "image/png", "image/heic", "image/heif")
+
+
+async def _folder_sources(settings: ImagesSettings, graph: GraphService, folder: SharedItem,
+                          messages: list[str]) -> list[Source]:
+    if not folder.drive_id or not folder.id:
+        raise GraphError("shared folder without drive or item id")
+    drive = SharePointDrive(graph)
+    entries, unfinished = await drive.children(folder.drive_id, folder.id)
+    found = [e for e in entries if e.is_file and _is_photo(e.name, e.mime)]
+    others = [e.name for e in entries if e.is_file and not _is_photo(e.name, e.mime)]
+    subfolders = sum(1 for e in entries if e.is_folder)
+    limit = max(1, settings.IMAGES_FOLDER_MAX_PHOTOS)
+    taken = found[:limit]
+    messages.append(S.FOLDER_READ.format(name=folder.name[:200], n=len(taken)))
+    if len(found) > limit:
+        messages.append(S.FOLDER_SKIPPED.format(skipped=len(found) - limit, limit=limit))
+    if others:
+        shown = "、".join(f"「{n[:60]}」" for n in others[:5]) + ("など" if len(others) > 5 else "")
+        messages.append(S.FOLDER_NOT_PHOTOS.format(n=len(others), names=shown))
+    if subfolders:
+        messages.append(S.FOLDER_SUBFOLDERS.format(n=subfolders))
+    if unfinished:
+        messages.append(S.FOLDER_UNFINISHED)
+    return [Source(PurePath(e.name).name, _drive_loader(settings, drive, folder.drive_id, e)) for e in taken]
+
+
+def _drive_loader(settings: ImagesSettings, drive: SharePointDrive, drive_id: str,
+                  entry: FolderEntry) -> Callable[[], Awaitable[bytes]]:
+    async def load() -> bytes:
+        return await _graph_bytes(settings, entry.name, entry.size, lambda: drive.download(drive_id, entry.id))
+    return load
+
+
+def _shared_loader(settings: ImagesSettings, graph: GraphService, url: str,
+                   item: SharedItem) -> Callable[[], Awaitable[bytes]]:
+    async def load() -> bytes:
+        return await _graph_bytes(settings, item.name, item.size, lambda: graph.shared_content(url))
+    return load
+
+
+async def _graph_bytes(settings: ImagesSettings, name: str, size: int | None,
+                       get: Callable[[], Awaitable[bytes]]) -> bytes:
+    """One photo's content through Graph, refused before the download when its listed size is over the cap."""
+    cap = settings.IMAGES_MAX_FILE_MB * 1024 * 1024
+    too_large = FileError(S.DOWNLOAD_TOO_LARGE.format(name=name, mb=settings.IMAGES_MAX_FILE_MB))
+    if size is not None and size > cap:
+        raise too_large
+    try:
+        data = await asyncio.wait_for(get(), settings.IMAGES_DOWNLOAD_TIMEOUT_SECONDS)
+    except (GraphError, asyncio.TimeoutError) as e:
+        log.info("images: shared photo not read: %s", type(e).__name__)
+        raise FileError(S.DOWNLOAD_FAILED.format(name=name)) from None
+    if len(data) > cap:
+        raise too_large
+    return data
+
+
+async def _check_sources(req: SkillRequest, reply: ReplyPort, services: Services, sources: list[Source],
+                         messages: list[str]) -> None:
+    settings = settings_of(services)
     if len(sources) > settings.IMAGES_MAX_PHOTOS:
         sources = sources[:settings.IMAGES_MAX_PHOTOS]
         messages.append(S.TOO_MANY.format(n=settings.IMAGES_MAX_PHOTOS))

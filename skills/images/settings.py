@@ -22,6 +22,8 @@ class ImagesSettings(AppSettings):
     """Largest photo or zip of photos (MB) taken from chat; the download stops at the cap."""
     IMAGES_MAX_PHOTOS: int = 300
     """Photos checked per message (files and the photos inside zips together); later ones are left out and the user is told."""
+    IMAGES_FOLDER_MAX_PHOTOS: int = 200
+    """Photos read from one shared SharePoint/OneDrive folder (/photo with a sharing link, read through Microsoft Graph); the rest are left out and the user is told how many."""
     IMAGES_MAX_PIXELS: int = 60_000_000
     """Largest photo in pixels (width × height, e.g. 60,000,000 ≈ 9,500 × 6,300); a larger one is refused unread (decompression bombs)."""
     IMAGES_SEND_MAX_SIDE: int = 1280

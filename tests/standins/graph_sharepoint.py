@@ -1,7 +1,8 @@
 """A loopback Microsoft Graph stand-in for one SharePoint drive: delta (with paging and delta tokens), content
 downloads answered with a 302 to a download URL, as Graph does. Items change through `put` / `remove`. Sharing
 links (`share`) are reached through /shares/{u!base64url of the URL}: the driveItem, its content (302 too) and the
-link's permission (scope and the people a "users" link names)."""
+link's permission (scope and the people a "users" link names). A folder's children (`put(..., parent=folder)`) are
+listed by /drives/{drive}/items/{item}/children, `page_size` at a time with @odata.nextLink."""
 from __future__ import annotations
 
 import base64
@@ -42,25 +43,27 @@ class SharePointStandIn(LoopbackServer):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1.0"
 
-    def put(self, item_id: str, name: str, content: bytes | None, *, folder: bool = False, path: str = "") -> None:
+    def put(self, item_id: str, name: str, content: bytes | None, *, folder: bool = False, path: str = "",
+            parent: str | None = None, mime: str = "application/octet-stream") -> None:
         self.version += 1
         self.items[item_id] = {"id": item_id, "name": name, "content": content, "folder": folder, "path": path,
-                               "v": self.version, "deleted": False}
+                               "v": self.version, "deleted": False, "parent": parent, "mime": mime}
 
     def remove(self, item_id: str) -> None:
         self.version += 1
         self.items[item_id].update(deleted=True, v=self.version)
 
     def share(self, url: str, item_id: str, *, scope: str | None = "organization",
-              granted: tuple[str, ...] = ()) -> None:
+              granted: tuple[str, ...] = (), status: int | None = None) -> None:
         """A URL that reaches `item_id` through /shares: a sharing link of `scope` (None: a plain address, with no
-        link permission), granted to the Entra object ids `granted`."""
-        self.shares[url] = {"item": item_id, "scope": scope, "granted": list(granted)}
+        link permission), granted to the Entra object ids `granted`; `status` (e.g. 403) refuses it instead."""
+        self.shares[url] = {"item": item_id, "scope": scope, "granted": list(granted), "status": status}
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v1.0/drives/{drive}/root/delta", self._delta)
         app.router.add_get("/v1.0/drives/{drive}/items/root/delta", self._delta)
         app.router.add_get("/v1.0/drives/{drive}/items/{item}/content", self._content)
+        app.router.add_get("/v1.0/drives/{drive}/items/{item}/children", self._children)
         app.router.add_get("/download/{item}", self._download)
         app.router.add_get("/v1.0/shares/{share}/driveItem", self._shared_item)
         app.router.add_get("/v1.0/shares/{share}/driveItem/content", self._shared_content)
@@ -83,10 +86,10 @@ class SharePointStandIn(LoopbackServer):
         if item["id"] == "root":
             out["root"] = {}
         if item["folder"]:
-            out["folder"] = {"childCount": 0}
+            out["folder"] = {"childCount": len(self._kids(item["id"]))}
         else:
             out["size"] = len(item["content"] or b"")
-            out["file"] = {"mimeType": "application/octet-stream"}
+            out["file"] = {"mimeType": item.get("mime") or "application/octet-stream"}
         return out
 
     async def _delta(self, request: web.Request) -> web.Response:
@@ -122,6 +125,24 @@ class SharePointStandIn(LoopbackServer):
             return web.json_response({"error": {"code": "itemNotFound", "message": "item"}}, status=404)
         raise web.HTTPFound(f"http://127.0.0.1:{self.port}/download/{item['id']}")
 
+    def _kids(self, item_id: str) -> list[dict]:
+        return [i for i in self.items.values() if i.get("parent") == item_id and not i["deleted"]]
+
+    async def _children(self, request: web.Request) -> web.Response:
+        self._record(request)
+        if request.headers.get("Authorization") != "Bearer sp-test-token":
+            return web.json_response({"error": {"code": "InvalidAuthenticationToken", "message": "no"}}, status=401)
+        item = self.items.get(request.match_info["item"])
+        if request.match_info["drive"] != self.drive_id or item is None or item["deleted"] or not item["folder"]:
+            return web.json_response({"error": {"code": "itemNotFound", "message": "item"}}, status=404)
+        offset = int(request.query.get("skip", "0"))
+        kids = self._kids(item["id"])
+        body: dict[str, Any] = {"value": [self._json(i) for i in kids[offset:offset + self.page_size]]}
+        if offset + self.page_size < len(kids):
+            body["@odata.nextLink"] = (f"{self.base_url}/drives/{self.drive_id}/items/{item['id']}/children"
+                                       f"?skip={offset + self.page_size}")
+        return web.json_response(body)
+
     async def _download(self, request: web.Request) -> web.Response:
         self._record(request)
         item = self.items[request.match_info["item"]]
@@ -141,6 +162,9 @@ class SharePointStandIn(LoopbackServer):
             url = ""
         share = self.shares.get(url)
         item = self.items.get(share["item"]) if share else None
+        if share is not None and share.get("status"):
+            return None, web.json_response({"error": {"code": "accessDenied", "message": "refused"}},
+                                           status=share["status"])
         if share is None or item is None or item["deleted"]:
             return None, web.json_response({"error": {"code": "itemNotFound", "message": "share"}}, status=404)
         return {**share, "url": url, "entry": item}, None
