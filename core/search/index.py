@@ -55,13 +55,6 @@ B = 0.75
 # recall@5 / MRR: k=60 .987/.957 .972/.891 .940/.880 .967/.825 .700/.554 .883/.831; k=20 .987/.957 .972/.893
 # .940/.883 .983/.827 .767/.570 .900/.836 (k=10 gave about the same; a heavier vector ranking lowered `final`).
 RRF_K = 20
-# The vector ranking's coarse pass (`_Vectors.coarse`): from this many rows on, all rows are ranked on COARSE_DIM
-# projected dimensions and the best COARSE_POOL × depth (at least COARSE_POOL_MIN) get the exact cosine.
-COARSE_MIN_ROWS = 50_000
-COARSE_DIM = 64
-COARSE_SAMPLE = 20_000
-COARSE_POOL = 40
-COARSE_POOL_MIN = 2_000
 READING_WEIGHT = 0.5  # a spelling found only by its reading (ビン for 瓶) counts half the word itself
 QUESTION_WEIGHT = 2  # extra times an FAQ passage's question is counted (see `chunk_terms`)
 SOURCES = ("chat", "sharepoint", "folder", "staff")
@@ -161,14 +154,9 @@ class _Vectors:
     last one. One 384-d vector costs its 1,536 bytes plus a dict entry (~100 bytes), not a numpy object of its own
     and a second copy stacked for search (together about twice the matrix: bench/vector_storage.py). One matrix
     for all sets, not one per set: a question over the whole city's sets is one matrix-vector product, where one
-    per set cost a BLAS call (and its thread hand-off) per set (bench/scale_index.py).
+    per set cost a BLAS call (and its thread hand-off) per set (bench/scale_index.py)."""
 
-    From COARSE_MIN_ROWS rows on, a second, narrow matrix holds every vector projected on the COARSE_DIM directions
-    that carry most of the vectors' energy (the top right singular vectors of a sample of rows, fitted again when
-    the rows have doubled): `_cosine` ranks all rows on it first, reading a sixth of the bytes, and computes the
-    exact cosine only for the best few thousand (`coarse`)."""
-
-    __slots__ = ("dim", "_ids", "_mat", "_slots", "_rows", "_n", "_hint", "_basis", "_low", "_fit_n")
+    __slots__ = ("dim", "_ids", "_mat", "_slots", "_rows", "_n", "_hint")
 
     def __init__(self) -> None:
         self.dim: int | None = None
@@ -178,9 +166,6 @@ class _Vectors:
         self._rows: dict[int, int] = {}     # chunk id → row
         self._n = 0
         self._hint = 64
-        self._basis: np.ndarray | None = None   # dim × COARSE_DIM, once there are COARSE_MIN_ROWS rows
-        self._low = np.zeros((0, COARSE_DIM), dtype=np.float32)
-        self._fit_n = 0
 
     def reserve(self, rows: int) -> None:
         """Rows to allocate at the first vector (a full load knows the number: no growing copies)."""
@@ -216,8 +201,6 @@ class _Vectors:
             self._n += 1
         self._mat[row] = vec
         self._slots[row] = slot
-        if self._basis is not None:
-            self._low[row] = vec @ self._basis
         return True
 
     def pop(self, cid: int) -> bool:
@@ -228,8 +211,6 @@ class _Vectors:
         if row != last:
             moved = int(self._ids[last])
             self._ids[row], self._mat[row], self._slots[row] = moved, self._mat[last], self._slots[last]
-            if self._basis is not None:
-                self._low[row] = self._low[last]
             self._rows[moved] = row
         self._n = last
         if 64 < 2 * self._n < len(self._ids):     # give memory back after large deletions
@@ -254,28 +235,6 @@ class _Vectors:
         slots = np.zeros(capacity, dtype=np.int32)
         ids[:self._n], mat[:self._n], slots[:self._n] = self._ids[:self._n], self._mat[:self._n], self._slots[:self._n]
         self._ids, self._mat, self._slots = ids, mat, slots
-        if self._basis is not None:
-            low = np.zeros((capacity, COARSE_DIM), dtype=np.float32)
-            low[:self._n] = self._low[:self._n]
-            self._low = low
-
-    def coarse(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(the projected vectors, rows × COARSE_DIM: a view like `matrix`; the projection, dim × COARSE_DIM), or
-        None below COARSE_MIN_ROWS rows (there the exact product is cheap enough). Fits the projection on first use
-        and again when the rows have doubled since."""
-        n = self._n
-        if n < COARSE_MIN_ROWS or self.dim is None or self.dim <= COARSE_DIM:
-            return None
-        if self._basis is None or n >= 2 * self._fit_n:
-            sample = self._mat[:n:max(1, n // COARSE_SAMPLE)]
-            _, _, vt = np.linalg.svd(sample, full_matrices=False)
-            self._basis = np.ascontiguousarray(vt[:COARSE_DIM].T, dtype=np.float32)
-            low = np.zeros((len(self._ids), COARSE_DIM), dtype=np.float32)
-            for i in range(0, n, 16_384):        # in blocks: no second full-size temporary
-                j = min(n, i + 16_384)
-                low[i:j] = self._mat[i:j] @ self._basis
-            self._low, self._fit_n = low, n
-        return self._low[:n], self._basis
 
 
 class _SetVectors:
@@ -759,11 +718,7 @@ class Index:
     def _cosine(self, qvec: np.ndarray, idxs: list[_SetIdx], depth: int) -> list[tuple[int, float]]:
         """The `depth` chunks of the searched sets most similar to the question (cosine of unit vectors), best
         first; equal similarities in the order of the sets asked, then by chunk id. One matrix-vector product over
-        all sets' vectors (or over the searched sets' rows, when they are a small part of them); from
-        COARSE_MIN_ROWS rows on, a product over the narrow projected matrix picks the rows whose exact cosine is
-        computed (`_Vectors.coarse`): a chunk ranked in the first `depth` by the exact cosine but not in the first
-        COARSE_POOL × depth by the projection is missed — on the city-scale bench's vectors, docs/scale.md gives
-        how often."""
+        all sets' vectors (or over the searched sets' rows, when they are a small part of them)."""
         ids, mat = self._vectors.matrix()
         if not len(ids) or mat.shape[1] != qvec.shape[0] or depth <= 0:
             return []
@@ -773,16 +728,7 @@ class Index:
                 lut[ix.slot] = i
         pos = lut[self._vectors.slots()]
         rows = np.flatnonzero(pos >= 0)
-        coarse = self._vectors.coarse() if len(rows) >= COARSE_MIN_ROWS else None
-        pool = max(COARSE_POOL * depth, COARSE_POOL_MIN)
-        if coarse is not None and len(rows) > 2 * pool:
-            # rank every asked row on the narrow matrix, then compute the exact cosine for the best `pool` only
-            low, basis = coarse
-            qlow = qvec @ basis
-            approx = low @ qlow if len(rows) == len(ids) else low[rows] @ qlow
-            rows = rows[np.argpartition(approx, len(approx) - pool)[len(approx) - pool:]]
-            sims = mat[rows] @ qvec
-        elif len(rows) == len(ids):
+        if len(rows) == len(ids):
             sims = mat @ qvec
         elif 3 * len(rows) < len(ids):
             sims = mat[rows] @ qvec
@@ -867,7 +813,6 @@ class Index:
             finally:
                 self._postings.end_bulk()
         self._vectors.trim()
-        self._vectors.coarse()          # fit the coarse pass now, not at the first question
         if other_space:
             log.warning("%d documents have no vectors from the configured embeddings (%s): they are searched by "
                         "BM25 only until `python -m bot reembed`", len(other_space), self.embed_space)

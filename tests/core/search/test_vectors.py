@@ -169,63 +169,7 @@ async def test_hybrid_search_after_deleting_and_replacing_documents(db):
         [(h.title, h.similarity) for h in hits]
 
 
-# ------------------------------------------------------------------ the coarse pass of the vector ranking
-def _exact(ix, q: np.ndarray, slots: list[int], depth: int) -> list[tuple[int, float]]:
-    ids, mat = ix._vectors.matrix()
-    row_slots = ix._vectors.slots()
-    order = {s: i for i, s in enumerate(slots)}
-    rows = [r for r in range(len(ids)) if int(row_slots[r]) in order]
-    sims = {r: float(mat[r] @ q) for r in rows}
-    best = sorted(rows, key=lambda r: (-sims[r], order[int(row_slots[r])], int(ids[r])))[:depth]
-    return [(int(ids[r]), sims[r]) for r in best]
-
-
-def _same(got: list[tuple[int, float]], want: list[tuple[int, float]]) -> bool:
-    return [c for c, _ in got] == [c for c, _ in want] and \
-        np.allclose([s for _, s in got], [s for _, s in want], atol=1e-5)
-
-
-def test_coarse_pass_ranks_like_the_exact_product_and_follows_changes(monkeypatch):
-    import core.search.index as index_mod
-    from core.search.index import _SetIdx
-    from core.search.text import BigramAnalyzer
-
-    monkeypatch.setattr(index_mod, "COARSE_MIN_ROWS", 3_000)
-    monkeypatch.setattr(index_mod, "COARSE_POOL_MIN", 300)
-    monkeypatch.setattr(index_mod, "COARSE_POOL", 10)           # 500 exact cosines for depth 50: < half the rows
-    rng = np.random.default_rng(11)
-    dim, rank = 96, 24               # embeddings live near a low-dimensional subspace, as real ones do
-    basis = rng.standard_normal((rank, dim))
-
-    def sample(n: int) -> np.ndarray:
-        v = rng.standard_normal((n, rank)) @ basis + 0.05 * rng.standard_normal((n, dim))
-        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
-
-    ix = Index(None, analyzer=BigramAnalyzer())
-    ix._slots = {1: 0, 2: 1}
-    data = sample(6_000)
-    for cid, v in enumerate(data, 1):
-        ix._vectors.put(cid, v, slot=0 if cid <= 4_000 else 1)
-    both = [_SetIdx(0, ix._postings, ix._vectors), _SetIdx(1, ix._postings, ix._vectors)]
-    first = [both[0]]
-    assert ix._vectors.coarse() is not None                       # the narrow matrix is in use from 3,000 rows
-    queries = sample(12)
-    for q in queries:
-        assert _same(ix._cosine(q, both, 50), _exact(ix, q, [0, 1], 50))
-        assert _same(ix._cosine(q, first, 50), _exact(ix, q, [0], 50))  # a subset of the sets
-    # removals move rows and additions take new ones: the narrow matrix follows (refitted at twice the rows)
-    for cid in range(1, 6_001, 4):
-        ix._vectors.pop(cid)
-    for cid, v in enumerate(sample(4_000), 10_001):
-        ix._vectors.put(cid, v, slot=1)
-    for q in queries:
-        assert _same(ix._cosine(q, both, 50), _exact(ix, q, [0, 1], 50))
-    # below the threshold the product is exact and no narrow matrix is kept
-    small = Index(None, analyzer=BigramAnalyzer())
-    small._vectors.put(1, data[0])
-    assert small._vectors.coarse() is None
-
-
+# ------------------------------------------------------------------ the question's embedding beside BM25
 async def test_the_question_is_embedded_while_bm25_ranks(db):
     """The question's embedding is handed to the embedder before BM25 runs, and BM25's ranking is fused with it."""
     import asyncio
