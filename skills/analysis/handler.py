@@ -23,7 +23,7 @@ from core import tiers
 from core.ai import AIFailed, AIRefused
 from core.carddata import CardData, Token
 from core.chatfiles import DownloadError, attachment_bytes
-from core.graph import SHAREPOINT_HOSTS, GraphError, SharedItem
+from core.graph import SHAREPOINT_HOSTS, GraphError
 from core.guard.policy import TIER_LABELS_JA
 from core.net import host_matches
 from core.services import Services
@@ -167,7 +167,7 @@ async def receive_link(req: SkillRequest, reply: ReplyPort, services: Services, 
     if not item.is_file or not kind_of(item.name):
         await reply.send_text(S.NOT_DATA.format(name=item.name[:200] or "リンク先"))
         return
-    if not _link_lets_user_open(item, req):
+    if not item.lets_open(req.aad_object_id):      # the bot reads with its own rights; the link must admit the user
         log.info("analysis: shared link not usable for this user (scope %s)", item.scope)
         await reply.send_text(S.LINK_NO_ACCESS.format(name=item.name[:200]))
         return
@@ -186,15 +186,6 @@ async def receive_link(req: SkillRequest, reply: ReplyPort, services: Services, 
         await reply.send_text(S.TOO_LARGE.format(name=item.name, mb=settings.ANALYSIS_MAX_FILE_MB))
         return
     await _take(req, reply, services, item.name, data, words)
-
-
-def _link_lets_user_open(item: SharedItem, req: SkillRequest) -> bool:
-    """The bot reads with its own (application) rights, which reach more than the user's: it takes a file only when
-    the link shows that the user may open it — a link for everyone in the organisation (or anyone), or a link for
-    specific people that names this user. A plain address or an "existing access" link proves nothing."""
-    if item.scope in ("organization", "anonymous"):
-        return True
-    return item.scope == "users" and bool(req.aad_object_id) and req.aad_object_id in item.granted
 
 
 _FILE_WORDS = re.compile(r"^(?:(?:この|その|添付の|送った)?(?:ファイル|データ|表|アンケート|CSV|csv|Excel|エクセル|これ|それ)"
