@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from core.net import host_matches
 from core.settings import AppSettings
 
 if TYPE_CHECKING:
@@ -22,6 +24,20 @@ log = logging.getLogger(__name__)
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 SHAREPOINT_HOSTS = ("*.sharepoint.com", "*.sharepoint.us", "*.sharepoint-mil.us")   # SharePoint / OneDrive for Business
+_LINK = re.compile(r"https://[^\s<>\"'「」（）()]+", re.I)
+
+
+def sharing_link(text: str) -> tuple[str, str] | None:
+    """(the first SharePoint/OneDrive for Business link in the text, the text without it), or None."""
+    for m in _LINK.finditer(text or ""):
+        url = m.group(0).rstrip(".,。、")
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            continue
+        if host_matches(host, list(SHAREPOINT_HOSTS)):
+            return url, (text[:m.start()] + " " + text[m.end():]).strip()
+    return None
 
 
 class GraphSettings(AppSettings):

@@ -14,7 +14,6 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from pydantic import Field
 
@@ -23,9 +22,8 @@ from core import tiers
 from core.ai import AIFailed, AIRefused
 from core.carddata import CardData, Token
 from core.chatfiles import DownloadError, attachment_bytes
-from core.graph import SHAREPOINT_HOSTS, GraphError
+from core.graph import GraphError, sharing_link
 from core.guard.policy import TIER_LABELS_JA
-from core.net import host_matches
 from core.services import Services
 from core.skills import ReplyPort, SkillRequest, Verb
 from skills.analysis import ask, charts, isolated, privacy, stats, store, themes
@@ -129,20 +127,6 @@ async def _take(req: SkillRequest, reply: ReplyPort, services: Services, name: s
         await _answer(req, reply, services, ds, question)
 
 
-_LINK = re.compile(r"https://[^\s<>\"'「」（）()]+", re.I)
-
-
-def sharepoint_link(text: str) -> tuple[str, str] | None:
-    """(the first SharePoint/OneDrive for Business link in the text, the text without it), or None."""
-    for m in _LINK.finditer(text or ""):
-        url = m.group(0).rstrip(".,。、")
-        try:
-            host = urlsplit(url).hostname or ""
-        except ValueError:
-            continue
-        if host_matches(host, list(SHAREPOINT_HOSTS)):
-            return url, (text[:m.start()] + " " + text[m.end():]).strip()
-    return None
 
 
 async def receive_link(req: SkillRequest, reply: ReplyPort, services: Services, url: str, words: str) -> None:
@@ -296,7 +280,7 @@ async def _dispatch(req: SkillRequest, reply: ReplyPort, services: Services) -> 
         await receive(req, reply, services)
         return
     raw = (req.text or "").strip()
-    link = sharepoint_link(raw)
+    link = sharing_link(raw)
     if link is not None:
         await receive_link(req, reply, services, *link)
         return

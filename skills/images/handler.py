@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from io import BytesIO
 from pathlib import PurePath
 from typing import Awaitable, Callable
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 
@@ -28,10 +26,9 @@ from cards import images as cards
 from core.ai import AIFailed, AIRefused
 from core.carddata import CardData, Name, RowId
 from core.chatfiles import DownloadError, attachment_bytes
-from core.graph import SHAREPOINT_HOSTS, GraphError, GraphService, SharedItem
+from core.graph import GraphError, GraphService, SharedItem, sharing_link
 from core.graph_sharepoint import FolderEntry, SharePointDrive
 from core.kintone.client import KintoneClient, KintoneError, KintoneSettings, kintone_datetime
-from core.net import host_matches
 from core.search.extract import Limits, Refused
 from core.search.ingest import IngestSettings
 from core.services import Services
@@ -97,20 +94,10 @@ async def check(req: SkillRequest, reply: ReplyPort, services: Services, attachm
     await _check_sources(req, reply, services, sources, messages)
 
 
-_LINK = re.compile(r"https://[^\s<>\"'「」（）()]+", re.I)
-
-
 def sharepoint_link(text: str) -> str | None:
     """The first SharePoint/OneDrive for Business link in the text, or None."""
-    for m in _LINK.finditer(text or ""):
-        url = m.group(0).rstrip(".,。、")
-        try:
-            host = urlsplit(url).hostname or ""
-        except ValueError:
-            continue
-        if host_matches(host, list(SHAREPOINT_HOSTS)):
-            return url
-    return None
+    found = sharing_link(text)
+    return found[0] if found else None
 
 
 async def check_link(req: SkillRequest, reply: ReplyPort, services: Services, url: str) -> None:
