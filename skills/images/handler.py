@@ -90,7 +90,7 @@ async def handle(req: SkillRequest, reply: ReplyPort, services: Services) -> Non
 
 async def check(req: SkillRequest, reply: ReplyPort, services: Services, attachments: list[FileAttachment]) -> None:
     messages: list[str] = []
-    sources = await _sources(settings_of(services), attachments, messages)
+    sources = await _sources(settings_of(services), services.settings.get(IngestSettings), attachments, messages)
     await _check_sources(req, reply, services, sources, messages)
 
 
@@ -346,7 +346,8 @@ class _Run:
 
 # ------------------------------------------------------------------------------------------------- sources
 
-async def _sources(settings: ImagesSettings, attachments: list[FileAttachment], messages: list[str]) -> list[Source]:
+async def _sources(settings: ImagesSettings, ingest: IngestSettings, attachments: list[FileAttachment],
+                   messages: list[str]) -> list[Source]:
     out: list[Source] = []
     for att in attachments:
         name = PurePath(att.name or "photo").name
@@ -357,7 +358,7 @@ async def _sources(settings: ImagesSettings, attachments: list[FileAttachment], 
             except FileError as e:
                 messages.append(e.message)
                 continue
-            out += await _zip_sources(settings, data, name, messages)
+            out += await _zip_sources(settings, ingest, data, name, messages)
         elif photos.is_photo_name(name):
             out.append(Source(name, _loader(settings, att, name)))
         else:
@@ -383,8 +384,8 @@ async def _fetch(settings: ImagesSettings, att: FileAttachment, name: str) -> by
         raise FileError(line.format(name=name, mb=settings.IMAGES_MAX_FILE_MB)) from None
 
 
-async def _zip_sources(settings: ImagesSettings, data: bytes, name: str, messages: list[str]) -> list[Source]:
-    ingest = IngestSettings()
+async def _zip_sources(settings: ImagesSettings, ingest: IngestSettings, data: bytes, name: str,
+                       messages: list[str]) -> list[Source]:
     limits = Limits(max_uncompressed_mb=max(1, ingest.INGEST_MAX_UNCOMPRESSED_MB),
                     max_ratio=max(1, ingest.INGEST_MAX_RATIO), max_members=max(1, ingest.INGEST_MAX_MEMBERS))
     cap = settings.IMAGES_MAX_FILE_MB * 1024 * 1024

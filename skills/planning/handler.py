@@ -30,7 +30,7 @@ from skills.planning.outline import (
     section_key,
 )
 from skills.planning.output import DOCX_CONTENT_TYPE, PPTX_CONTENT_TYPE, build_report, build_slides, file_name
-from skills.planning.profiles import Profile, load_profiles
+from skills.planning.profiles import Profile, section_profiles
 from skills.planning.settings import PlanningSettings
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,8 @@ def _on_job(step):
     return on_verb
 
 
-async def _show_step(job, _req, reply, _services, settings) -> None:
-    await _show(job, reply, settings)
+async def _show_step(job, _req, reply, services, settings) -> None:
+    await _show(job, reply, services, settings)
 
 
 async def _report_step(job, _req, reply, services, settings) -> None:
@@ -102,8 +102,6 @@ VERBS = {
 }
 
 
-def _profiles(settings: PlanningSettings):
-    return load_profiles(settings.profiles_path())
 
 
 def _clip(value, limit: int) -> str:
@@ -129,7 +127,7 @@ async def _form(req: SkillRequest, reply: ReplyPort, services, settings: Plannin
     if len(theme) > MAX_THEME:
         await reply.send_text(strings.THEME_TOO_LONG)
         return
-    profiles = _profiles(settings)
+    profiles = section_profiles(services)
     chosen = profiles.for_department(await department_of(services.db, req.user_id))
     await reply.send_card(plan_cards.clarify_card(
         theme, [(p.id, p.name, p.method_text()) for p in profiles.items], chosen.id))
@@ -143,7 +141,7 @@ async def _start(req: SkillRequest, reply: ReplyPort, services, settings: Planni
     if len(theme) > MAX_THEME:
         await reply.send_text(strings.THEME_TOO_LONG)
         return
-    profile = _profiles(settings).get(str(req.data.get("profile") or ""))
+    profile = section_profiles(services).get(str(req.data.get("profile") or ""))
     budget = str(req.data.get("budget") or "")
     inputs = {"purpose": _clip(req.data.get("purpose"), MAX_INPUT), "target": _clip(req.data.get("target"), MAX_INPUT),
               "period": _clip(req.data.get("period"), MAX_INPUT),
@@ -156,7 +154,7 @@ async def _start(req: SkillRequest, reply: ReplyPort, services, settings: Planni
                 if req.is_invoke:
                     await reply.refresh_card(plan_cards.accepted_card(earlier.theme, profile.name))
                 if earlier.stage == "done":
-                    await _show(earlier, reply, settings, prefix=strings.ALREADY_DONE)
+                    await _show(earlier, reply, services, settings, prefix=strings.ALREADY_DONE)
                 elif jobs.resumable(earlier, services.clock.now(), settings.PLANNING_HEARTBEAT_SECONDS):
                     await _offer_retry(earlier, reply)
                 else:
@@ -173,7 +171,7 @@ async def _start(req: SkillRequest, reply: ReplyPort, services, settings: Planni
 
 async def _retry(job, req: SkillRequest, reply: ReplyPort, services, settings: PlanningSettings) -> None:
     if job.stage == "done":
-        await _show(job, reply, settings, prefix=strings.ALREADY_DONE)
+        await _show(job, reply, services, settings, prefix=strings.ALREADY_DONE)
         return
     if not await jobs.claim(services.db, job.id, now=services.clock.now(),
                             heartbeat_seconds=settings.PLANNING_HEARTBEAT_SECONDS):
@@ -181,7 +179,7 @@ async def _retry(job, req: SkillRequest, reply: ReplyPort, services, settings: P
         return
     log.info("plan job %s resumed at stage %s", job.id, job.stage)
     if req.is_invoke:
-        profile = _profiles(settings).get(job.profile)
+        profile = section_profiles(services).get(job.profile)
         await reply.refresh_card(plan_cards.accepted_card(job.theme, profile.name))
     await run_job(job.id, req, reply, services, settings)
 
@@ -192,7 +190,7 @@ async def run_job(job_id: int, req: SkillRequest, reply: ReplyPort, services, se
     """Run the job from its current stage to the end. A failure is stored with its stage and offered for retry.
     The job's heartbeat is renewed meanwhile, so other processes see it alive (and see it interrupted if we die)."""
     job = await jobs.get(services.db, job_id)
-    profile = _profiles(settings).get(job.profile)
+    profile = section_profiles(services).get(job.profile)
     stage = job.stage
     try:
         async with jobs.heartbeat(services.db, job_id, clock=services.clock,
@@ -320,11 +318,11 @@ async def _own_job(req: SkillRequest, reply: ReplyPort, services):
     return job
 
 
-async def _show(job, reply: ReplyPort, settings: PlanningSettings, *, prefix: str = "") -> None:
+async def _show(job, reply: ReplyPort, services, settings: PlanningSettings, *, prefix: str = "") -> None:
     if job.stage != "done":
         await reply.send_text(strings.NOT_READY)
         return
-    await _send_outline(job, _profiles(settings).get(job.profile), reply, settings, prefix=prefix)
+    await _send_outline(job, section_profiles(services).get(job.profile), reply, settings, prefix=prefix)
 
 
 async def _revise(job, req: SkillRequest, reply: ReplyPort, services, settings: PlanningSettings) -> None:
@@ -365,7 +363,7 @@ async def _revise(job, req: SkillRequest, reply: ReplyPort, services, settings: 
     if answer.masked_note:
         outline["masked_note"] = answer.masked_note
     job = await jobs.save(services.db, job.id, now=services.clock.now(), outline=outline)
-    await _send_outline(job, _profiles(settings).get(job.profile), reply, settings,
+    await _send_outline(job, section_profiles(services).get(job.profile), reply, settings,
                         revised=strings.REVISED.format(section=key))
 
 
@@ -373,7 +371,7 @@ async def _file(job, kind: str, reply: ReplyPort, services, settings: PlanningSe
     if job.stage != "done":
         await reply.send_text(strings.NOT_READY)
         return
-    profile = _profiles(settings).get(job.profile)
+    profile = section_profiles(services).get(job.profile)
     date_text = reiwa(services.clock.now_jst())
     if kind == "report":
         await reply.inform(strings.INFORM_REPORT)

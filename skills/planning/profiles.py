@@ -9,4 +9,5 @@ from core.sections import (  # noqa: F401 - re-exported for /plan
     load_file,
     load_profiles,
     parse_profiles,
+    section_profiles,
 )

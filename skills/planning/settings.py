@@ -1,10 +1,7 @@
 """Settings of 企画サポート (/plan)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from core.sections import BUNDLED as BUNDLED_PROFILES  # noqa: F401 - /plan's name for the bundled profiles
-from core.sections import SectionSettings
 from core.settings import AppSettings
 
 
@@ -21,7 +18,3 @@ class PlanningSettings(AppSettings):
     PLANNING_HEARTBEAT_SECONDS: float = 15.0
     """A running plan job renews its heartbeat this often, in seconds. After 3 missed beats its process is presumed
     gone: the job is shown as interrupted (中断) and can be retried at once."""
-
-    def profiles_path(self) -> Path:
-        """The section profiles file (PLANNING_PROFILES_FILE, read by core.sections.SectionSettings)."""
-        return SectionSettings().profiles_path()
