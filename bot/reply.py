@@ -264,6 +264,3 @@ class TurnReplyPort:
             self.sent.append(rid)
         return rid
 
-
-async def gather_quietly(*aws) -> None:
-    await asyncio.gather(*aws, return_exceptions=True)
