@@ -118,6 +118,14 @@ def keyword_skill(registry: Registry, text: str) -> Skill | None:
     return best
 
 
+def rule_skill(registry: Registry, text: str) -> Skill | None:
+    """The one ready skill whose declared text rules (Skill.rules) the text meets, or None (none, or several:
+    then the model or the keywords decide). Consulted in both modes, before the LLM's tool choice."""
+    found = [s for s in registry.skills
+             if s.serves and s.free_text and not s.channels and any(r.matches(text) for r in s.rules)]
+    return found[0] if len(found) == 1 else None
+
+
 def file_skill(registry: Registry, req: SkillRequest) -> tuple[Skill | None, list[Skill]]:
     """Which skill takes the files of this message: the one skill that accepts every file, or among several the
     one the user's words point to. Returns (chosen, candidates); chosen is None when the words do not decide."""
@@ -207,6 +215,10 @@ async def dispatch(req: SkillRequest, port: ReplyPort, services: Services) -> st
         await port.send_text(f"「{names}」は、このアシスタントでは扱えない種類のファイルです。"
                              "使える機能は /help でご覧いただけます。")
         return "-"
+    ruled = rule_skill(registry, req.text)
+    if ruled is not None and ruled.handler is not None:
+        await ruled.handler(req, port, services)
+        return ruled.name
     chat = registry.by_role("chat")
     if not services.ai.offline and chat is not None and chat.handler is not None:
         await chat.handler(req, port, services)

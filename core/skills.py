@@ -6,6 +6,7 @@ the router, the /help card and the Teams manifest's commandLists are all generat
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Mapping, Protocol, Sequence
@@ -169,6 +170,24 @@ class Accepts:
         return any(lower.endswith(ext) for ext in self.extensions)
 
 
+@dataclass(frozen=True)
+class TextRule:
+    """Free text that belongs to a skill whatever the mode: `pattern` (a regular expression, searched in the NFKC
+    text, case-insensitive) occurs and so does one of `words` (any, when empty). Checked before the LLM's tool choice
+    and the keyword rules, so a message the skill alone can serve (a sharing link to photos with 「点検」) does not
+    depend on the model's reading of it. Declarative, so the router still names no skill."""
+
+    pattern: str
+    words: tuple[str, ...] = ()
+
+    def matches(self, text: str) -> bool:
+        t = unicodedata.normalize("NFKC", text or "")
+        if not re.search(self.pattern, t, re.I):
+            return False
+        folded = t.lower()
+        return not self.words or any(unicodedata.normalize("NFKC", w).lower() in folded for w in self.words)
+
+
 ROLES = ("help", "chat")
 
 
@@ -192,6 +211,7 @@ class Skill:
     jobs: Sequence[Job] = ()
     accepts: Accepts | None = None
     keywords: tuple[str, ...] = ()             # offline free-text routing (Japanese keywords)
+    rules: tuple[TextRule, ...] = ()           # free text that is this skill's in both modes (see TextRule)
     free_text: bool = True                     # may the LLM / keyword router send free text here?
     ready: bool = True
     examples: tuple[str, ...] = ()             # example utterances for /help and the tool description
@@ -215,6 +235,8 @@ class Skill:
                 raise ValueError(f"skill {self.name!r}: verb {verb!r} must start with {self.verb_prefix!r}.")
             if not isinstance(spec, Verb):
                 raise TypeError(f"skill {self.name!r}: verb {verb!r} must map to a Verb")
+        for rule in self.rules:
+            re.compile(rule.pattern)           # a broken pattern fails at start, not on a user's message
 
     @property
     def serves(self) -> bool:

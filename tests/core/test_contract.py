@@ -116,6 +116,39 @@ async def test_files_go_to_the_one_skill_that_takes_them_or_the_users_words_deci
     assert "扱えない種類のファイル" in port.texts()[0]
 
 
+# -- text rules: free text a skill declares its own, in both modes ------------------------------------------------
+
+async def test_a_declared_text_rule_takes_free_text_before_the_model_and_only_when_one_skill_claims_it(db, llm):
+    from core.skills import TextRule
+
+    llm.default = {"text": "モデルの回答です。"}
+    services = make_services(db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url})
+    calls: list[str] = []
+
+    def taker(name):
+        async def handler(req, reply, _services):
+            calls.append(name)
+        return handler
+
+    rule = TextRule(r"https://files\.example/", ("点検",))
+    services.registry.add(Skill(name="photos", title="p", description="p", commands=[], handler=taker("photos"),
+                                rules=(rule,)))
+    services.registry.add(Skill(name="later", title="l", description="l", commands=[], handler=taker("later"),
+                                rules=(TextRule(r"https://files\.example/x", ("ﾁｪｯｸ",)),), ready=False))
+    assert await router.dispatch(make_request("https://files.example/a を点検"), RecorderPort(), services) == "photos"
+    assert calls == ["photos"] and llm.chat_requests() == []
+    # no word, or no link: the model decides as before
+    assert await router.dispatch(make_request("https://files.example/a です"), RecorderPort(), services) != "photos"
+    assert len(llm.chat_requests()) == 1
+    # two ready skills claiming the same text: neither rule decides
+    services.registry.add(Skill(name="twin", title="t", description="t", commands=[], handler=taker("twin"),
+                                rules=(rule,)))
+    assert await router.dispatch(make_request("https://files.example/a を点検"), RecorderPort(), services) != "photos"
+    assert calls == ["photos"]
+    with pytest.raises(re.error):
+        _skill("broken", rules=(TextRule("(unclosed"),))
+
+
 # -- routes and jobs are mounted and started from the registry --------------------------------------------------
 
 async def test_bot_mounts_a_skills_route_and_starts_its_jobs_with_the_services(db):
