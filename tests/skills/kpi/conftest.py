@@ -31,41 +31,6 @@ def kpi_settings(**kw) -> KpiSettings:
     return KpiSettings(_env_file=None, **values)
 
 
-@pytest.fixture(scope="session")
-def _sqlite_template(tmp_path_factory) -> Path:
-    """One migrated SQLite file per session; tests that need no PostgreSQL coverage copy it (migrating every
-    branch for every test costs seconds)."""
-    import asyncio
-
-    from core.store import Database
-
-    path = tmp_path_factory.mktemp("kpi-template") / "template.db"
-
-    async def go():
-        database = Database(f"sqlite+aiosqlite:///{path}")
-        await database.migrate()
-        await database.dispose()
-
-    asyncio.run(go())
-    return path
-
-
-@pytest.fixture
-async def sqlite_db(_sqlite_template, tmp_path):
-    """A migrated SQLite database (copy of the session template). Aggregation tests use `db` (both back ends)."""
-    import shutil
-
-    from core.store import Database
-
-    target = tmp_path / "kpi.db"
-    shutil.copy(_sqlite_template, target)
-    database = Database(f"sqlite+aiosqlite:///{target}")
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
 @pytest.fixture
 def make_svc(sqlite_db):
     def make(now: datetime = NOW, guard_env: dict | None = None, **settings_kw):
