@@ -24,7 +24,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import aiohttp
@@ -205,6 +205,30 @@ class KintoneClient:
             f["passages"]: {"value": joined},
         }
         return await self.add_record(record)
+
+    async def find_question(self, question: str, asker_id: str, asked_at: datetime) -> str | None:
+        """The id of a record this client created for that question (same asker id, same 質問日時 minute, same text),
+        or None: the check before a hand-off is posted again after a crash, so that kintone gets it once."""
+        f = self.fields
+        minute = asked_at if asked_at.tzinfo else asked_at.replace(tzinfo=timezone.utc)
+        minute = minute.astimezone(timezone.utc).replace(second=0, microsecond=0)
+        query = (f"{f['asker_id']} = {query_string(asker_id or '')} and "
+                 f"{f['asked_at']} >= {query_string(kintone_datetime(minute))} and "
+                 f"{f['asked_at']} < {query_string(kintone_datetime(minute + timedelta(minutes=1)))} "
+                 f"order by $id asc limit 100")
+        params = [("app", str(self.settings.KINTONE_APP_ID)), ("query", query), ("fields[0]", "$id"),
+                  ("fields[1]", f["question"])]
+        data = await self._request("GET", "/k/v1/records.json", params=params)
+        records = data.get("records") if isinstance(data, dict) else None
+        if not isinstance(records, list):
+            raise KintoneError("bad_response", detail="no records in GET records response")
+        wanted = " ".join((question or "").split())
+        for record in records:
+            if isinstance(record, dict) and " ".join(_text(_value(record, f["question"])).split()) == wanted:
+                found = _text(_value(record, "$id"))
+                if found:
+                    return found
+        return None
 
     async def answered_since(self, record_ids: list[str] | None = None,
                              updated_after: datetime | None = None) -> list[AnsweredRecord]:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from cards import qa as qa_cards
 from core.kintone.client import AnsweredRecord, KintoneError
@@ -83,28 +83,30 @@ async def escalate(req: SkillRequest, reply: ReplyPort, services) -> None:
     if row.status == "staff_answered":
         await _answer(req, reply, S.ALREADY_ANSWERED, row.question)
         return
-    previous = row.status
-    # Claim the row so a double click (or two replicas) escalates once.
+    previous = row.status if row.status in OPEN else "unanswered"
+    previous_backend = row.backend if row.status in OPEN else None
+    now = services.clock.now()
+    client = services.kintone
+    # Claim the row so a double click (or two replicas) escalates once. The claim (status 'escalating', its time
+    # in escalated_at, the backend) is committed before kintone is called: a claim left by a process that died
+    # is taken over once stale (by this verb pressed again, or by the poller: resume_escalations).
     async with services.db.session() as s:
-        res = await s.execute(update(QAQuestion).where(QAQuestion.id == row.id, QAQuestion.status.in_(OPEN))
-                              .values(status="escalating"))
+        res = await s.execute(update(QAQuestion).where(QAQuestion.id == row.id, _claimable(services, now))
+                              .values(status="escalating", escalated_at=now,
+                                      backend="kintone" if client.configured else "teams"))
     if res.rowcount != 1:
         await _answer(req, reply, S.ALREADY_ESCALATED, row.question)
         return
 
     async def revert() -> None:
-        async with services.db.session() as s:
-            await s.execute(update(QAQuestion).where(QAQuestion.id == row.id).values(status=previous))
+        async with services.db.session() as s:     # only while the claim is still ours (not taken over since)
+            await s.execute(update(QAQuestion).where(QAQuestion.id == row.id, QAQuestion.status == "escalating",
+                                                     QAQuestion.escalated_at == now)
+                            .values(status=previous, backend=previous_backend, escalated_at=None))
 
-    now = services.clock.now()
-    client = services.kintone
     try:
         if client.configured:
-            record_id = await client.create_question(
-                row.question, asker_name=row.user_name or req.user_name or "", asker_id=row.user_id,
-                asked_at=row.created_at or now,
-                knowledge_set=row.target_set or "、".join(row.set_names or []),
-                passages=passage_lines(passages_from_json(row.passages)))
+            record_id = await _find_or_create(services, row, req.user_name or "")
             values = dict(backend="kintone", kintone_record_id=record_id)
             message = S.ESCALATED_KINTONE.format(record_id=record_id)
         else:
@@ -134,9 +136,95 @@ async def escalate(req: SkillRequest, reply: ReplyPort, services) -> None:
         await revert()
         raise
     async with services.db.session() as s:
-        await s.execute(update(QAQuestion).where(QAQuestion.id == row.id)
+        await s.execute(update(QAQuestion).where(QAQuestion.id == row.id, QAQuestion.status == "escalating")
                         .values(status="escalated", escalated_at=now, **values))
     await _answer(req, reply, message, row.question)
+
+
+def stale_after(client) -> timedelta:
+    """How long an 'escalating' claim may be in progress: the check and the POST each end within the kintone
+    timeout, so a claim older than four timeouts belongs to a process that is gone."""
+    return timedelta(seconds=4 * float(client.settings.KINTONE_TIMEOUT_SECONDS))
+
+
+def _claimable(services, now):
+    """An open question, or one whose hand-off claim is stale (its process died between the claim and the end)."""
+    cutoff = now - stale_after(services.kintone)
+    return or_(QAQuestion.status.in_(OPEN),
+               and_(QAQuestion.status == "escalating",
+                    or_(QAQuestion.escalated_at.is_(None), QAQuestion.escalated_at < cutoff)))
+
+
+async def _find_or_create(services, row: QAQuestion, user_name: str = "") -> str:
+    """The question's kintone record: the one an earlier attempt created (a crash, or a timeout after kintone
+    stored it) if kintone has it, else a new one. Each question is created in kintone once."""
+    client = services.kintone
+    asked_at = row.created_at or services.clock.now()
+    found = await client.find_question(row.question, row.user_id, asked_at)
+    if found is not None:
+        log.info("question %s was already in kintone as record %s", row.id, found)
+        return found
+    return await client.create_question(
+        row.question, asker_name=row.user_name or user_name, asker_id=row.user_id, asked_at=asked_at,
+        knowledge_set=row.target_set or "、".join(row.set_names or []),
+        passages=passage_lines(passages_from_json(row.passages)))
+
+
+async def resume_escalations(services) -> int:
+    """Hand-offs to kintone whose process died after the claim (status 'escalating', claim stale): taken over by
+    compare-and-set, finished once (found or created), and the asker is told in the personal chat. Run by the
+    poller. Returns how many were finished."""
+    client = services.kintone
+    if not client.configured:
+        return 0
+    now = services.clock.now()
+    cutoff = now - stale_after(client)
+    async with services.db.session() as s:
+        rows = list(await s.scalars(select(QAQuestion).where(
+            QAQuestion.status == "escalating", or_(QAQuestion.backend == "kintone", QAQuestion.backend.is_(None)),
+            or_(QAQuestion.escalated_at.is_(None), QAQuestion.escalated_at < cutoff)).order_by(QAQuestion.id)
+            .limit(50)))
+    done = 0
+    for row in rows:
+        claimed_at = row.escalated_at
+        async with services.db.session() as s:
+            res = await s.execute(update(QAQuestion).where(
+                QAQuestion.id == row.id, QAQuestion.status == "escalating",
+                QAQuestion.escalated_at.is_(None) if claimed_at is None else QAQuestion.escalated_at == claimed_at)
+                .values(escalated_at=now, backend="kintone"))
+        if res.rowcount != 1:
+            continue                                   # another replica took it
+        record_id = await _find_or_create(services, row)
+        async with services.db.session() as s:
+            res = await s.execute(update(QAQuestion).where(QAQuestion.id == row.id, QAQuestion.status == "escalating")
+                                  .values(status="escalated", escalated_at=now, backend="kintone",
+                                          kintone_record_id=record_id))
+        log.info("hand-off of question %s resumed after a restart: kintone record %s", row.id, record_id)
+        done += 1
+        await _tell_asker(services, row, S.ESCALATION_RESUMED.format(record_id=record_id,
+                                                                     question=_excerpt(row.question)))
+    return done
+
+
+def _excerpt(text: str, limit: int = 60) -> str:
+    one = " ".join((text or "").split())
+    return one if len(one) <= limit else one[:limit - 1] + "…"
+
+
+async def _tell_asker(services, row: QAQuestion, text: str) -> bool:
+    """A plain message to the asker's personal chat (the question's conversation as a fallback)."""
+    if services.proactive is None:
+        return False
+    async with services.db.session() as s:
+        refs = list(await s.scalars(select(ConversationRef.conversation_id).where(
+            ConversationRef.user_id == row.user_id, ConversationRef.conversation_type == "personal",
+            ConversationRef.installed.is_(True)).order_by(ConversationRef.updated_at.desc())))
+    for conv in refs[:1] or [row.conversation_id]:
+        result = await services.proactive.send(conv, text=text)
+        if result.ok:
+            return True
+        log.warning("question %s: the asker could not be told (status %s)", row.id, result.status)
+    return False
 
 
 # ------------------------------------------------------------------------------------------------ staff answers
@@ -274,6 +362,7 @@ async def poll_kintone(services) -> int:
     client = services.kintone
     if not client.configured:
         return 0
+    await resume_escalations(services)         # hand-offs cut off by a crash between the claim and kintone
     await retry_deliveries(services)           # answers of earlier passes that could not be delivered
     async with services.db.session() as s:
         ids = list(await s.scalars(select(QAQuestion.kintone_record_id).where(

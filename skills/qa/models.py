@@ -15,6 +15,8 @@ _ID = BigInteger().with_variant(Integer, "sqlite")
 class QAQuestion(Base):
     """One question. status: answered (AI, cited) | offline (passages quoted) | approved (answered from a
     staff-approved pair, core.knowledge.approved) | unanswered (declined) |
+    escalating (the hand-off claimed, `escalated_at` = the claim's time; a claim older than
+    escalation.stale_after was left by a process that died and is taken over) |
     escalated (sent to staff) | staff_answered (a person answered; delivered when `delivered_at` is set)."""
 
     __tablename__ = "qa_questions"
