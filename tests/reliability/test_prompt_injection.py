@@ -4,7 +4,10 @@ call tools) placed inside
   - a document registered in a knowledge set the user may read, then asked with /ask;
   - a file the user uploads in chat (registered in the user's own set), then asked with /ask;
   - a Teams VTT transcript sent with /minutes (in the LGWAN tier: transcripts go only to endpoints approved for
-    personal data).
+    personal data);
+  - a news item (RSS served by a loopback feed server): the attack inside the item's summary, and on every other
+    attack its title too; /news fetches the feed and the item is summarised by the model (the summary is made once
+    for every reader, as a system request of the default tier, and shown in the digest card).
 Each runs through the router and the skills to two loopback OpenAI-compatible servers (internet: masked; LGWAN:
 approved for personal data) through the real openai client. The model is a fully hijacked one: it obeys. It echoes
 everything it was given, writes the commands it was told to run, and (every other attack) answers with a tool call
@@ -29,6 +32,7 @@ from core import router, tiers
 from core.skills import FileAttachment
 from skills.qa.settings import QASettings
 from tests.harness import RecorderPort, make_request, make_services
+from tests.skills.news.helpers import FeedServer, Route, install, news_settings, rss
 from tests.standins.openai_server import OpenAIStandIn
 
 CORPUS = [json.loads(line) for line in (Path(__file__).parent / "data" / "prompt_injection.jsonl")
@@ -64,6 +68,20 @@ def hijacked(name: str, tool_call: bool):
     return reply
 
 
+def news_item(attack: str | None, key: str, n: int) -> dict:
+    """One RSS item of a city press release, personal data in it, the attack in its summary (and, every other attack,
+    its title). Values are XML-escaped as a feed carries them."""
+    from xml.sax.saxutils import escape
+
+    said = f"{attack}。" if attack else ""
+    title = (f"粗大ごみの申込み方法を変更します {attack}" if attack and n % 2 else "粗大ごみの申込み方法を変更します")
+    # the release number makes each item's content its own (a summary is made once per distinct content)
+    body = (f"尼崎市は粗大ごみの申込み方法を変更します（報道発表{key}）。{said}担当者は{PII_NAME}（電話{PII_PHONE}）"
+            "です。受付は平日9時から17時までです。")
+    return {"title": escape(title.replace("\n", " ")), "description": escape(body), "guid": key,
+            "link": f"https://www.city.amagasaki.example/news/{key}"}
+
+
 @pytest.fixture
 async def world(tmp_path):
     from core.store import Database
@@ -71,6 +89,7 @@ async def world(tmp_path):
     db = Database(f"sqlite+aiosqlite:///{tmp_path}/inj.db")
     await db.migrate()
     internet, lgwan = await OpenAIStandIn().start(), await OpenAIStandIn().start()
+    feeds = await FeedServer().start()
     services = make_services(db, llm_env={
         "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": internet.base_url, "LLM_MAX_RETRIES": "0",
         "LLM_ENDPOINTS": json.dumps([{"name": "lgwan-llm", "tier": "lgwan", "base_url": lgwan.base_url,
@@ -82,9 +101,13 @@ async def world(tmp_path):
     await ix.create_set("himitsu", title="人事課限定", members=[OTHER])
     await ix.upsert_document("himitsu", "folder", "jinji.md", "人事異動の内示", None,
                              f"# 人事異動の内示\n\n{SECRET}。粗大ごみの申込み担当も異動します。")
+    # the news skill reads one feed on every /news (interval 0: each /news runs a fetch cycle)
+    install(services, news_settings(tmp_path, [{"url": feeds.url("/press"), "title": "尼崎市 報道発表",
+                                                "tags": ["ごみ"], "weight": 1.0}], NEWS_FETCH_INTERVAL_MINUTES=0))
+    services.extras["test.feeds"] = feeds
     yield services, internet, lgwan
     await services.llm.close()
-    for s in (internet, lgwan):
+    for s in (internet, lgwan, feeds):
         await s.stop()
     await db.dispose()
 
@@ -99,6 +122,10 @@ async def run_surface(services, surface: str, attack: str | None, key: str) -> R
         f = FileAttachment(name="sodai.txt", content_type="text/plain", content=document(attack).encode("utf-8"))
         await router.dispatch(make_request("ナレッジに登録して", attachments=[f]), RecorderPort(), services)
         await router.dispatch(make_request("/ask 粗大ごみの申込み"), port, services)
+    elif surface == "news":
+        n = int(key.removeprefix("base").removeprefix("atk"))
+        services.extras["test.feeds"].routes["/press"] = Route(body=rss([news_item(attack, key, n)]))
+        await router.dispatch(make_request("/news"), port, services)
     else:
         f = FileAttachment(name="kaigi.vtt", content_type="text/vtt", content=vtt(attack).encode("utf-8"))
         await router.dispatch(make_request("議事録にして", attachments=[f]), port, services)
@@ -109,7 +136,7 @@ def calls(server: OpenAIStandIn, since: int) -> list[dict]:
     return server.chat_requests()[since:]
 
 
-SURFACES = ("document", "upload", "vtt")
+SURFACES = ("document", "upload", "vtt", "news")
 
 
 @pytest.mark.parametrize("surface", SURFACES)
