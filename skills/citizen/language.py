@@ -17,12 +17,19 @@ _VIETNAMESE = re.compile(r"[đĐơƠưƯăĂ]|[ạảấầẩẫậắằẳẵ
 # shares (会, 誰, 領, 該, 棄, 請, 費 …) are left out, so 「会議 日程」 stays Japanese.
 _CHINESE = re.compile(r"[这们请问该么吗呢时过为个样说对给还没办证费补领贴发电码话哪怎谁扔垃圾吧啊儿岁钱银买卖开关门车书"
                       r"你您這們麼嗎會說對沒辦證發碼兒歲錢賣關號區醫藥學廢丟點處應]")
+# forms only Traditional Chinese writes (their simplified forms are above): a Chinese question with more of these than
+# of the simplified forms is answered in Traditional Chinese
+_TRADITIONAL = re.compile(r"[這們麼嗎會說對沒辦證發碼兒歲錢賣關號區醫藥學廢丟點處應請問該時過為個樣給還費補領貼電話誰開門車書買"
+                          r"銀]")
+_SIMPLIFIED = re.compile(r"[这们么吗会说对没办证发码儿岁钱卖关号区医药学废丢点处应请问该时过为个样给还费补领贴电话谁开门车书买"
+                         r"银]")
 _EASY = ("やさしい日本語", "やさしいにほんご", "易しい日本語", "優しい日本語", "簡単な日本語", "かんたんな日本語",
          "easy japanese", "plain japanese")
 
 
 def detect(text: str) -> str:
-    """"ja", "easy_ja" (やさしい日本語 asked for), "ko", "zh", "vi" or "en": the script most of the question is
+    """"ja", "easy_ja" (やさしい日本語 asked for), "ko", "zh" (Simplified), "zh_hant" (Traditional), "vi" or "en": the
+    script most of the question is
     written in (a CJK character counts as two letters: "How do I throw away 粗大ごみ?" is English, 「PDFの申請書は？」
     Japanese); Han characters without kana are Chinese when they use Chinese-only characters, else Japanese."""
     t = unicodedata.normalize("NFKC", text or "")
@@ -39,14 +46,25 @@ def detect(text: str) -> str:
     if kana:
         return "ja"
     if han and _CHINESE.search(t):
-        return "zh"
+        return "zh_hant" if len(_TRADITIONAL.findall(t)) > len(_SIMPLIFIED.findall(t)) else "zh"
     return "ja"
 
 
+_HANT_REGIONS = {"tw", "hk", "mo"}
+
+
 def of_locale(locale: object) -> str:
-    """The answer language for a browser's locale ("en-US", "zh-Hant-TW", "ko", "vi-VN"); Japanese otherwise."""
-    primary = str(locale or "").strip().lower().replace("_", "-").split("-")[0]
-    return primary if primary in ("en", "zh", "ko", "vi") else "ja"
+    """The answer language for a browser's locale ("en-US", "zh-Hant-TW", "ko", "vi-VN"); Japanese otherwise.
+    Chinese is Traditional for the Hant script or a Taiwan, Hong Kong or Macau region without a script, else
+    Simplified."""
+    parts = str(locale or "").strip().lower().replace("_", "-").split("-")
+    primary = parts[0]
+    if primary == "zh":
+        script = next((p for p in parts[1:] if len(p) == 4), "")
+        if script == "hant" or (not script and _HANT_REGIONS & set(parts[1:])):
+            return "zh_hant"
+        return "zh"
+    return primary if primary in ("en", "ko", "vi") else "ja"
 
 
 def frame(language: str) -> str:

@@ -84,8 +84,10 @@ async def test_the_citizen_skill_refuses_a_request_from_teams_that_reaches_it(db
     ("やさしい日本語でおしえてください。ごみはいつ出しますか", "easy_ja"),
     ("How do I throw away 粗大ごみ?", "en"), ("粗大垃圾怎么扔？", "zh"), ("儿童补贴什么时候发？", "zh"),
     ("대형 쓰레기는 어떻게 버려요?", "ko"), ("Tôi muốn vứt rác cồng kềnh", "vi"), ("", "ja"),
-    # Traditional Chinese (Taiwan, Hong Kong) was read as Japanese before its own forms were listed
-    ("大型家具丟在這裡可以嗎？", "zh"), ("證明書 申請", "zh"), ("你好", "zh"), ("兒童醫療費補助", "zh"),
+    # Traditional Chinese (Taiwan, Hong Kong) was read as Japanese before its own forms were listed, then answered in
+    # Simplified Chinese; it has its own texts now
+    ("大型家具丟在這裡可以嗎？", "zh_hant"), ("證明書 申請", "zh_hant"), ("你好", "zh"), ("兒童醫療費補助", "zh_hant"),
+    ("請問垃圾要怎麼丟？", "zh_hant"), ("请问垃圾怎么扔？", "zh"),
     # Han characters Japanese shares with Chinese keep a kana-less Japanese question Japanese
     ("会議 日程", "ja"), ("領収書 再発行", "ja"), ("該当 書類", "ja"), ("廃棄物 処理", "ja"),
 ])
@@ -103,10 +105,27 @@ def test_the_citizen_prompts_pass_the_masking_untouched(name):
     assert PiiDetector().detect(load("citizen", name)) == []
 
 
-@pytest.mark.parametrize("locale, lang", [("en-US", "en"), ("zh-TW", "zh"), ("zh_Hans_CN", "zh"), ("ko", "ko"),
+@pytest.mark.parametrize("locale, lang", [("en-US", "en"), ("zh-TW", "zh_hant"), ("zh-Hant-TW", "zh_hant"),
+                                          ("zh-HK", "zh_hant"), ("zh_Hant", "zh_hant"), ("zh-Hans-TW", "zh"),
+                                          ("zh-CN", "zh"), ("zh", "zh"), ("zh_Hans_CN", "zh"), ("ko", "ko"),
                                           ("vi-VN", "vi"), ("ja-JP", "ja"), ("fr-FR", "ja"), ("", "ja"), (None, "ja"),
                                           (42, "ja")])
 def test_the_welcome_language_follows_the_browser_locale(locale, lang):
     from skills.citizen.language import of_locale
 
     assert of_locale(locale) == lang
+
+
+def test_every_answer_language_has_every_text_around_an_answer():
+    """A language the detector or the locale can give must have each frame text (a missing one is a KeyError in the
+    middle of a resident's answer), in its own script: Traditional texts hold no Simplified-only form."""
+    from skills.citizen import strings as S
+    from skills.citizen.language import _SIMPLIFIED, _TRADITIONAL
+
+    frames = {"AI_NOTE": S.AI_NOTE, "SOURCES": S.SOURCES, "CONTACT": S.CONTACT, "NOT_FOUND": S.NOT_FOUND,
+              "HANDED_OFF": S.HANDED_OFF, "AI_BUSY": S.AI_BUSY, "WELCOME": S.WELCOME}
+    for name, texts in frames.items():
+        assert set(texts) == set(S.LANGUAGES), name
+        assert not _SIMPLIFIED.search(texts["zh_hant"]), (name, texts["zh_hant"])
+        assert not _TRADITIONAL.search(texts["zh"]), (name, texts["zh"])
+    assert set(S.LANGUAGES) | {"easy_ja"} == set(S.LANGUAGE_NAMES)
