@@ -25,6 +25,7 @@ from core.store.models import ConversationRef
 from core.timeutil import jst_text
 from skills.qa import strings as S
 from skills.qa.approved import approve_staff_answer
+from skills.qa.disclosure import shareable
 from skills.qa.lease import Lease
 from skills.qa.models import QAQuestion
 from skills.qa.service import settings_of
@@ -117,7 +118,8 @@ async def escalate(req: SkillRequest, reply: ReplyPort, services) -> None:
                 return
             card = qa_cards.staff_question_card(row.id, row.question, row.user_name or req.user_name or "",
                                                 jst_text(row.created_at, "%Y年%m月%d日 %H:%M"), row.target_set or "",
-                                                passages_from_json(row.passages)[:3])
+                                                (await shareable(services, passages_from_json(row.passages),
+                                                                 channel=channel))[:3])
             sent = await services.proactive.send(channel, card=card) if services.proactive else None
             if sent is None or not sent.ok:
                 log.warning("question %s could not be posted to the staff channel (status %s)", row.id,
@@ -167,7 +169,7 @@ async def _find_or_create(services, row: QAQuestion, user_name: str = "") -> str
     return await client.create_question(
         row.question, asker_name=row.user_name or user_name, asker_id=row.user_id, asked_at=asked_at,
         knowledge_set=row.target_set or "、".join(row.set_names or []),
-        passages=passage_lines(passages_from_json(row.passages)))
+        passages=passage_lines(await shareable(services, passages_from_json(row.passages), channel=None)))
 
 
 async def resume_escalations(services) -> int:

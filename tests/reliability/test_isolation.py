@@ -328,10 +328,7 @@ GENERAL = "19:general@thread.tacv2"
 JINJI = "19:jinji@thread.tacv2"
 
 
-@pytest.mark.parametrize("routing", [
-    pytest.param("general channel only", marks=pytest.mark.xfail(strict=True, reason=(
-        "leak: the members-only passages go to the general staff channel (fixed in the next commit)"))),
-    "the set's own channel"])
+@pytest.mark.parametrize("routing", ["general channel only", "the set's own channel"])
 async def test_a_question_handed_to_staff_shows_members_only_passages_only_in_that_sets_channel(world, routing):
     """「担当課に問い合わせる」 without kintone posts the question and its candidate passages to a staff channel. The
     members-only set's passages may go to the channel that set names (QA_FALLBACK_CHANNELS), never to the general
@@ -362,3 +359,28 @@ async def test_a_question_handed_to_staff_shows_members_only_passages_only_in_th
         assert SECRET_MARK not in posted[GENERAL]
     else:
         assert SECRET_MARK in posted[JINJI] and posted[GENERAL] == "[]"
+
+
+async def test_a_question_handed_to_kintone_carries_no_members_only_passage(world):
+    """kintone has no place per set (one app for every section): the record gets the all-staff passages only."""
+    from core.kintone.client import KintoneClient, KintoneSettings
+    from tests.standins.kintone import KintoneStandIn
+
+    url, services, llm, connector, _files, _pair = world
+    kintone = await KintoneStandIn().start()
+    services.kintone = KintoneClient(KintoneSettings(_env_file=None, KINTONE_BASE_URL=kintone.base_url,
+                                                     KINTONE_APP_ID=kintone.app_id, KINTONE_API_TOKEN=kintone.api_token))
+    try:
+        member = Session(url, connector, MEMBER)
+        await member.say("/ask 喫煙所跡地の分室計画と喫煙所の設置状況はどうなりましたか", has_card)
+        assert SECRET_MARK in llm.seen() and OPEN_MARK in llm.seen()
+        button = [a for m in connector.messages() for att in m.get("attachments") or []
+                  for a in (att.get("content") or {}).get("actions") or [] if a.get("verb") == "qa.escalate"][-1]
+        await member.invoke("qa.escalate", button["data"])
+        [record] = kintone.records.values()
+        listed = json.dumps(record, ensure_ascii=False)
+        assert "喫煙所跡地の分室計画と喫煙所の設置状況はどうなりましたか" in listed and OPEN_MARK in listed
+        assert SECRET_MARK not in listed
+    finally:
+        await services.kintone.close()
+        await kintone.stop()
