@@ -21,7 +21,7 @@ def _grade_colour(rank: int) -> str | None:
 
 
 def photo_card(p: dict[str, Any], *, label: str, kintone: bool) -> dict:
-    """`p`: position, total, name, thumb (data URL), taken (text), location (text), map_url, grade (text),
+    """`p`: position, total, name, thumb (data URL), taken (text), location (text), map_url, address (text or ""), grade (text),
     grade_rank, subject, reason, findings [{kind, extent, grade, confidence, action}], error, privacy (lines),
     photo_id."""
     body: list[dict] = [title(f"写真 {p['position']}/{p['total']}：{p['name']}"),
@@ -38,6 +38,8 @@ def photo_card(p: dict[str, Any], *, label: str, kintone: bool) -> dict:
     if p.get("reason"):
         pairs.append(("根拠", p["reason"]))
     pairs += [("撮影日時", p["taken"]), ("位置", p["location"])]
+    if p.get("address"):
+        pairs.append(("住所", p["address"]))
     body.append(facts(pairs))
     for i, f in enumerate(p.get("findings") or [], start=1):
         body.append(container([
@@ -74,7 +76,8 @@ def summary_card(*, batch_id: int, total: int, label: str, grades: Sequence[tupl
     if worst:
         body.append(heading("判定区分の重い写真"))
         for w in worst:
-            line = f"{w['position']}. {w['name']}：{w['grade']}" + (f"（{w['kinds']}）" if w.get("kinds") else "")
+            line = (f"{w['position']}. {w['name']}：{w['grade']}" + (f"（{w['kinds']}）" if w.get("kinds") else "")
+                    + (f"　{w['address']}" if w.get("address") else ""))
             body.append(text(line, spacing="Small"))
     for line in privacy:
         body.append(note(line))

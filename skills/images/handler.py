@@ -34,7 +34,7 @@ from core.search.ingest import IngestSettings
 from core.services import Services
 from core.skills import FileAttachment, ReplyPort, SkillRequest, Verb
 from core.tiers import personal_data_tiers
-from skills.images import photos, privacy, report, vision
+from skills.images import geocoder, photos, privacy, report, vision
 from skills.images import strings as S
 from skills.images.models import ImageBatch, ImagePhoto
 from skills.images.settings import ImagesSettings, settings_of
@@ -233,6 +233,8 @@ async def _check_sources(req: SkillRequest, reply: ReplyPort, services: Services
     finally:
         for t in tasks:
             t.cancel()
+        if run.geocoder is not None:
+            await run.geocoder.close()
     if len(sources) > settings.IMAGES_CARDS_MAX:
         messages.append(S.MORE_IN_SUMMARY.format(n=settings.IMAGES_CARDS_MAX + 1))
     if run.refused:
@@ -269,6 +271,7 @@ class _Run:
                                            or self.tier not in personal_data_tiers(services))
         self.refused: str | None = None
         self.refused_reason: str | None = None
+        self.geocoder = geocoder.for_request(settings, self.tier)
 
     async def one(self, position: int, src: Source, sem: asyncio.Semaphore) -> Checked:
         out = Checked(position=position, name=src.name)
@@ -286,6 +289,10 @@ class _Run:
                 return out
             del data
             out.facts = _facts(prep, faces if self.blur else 0)
+            if self.geocoder is not None and out.facts.get("lat") is not None:
+                found = await self.geocoder.address(out.facts["lat"], out.facts["lon"])
+                if found is not None:
+                    out.facts["address"] = found.text
             if self.mode == "ai" and self.refused is None:
                 out.judgement, out.error = await self._judge(sent)
                 if out.judgement is not None or out.error:
@@ -439,6 +446,12 @@ def _location(facts: dict) -> tuple[str, str]:
     return loc.text, loc.map_url
 
 
+def _address(facts: dict) -> str:
+    """The address found for the photo's position (「兵庫県尼崎市東七松町一丁目付近」), or ""."""
+    found = str(facts.get("address") or "")
+    return S.ADDRESS_NEAR.format(address=found) if found else ""
+
+
 def _grade_text(judgement: vision.Judgement | None, config: vision.Config) -> tuple[str, int]:
     if judgement is None:
         return "", -1
@@ -461,6 +474,7 @@ def _card_data(c: Checked, total: int, run: _Run, config: vision.Config) -> dict
     return {"position": c.position, "total": total, "name": c.name,
             "thumb": "data:image/jpeg;base64," + base64.b64encode(c.thumb).decode("ascii") if c.thumb else "",
             "taken": _taken_text(c.facts) if c.facts else S.NO_TIME, "location": location, "map_url": map_url,
+            "address": _address(c.facts or {}),
             "grade": grade, "grade_rank": rank, "subject": j.subject if j else "", "reason": j.reason if j else "",
             "findings": [vars(f) for f in j.findings] if j else [], "error": c.error, "privacy": c.privacy,
             "photo_id": c.photo_id, "ai": j is not None}
@@ -484,6 +498,7 @@ def _summary(results: list[Checked], config: vision.Config) -> dict:
     ranked = sorted((r for r in results if r.judgement and r.judgement.judgeable and r.judgement.findings),
                     key=lambda r: (-config.rank(r.judgement.overall_grade), r.position))  # type: ignore[union-attr]
     worst = [{"position": r.position, "name": r.name, "grade": _grade_text(r.judgement, config)[0],
+              "address": _address(r.facts),
               "kinds": "、".join(dict.fromkeys(f.kind for f in r.judgement.findings))}  # type: ignore[union-attr]
              for r in ranked[:WORST_SHOWN]]
     grades = [(f"{config.scale} {g.code}（{g.label}）", counts.get(g.code, 0)) for g in config.grades]
@@ -535,7 +550,7 @@ def _report_row(p: ImagePhoto, config: vision.Config) -> report.Row:
     location, map_url = _location(p.facts or {})
     grade, _ = _grade_text(j, config)
     return report.Row(position=p.position, name=p.name, taken=_taken_text(p.facts) if p.facts else S.NO_TIME,
-                      location=location, map_url=map_url, subject=j.subject if j else "", grade=grade,
+                      location=location, map_url=map_url, address=_address(p.facts or {}), subject=j.subject if j else "", grade=grade,
                       reason=(j.reason if j else "") or p.error, findings=[vars(f) for f in j.findings] if j else [],
                       picture=p.picture)
 
@@ -587,6 +602,9 @@ def repair_record(p: ImagePhoto, j: vision.Judgement, config: vision.Config, fie
     grade, _ = _grade_text(j, config)
     kinds = "、".join(dict.fromkeys(f.kind for f in j.findings))
     location, map_url = _location(p.facts or {})
+    address = _address(p.facts or {})
+    if address:
+        location = f"{address}（{location}）"
     values: dict[str, object] = {
         "title": f"{kinds}（{grade}）{p.name}"[:120], "subject": j.subject, "kind": kinds, "grade": grade,
         "extent": "\n".join(f"{f.kind}：{f.extent}" for f in j.findings),

@@ -16,9 +16,11 @@ from PIL import Image
 from core.docx import OfficialDocument
 from core.office import set_core_properties, to_bytes
 
-HEADERS = ("番号", "ファイル名", "撮影日時", "位置（緯度, 経度）", "地理院地図", "対象", "判定区分", "損傷の種類", "程度",
-           "確信度", "推奨対応", "根拠・備考", "写真")
-WIDTHS = (6, 24, 18, 22, 18, 12, 14, 16, 30, 8, 26, 36, 34)
+HEADERS = ("番号", "ファイル名", "撮影日時", "位置（緯度, 経度）", "住所", "地理院地図", "対象", "判定区分", "損傷の種類",
+           "程度", "確信度", "推奨対応", "根拠・備考", "写真")
+WIDTHS = (6, 24, 18, 22, 24, 18, 12, 14, 16, 30, 8, 26, 36, 34)
+MAP_COLUMN = HEADERS.index("地理院地図") + 1
+GRADE_COLUMN = HEADERS.index("判定区分") + 1
 PHOTO_ROW_HEIGHT = 150      # points; the picture is scaled to fit the row
 PHOTO_COLUMN = len(HEADERS)
 
@@ -35,6 +37,7 @@ class Row:
     reason: str
     findings: list[dict] = field(default_factory=list)   # kind, extent, grade, confidence, action
     picture: bytes | None = None
+    address: str = ""                                    # 「兵庫県尼崎市…付近」 when a geocoder found it
 
 
 def xlsx(rows: list[Row], *, title: str, label: str, made_at: datetime, author: str = "") -> bytes:
@@ -59,17 +62,18 @@ def xlsx(rows: list[Row], *, title: str, label: str, made_at: datetime, author: 
         first = r + 1
         for f in items:
             r += 1
-            values = [row.position, row.name, row.taken, row.location, row.map_url or "", row.subject, row.grade,
+            values = [row.position, row.name, row.taken, row.location, row.address, row.map_url or "", row.subject,
+                      row.grade,
                       f["kind"] if f else "", f["extent"] if f else "",
                       f"{round(f['confidence'] * 100)}%" if f else "", f["action"] if f else "", row.reason]
             for c, v in enumerate(values, start=1):
                 cell = ws.cell(row=r, column=c, value=v)
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
             if f:
-                ws.cell(row=r, column=7, value=f["grade"])
+                ws.cell(row=r, column=GRADE_COLUMN, value=f["grade"])
             if row.map_url:
-                ws.cell(row=r, column=5).hyperlink = row.map_url
-                ws.cell(row=r, column=5).value = "地図を開く"
+                ws.cell(row=r, column=MAP_COLUMN).hyperlink = row.map_url
+                ws.cell(row=r, column=MAP_COLUMN).value = "地図を開く"
             ws.row_dimensions[r].height = PHOTO_ROW_HEIGHT if r == first and row.picture else None
         if row.picture:
             ws.add_image(_xl_image(row.picture), f"{get_column_letter(PHOTO_COLUMN)}{first}")
@@ -99,8 +103,10 @@ def docx(rows: list[Row], *, title: str, label: str, made_at: datetime, author: 
         doc.heading(f"{row.position}．{row.name}")
         if row.picture:
             doc.doc.add_picture(io.BytesIO(row.picture), width=Mm(120))
-        lines = [f"撮影日時：{row.taken}", f"位置：{row.location}" + (f"（{row.map_url}）" if row.map_url else ""),
-                 f"対象：{row.subject or '－'}", f"判定区分：{row.grade or '－'}"]
+        lines = [f"撮影日時：{row.taken}", f"位置：{row.location}" + (f"（{row.map_url}）" if row.map_url else "")]
+        if row.address:
+            lines.append(f"住所：{row.address}")
+        lines += [f"対象：{row.subject or '－'}", f"判定区分：{row.grade or '－'}"]
         for i, f in enumerate(row.findings, start=1):
             lines.append(f"損傷{i}：{f['kind']}（{f['grade']}、確信度{round(f['confidence'] * 100)}%）"
                          f"　程度：{f['extent'] or '－'}　推奨対応：{f['action'] or '－'}")

@@ -58,6 +58,18 @@ class ImagesSettings(AppSettings):
     """API token of the 補修要望 app (add record + file upload); secret, from the environment only."""
     IMAGES_KINTONE_FIELD_MAP: str = ""
     """JSON mapping our names → the 補修要望 app's field codes; keys not given keep the defaults (title→件名, subject→対象, kind→損傷の種類, grade→判定区分, extent→損傷の程度, action→推奨対応, confidence→確信度, taken_at→撮影日時, location→位置情報, map_url→地図, reporter→登録者, photo→写真)."""
+    IMAGES_GEOCODER_URL: str = ""
+    """Reverse geocoder for the address of a photo's GPS position, 国土地理院's API or a server answering like it (https://mreversegeocoder.gsi.go.jp/reverse-geocoder/LonLatToAddress); empty = no address, only coordinates and the 地理院地図 link."""
+    IMAGES_GEOCODER_TIERS: str = "internet"
+    """Network tiers whose requests may send a photo's position to the geocoder (comma separated); other tiers show coordinates only."""
+    IMAGES_GEOCODER_TIMEOUT_SECONDS: float = 5.0
+    """Timeout of one reverse-geocoder call (seconds); after a failure the rest of the batch shows coordinates only."""
+    IMAGES_GEOCODER_CACHE_HOURS: float = 24.0
+    """Hours an address found for a position (rounded to about 1 m) is kept in memory."""
+    IMAGES_GEOCODER_ALLOWLIST: str = ""
+    """Hosts, addresses or CIDR ranges the geocoder URL may reach although private/loopback (an on-premise geocoder). Normally empty."""
+    IMAGES_MUNICIPALITIES_FILE: str = ""
+    """CSV naming the geocoder's 市区町村コード (code, 都道府県, 市区町村); empty = the shipped skills/images/data/municipalities.csv (兵庫県 and 尼崎市's 大阪府 neighbours)."""
     IMAGES_DOWNLOAD_TIMEOUT_SECONDS: float = 60.0
     """Timeout for downloading a photo or zip sent in chat (seconds)."""
     IMAGES_DOWNLOAD_HOSTS: str = TEAMS_FILE_HOSTS
@@ -86,6 +98,14 @@ class ImagesSettings(AppSettings):
     @property
     def download_allowlist(self) -> list[str]:
         return csv_list(self.IMAGES_DOWNLOAD_ALLOWLIST)
+
+    @property
+    def geocoder_tiers(self) -> list[str]:
+        return csv_list(self.IMAGES_GEOCODER_TIERS)
+
+    @property
+    def geocoder_allowlist(self) -> list[str]:
+        return csv_list(self.IMAGES_GEOCODER_ALLOWLIST)
 
 
 def settings_of(services) -> ImagesSettings:

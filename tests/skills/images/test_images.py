@@ -208,7 +208,7 @@ async def test_report_files_carry_the_photos(sqlite_db, llm):
         if fmt == "xlsx":
             from openpyxl import load_workbook
             ws = load_workbook(io.BytesIO(content)).active
-            assert len(ws._images) == 2 and ws["H5"].value == "ポットホール" and ws["E5"].hyperlink.target.startswith(
+            assert len(ws._images) == 2 and ws["I5"].value == "ポットホール" and ws["F5"].hyperlink.target.startswith(
                 "https://maps.gsi.go.jp/#17/34.733300/135.406700/")
         else:
             from docx import Document
