@@ -62,7 +62,8 @@ def read_file(_data: bytes, args: dict) -> dict:
         return known, samples, profiles
 
     try:
-        loaded, (known, samples, profiles), con = load(data, args["name"], folder, limits, finish)
+        loaded, (known, samples, profiles), con = load(data, args["name"], folder, limits, finish,
+                                                       stored=folder / SOURCE)
     except LoadError as e:
         return {"load_error": e.message}
     con.close()

@@ -139,7 +139,8 @@ _ISO_RE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T].*)?$")
 
 
 def norm(value: str) -> str:
-    return (value or "").translate(_HALF).strip()
+    v = value or ""
+    return (v if v.isascii() else v.translate(_HALF)).strip()     # ASCII has nothing to translate: skip the copy
 
 
 def is_marker_value(value: str) -> bool:

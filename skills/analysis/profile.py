@@ -1,7 +1,7 @@
 """The automatic profile of a table (自動集計): no LLM, computed in DuckDB on the loaded data.
 
 Per column: kind, filled and missing counts, distinct values (approximate above 100,000 rows), and by kind: numbers
-(sum, mean, median, min, max, standard deviation, a 10-bin distribution), text (the top categories with counts, or
+(sum, mean, median (estimated above EXACT_MEDIAN_VALUES numeric cells), min, max, standard deviation, a 10-bin distribution), text (the top categories with counts, or
 "自由記述" for long, mostly distinct answers), dates and years (first, last). Where a date, 年度 or 年 column exists,
 a time trend: rows per period and, when the table has an amount column, its sum per period. Where the column labels
 themselves are years (a 人口統計 table: 令和2年・計, 令和3年・計 …), the trend of their totals."""
@@ -18,6 +18,9 @@ from skills.analysis.loader import TableInfo
 
 TOP = 6
 BINS = 10
+EXACT_MEDIAN_VALUES = 8_000_000   # numeric cells up to which medians are exact (DuckDB keeps them: 8 bytes each);
+#                                   above, t-digest estimates (approx_quantile), bounded in memory. Exact is also
+#                                   cheaper: 0.11 CPU s for three 1,000,000-row columns against approx_quantile's 0.29
 FREE_TEXT_CHARS = 20        # text whose mean length is above this and mostly distinct is free text (自由記述)
 NUMERIC = ("integer", "number")
 TIME = ("date", "fiscal_year", "year")
@@ -39,11 +42,13 @@ def profile_table(con, table: TableInfo, *, hidden: set[str] = frozenset()) -> d
     t = jp.ident(table.name)
     cols = table.columns
     parts = ["count(*)", f"count(*) FILTER (WHERE {total_row_filter(table)})"]
+    exact = table.rows * sum(c.kind in NUMERIC for c in cols) <= EXACT_MEDIAN_VALUES
     for c in cols:
         q = jp.ident(c.name)
         parts += [f"count({q})", f"approx_count_distinct({q})"]
         if c.kind in NUMERIC:
-            parts += [f"sum({q})::DOUBLE", f"avg({q})::DOUBLE", f"approx_quantile({q}, 0.5)::DOUBLE",
+            med = f"median({q})" if exact else f"approx_quantile({q}, 0.5)"
+            parts += [f"sum({q})::DOUBLE", f"avg({q})::DOUBLE", f"{med}::DOUBLE",
                       f"min({q})::DOUBLE", f"max({q})::DOUBLE", f"stddev_samp({q})::DOUBLE"]
         elif c.kind in TIME:
             parts += [f"min({q})::VARCHAR", f"max({q})::VARCHAR", "NULL", "NULL", "NULL", "NULL"]

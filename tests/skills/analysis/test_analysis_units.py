@@ -174,3 +174,51 @@ def test_shift_jis_found_after_an_ascii_start(tmp_path):
     con.close()
     assert kinds == (10,) and loaded.tables[0].rows == 40_010
     assert loaded.notes == ["文字コード: Shift_JIS"]
+
+
+def _plain_rows(n: int) -> str:
+    return "".join(f"{i},2024-{i % 12 + 1:02d}-{i % 28 + 1:02d},{i % 1000},{i % 7}.5,中央\n" for i in range(n))
+
+
+def _read(tmp_path, data: bytes, monkeypatch):
+    """The table read from a CSV and whether the Japanese conversion (`_typed_table`) was needed for it."""
+    import skills.analysis.loader as loader_module
+
+    calls: list[str] = []
+    real = loader_module._typed_table
+
+    def spy(*a, **k):
+        calls.append(a[2])
+        return real(*a, **k)
+    monkeypatch.setattr(loader_module, "_typed_table", spy)
+    loaded, rows, con = load(data, "log.csv", tmp_path, LoadLimits(threads=2), lambda c, l: c.execute(
+        'SELECT sum("件数"), sum("率"), min("受付日"), max("受付日"), count(*) FROM "data"').fetchone())
+    con.close()
+    return loaded.tables[0], rows, calls
+
+
+def test_plain_columns_are_typed_by_the_reader_and_japanese_values_past_the_sample_still_read(tmp_path,
+                                                                                              monkeypatch):
+    head = "受付,受付日,件数,率,区\n"
+    plain, rows, calls = _read(tmp_path / "a", (head + _plain_rows(8000)).encode(), monkeypatch)
+    assert calls == []                                   # every column plain: typed in the one read
+    assert [c.kind for c in plain.columns] == ["integer", "date", "integer", "number", "text"]
+    assert rows[4] == 8000 and rows[0] == sum(i % 1000 for i in range(8000))
+    assert all(c.unreadable == 0 and c.markers == 0 for c in plain.columns)
+    # past the 5,000 sampled rows: a 1,234, a △, a 記号, a 令和 date, an unreadable value and an infinite number
+    tail = ('8000,令和7年4月1日,"1,234",1.5,小田\n8001,2025-04-02,△500,inf,小田\n8002,2025-04-03,-,2.5,小田\n'
+            "8003,2025-04-04,不明,3.5,小田\n")
+    mixed, rows, calls = _read(tmp_path / "b", (head + _plain_rows(8000) + tail).encode(), monkeypatch)
+    assert calls == ["data"]                             # the whole table went the Japanese way, nothing dropped
+    kinds = {c.name: c for c in mixed.columns}
+    assert rows[4] == 8004 and rows[0] == sum(i % 1000 for i in range(8000)) + 1234 - 500
+    assert rows[3] == date(2025, 4, 4) and rows[2] == date(2024, 1, 1)
+    assert (kinds["件数"].kind, kinds["件数"].markers, kinds["件数"].unreadable) == ("integer", 1, 1)
+    assert kinds["件数"].examples == ["不明"]
+    assert (kinds["率"].kind, kinds["率"].unreadable, kinds["率"].examples) == ("number", 1, ["inf"])
+    assert kinds["受付日"].kind == "date" and kinds["受付日"].unreadable == 0
+    # an infinite number alone past the sample: the reader takes it, the check after the read sends the table back
+    inf, rows, calls = _read(tmp_path / "c", (head + _plain_rows(8000) + "8000,2025-04-01,5,inf,小田\n").encode(),
+                             monkeypatch)
+    assert calls == ["data"] and rows[4] == 8001
+    assert [(c.name, c.unreadable) for c in inf.columns if c.unreadable] == [("率", 1)]
