@@ -79,6 +79,7 @@ async def migrated_db_url(request, tmp_path):
 
 @contextlib.asynccontextmanager
 async def _database_url(request, tmp_path, *, migrated: bool):
+    request.node.db_from_template = migrated      # `db` migrates a database that did not come from here
     if request.param == "sqlite":
         path = tmp_path / "test.db"
         if migrated:
@@ -175,11 +176,14 @@ async def sqlite_db(_sqlite_template, tmp_path):
 
 
 @pytest.fixture
-async def db(db_url):
-    """A migrated `core.store.Database` on each back end (`db_url` made it from the session's template)."""
+async def db(db_url, request):
+    """A migrated `core.store.Database` on each back end (`db_url` made it from the session's template; a suite
+    that overrides `db_url` gets its database migrated here)."""
     from core.store import Database
 
     database = Database(db_url)
+    if not getattr(request.node, "db_from_template", False):
+        await database.migrate()
     try:
         yield database
     finally:
