@@ -16,7 +16,7 @@ from botbuilder.schema import Activity, ActivityTypes
 from bot import background, edge
 from bot.config import BotSettings
 from bot.connectors import CachingAuthentication
-from bot.handler import APOLOGY, AssistantBot, drain_background, new_correlation_id
+from bot.handler import APOLOGY, DB_UNAVAILABLE, AssistantBot, drain_background, new_correlation_id
 from bot.logs import correlation_id, quiet_malformed_requests
 from bot.proactive import BotProactiveSender
 from bot.registry import build_registry
@@ -32,6 +32,7 @@ from core.search.index import Index
 from core.services import Services
 from core.settings import Settings
 from core.store import Database, StoreSettings
+from core.store.db import unavailable as db_unavailable
 from core.telemetry import ERRORS, TURN_DURATION, tracer
 
 log = logging.getLogger(__name__)
@@ -98,17 +99,25 @@ def create_app(settings: BotSettings | None = None, services: Services | None = 
 
     async def on_turn_error(turn: TurnContext, error: Exception) -> None:
         cid = correlation_id.get()
-        ERRORS.add(1, {"where": "turn"})
-        log.error("turn failed: %s", type(error).__name__, exc_info=error)
+        if db_unavailable(error):
+            # The database is down (outage, failover, restart): the message was not processed; say so, and that
+            # the same text should be sent again (nothing of it was kept). Not a bug: no traceback in the log.
+            ERRORS.add(1, {"where": "turn", "reason": "database_unavailable"})
+            log.error("turn failed: database unavailable (%s: %s)", type(error).__name__, str(error)[:200])
+            text = DB_UNAVAILABLE.format(cid=cid)
+        else:
+            ERRORS.add(1, {"where": "turn"})
+            log.error("turn failed: %s", type(error).__name__, exc_info=error)
+            text = APOLOGY.format(cid=cid)
         try:
             if turn.activity.type == ActivityTypes.invoke:
                 turn.turn_state["BotFrameworkAdapter.InvokeResponse"] = Activity(
                     type=ActivityTypes.invoke_response,
                     value=SimpleNamespace(status=200, body={"statusCode": 200,
                                                             "type": "application/vnd.microsoft.activity.message",
-                                                            "value": APOLOGY.format(cid=cid)}))
+                                                            "value": text}))
             else:
-                await turn.send_activity(APOLOGY.format(cid=cid))
+                await turn.send_activity(text)
         except Exception:  # noqa: BLE001 - the connector may be the thing that failed
             log.warning("could not deliver the apology")
 
@@ -202,6 +211,7 @@ async def _shutdown(app: web.Application) -> None:
                 await client.close()
             except Exception:  # noqa: BLE001 - shutting down: log and go on
                 log.warning("could not close %s", type(client).__name__)
+    await services.ai.close()             # deferred audit records (a database outage): one last try
     await services.llm.close()
     await services.db.dispose()
 

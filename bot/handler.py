@@ -22,6 +22,7 @@ from core.chatfiles import Bearer
 from core.profiles import enrich_from_graph
 from core.services import Services
 from core.skills import FileAttachment, SkillRequest
+from core.store.db import unavailable as db_unavailable
 from core.store.db import upsert
 from core.store.models import ConversationRef, Feedback, UserProfile, utcnow
 
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 INVOKE_RESPONSE_KEY = "BotFrameworkAdapter.InvokeResponse"
 APOLOGY = "申し訳ありません。処理中に問題が発生しました。時間をおいて、もう一度お試しください。（お問い合わせ番号: {cid}）"
+DB_UNAVAILABLE = ("ただいまデータベースに接続できないため、このメッセージを処理できませんでした。"
+                  "お手数ですが、数分おいてから同じ内容をもう一度送ってください。（お問い合わせ番号: {cid}）")
 TENANT_REFUSAL = "このアシスタントは、尼崎市のテナントの職員のみご利用いただけます。"
 WELCOME = ("尼崎市AIアシスタントです。文書の素案づくり、庁内文書からの回答、ニュースの要約などをお手伝いします。"
            "まずは /help で使い方をご覧ください。")
@@ -145,7 +148,14 @@ class AssistantBot(Bot):
                 self._invoke_response(turn, 403, None)
             return
         if act.type in (ActivityTypes.message, ActivityTypes.installation_update, ActivityTypes.conversation_update):
-            await self._remember(turn)
+            try:
+                await self._remember(turn)
+            except Exception as e:
+                if not db_unavailable(e):
+                    raise
+                # Bookkeeping for proactive sends: with the database away, the message itself still goes on
+                # (what needs no database is answered); the reference is stored with the next message.
+                log.warning("conversation reference not stored: database unavailable (%s)", type(e).__name__)
         if act.type == ActivityTypes.message:
             await self._on_message(turn, cid)
         elif act.type == ActivityTypes.invoke:
@@ -313,9 +323,11 @@ def _finish_background(task: asyncio.Task, turn: TurnContext, cid: str) -> None:
         return
     log.error("card action failed after the invoke response", exc_info=task.exception())
 
+    text = (DB_UNAVAILABLE if db_unavailable(task.exception()) else APOLOGY).format(cid=cid)
+
     async def apologise() -> None:
         try:
-            await turn.send_activity(APOLOGY.format(cid=cid))
+            await turn.send_activity(text)
         except Exception:  # noqa: BLE001
             log.warning("could not deliver the apology")
 

@@ -5,6 +5,7 @@ carries a Japanese message for the user; nothing was sent when it is raised. Wit
 skills take their offline path and may record the use with `ai.record_offline(...)`."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from core.profiles import department_of
 from core.search.rerank import RerankClient
 from core.skills import SkillRequest
 from core.store import Database
-from core.store.models import UsageEvent
+from core.store.db import unavailable as db_unavailable
+from core.store.models import UsageEvent, utcnow
 from core.telemetry import AI_USES, ERRORS, LLM_DURATION, LLM_TOKENS, tracer
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ LLM_ERROR_JA = {
     "unavailable": "AIサービスに接続できませんでした。少し時間をおいて、もう一度お試しください。",
     "bad_response": "AIから正しい応答が得られませんでした。もう一度お試しください。",
 }
+AUDIT_PENDING_MAX = 10_000       # audit records kept in memory while the database is unreachable
 
 
 class AIRefused(Exception):
@@ -79,6 +82,8 @@ class AI:
         self.db = db
         self.keep_prompts = keep_prompts
         self._departments: TTLCache[str, str | None] = TTLCache(600.0, max_entries=50_000)   # user id -> department
+        self._pending: list[dict] = []           # audit records waiting for the database (see _write)
+        self._flusher: asyncio.Task | None = None
 
     @property
     def offline(self) -> bool:
@@ -357,11 +362,69 @@ class AI:
             reason=reason, prompt_text=prompt_text, correlation_id=req.correlation_id))
 
     async def _write(self, event: UsageEvent) -> None:
+        if event.created_at is None:
+            event.created_at = utcnow()            # when it happened, also when written later
+        values = {c.key: getattr(event, c.key) for c in UsageEvent.__table__.columns if c.key != "id"}
         try:
             async with self.db.session() as s:
                 s.add(event)
-        except Exception:  # noqa: BLE001 - never lose the user's answer because the audit write failed
-            log.exception("audit write failed (skill=%s outcome=%s)", event.skill, event.outcome)
+        except Exception as e:  # noqa: BLE001 - never lose the user's answer because the audit write failed
+            if not db_unavailable(e):
+                log.exception("audit write failed (skill=%s outcome=%s)", event.skill, event.outcome)
+                return
+            # The database is away (outage, failover): the record is kept in this process and written when it
+            # returns. Lost only if the process ends first (logged at shutdown) or more than AUDIT_PENDING_MAX wait.
+            if len(self._pending) >= AUDIT_PENDING_MAX:
+                self._pending.pop(0)
+                log.error("audit record dropped: %d records already wait for the database", AUDIT_PENDING_MAX)
+            self._pending.append(values)
+            log.warning("audit write deferred: database unavailable (%d waiting)", len(self._pending))
+            if self._flusher is None or self._flusher.done():
+                self._flusher = asyncio.get_running_loop().create_task(self._write_pending())
+
+    @property
+    def audit_pending(self) -> int:
+        """Audit records kept in memory while the database was unreachable, not written yet."""
+        return len(self._pending)
+
+    async def _write_pending(self) -> None:
+        """Write the deferred audit records once the database answers again (retried with backoff up to 15 s)."""
+        delay = 0.5
+        while self._pending:
+            await asyncio.sleep(delay)
+            batch = list(self._pending)
+            departments: dict[str, str | None] = {}
+            for v in batch:              # the lookup failed with the database away: try again now, once a user
+                uid = v.get("user_id")
+                if v.get("department") is None and uid:
+                    if uid not in departments:
+                        departments[uid] = await department_of(self.db, uid)
+                    v["department"] = departments[uid]
+            try:
+                async with self.db.session() as s:
+                    s.add_all([UsageEvent(**v) for v in batch])
+            except Exception as e:  # noqa: BLE001 - keep them and try again
+                if not db_unavailable(e):
+                    log.exception("deferred audit write failed; %d records dropped", len(batch))
+                    del self._pending[:len(batch)]
+                    return
+                delay = min(delay * 2, 15.0)
+                continue
+            del self._pending[:len(batch)]
+            log.info("deferred audit records written: %d", len(batch))
+
+    async def close(self) -> None:
+        """At shutdown: one last try for deferred audit records; what cannot be written is said in the log."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+        if self._pending:
+            try:
+                async with self.db.session() as s:
+                    s.add_all([UsageEvent(**v) for v in self._pending])
+                self._pending.clear()
+            except Exception as e:  # noqa: BLE001 - shutting down
+                log.error("%d audit records could not be written before shutdown (%s)", len(self._pending),
+                          type(e).__name__)
 
 
 def _texts_of(content: Any) -> list[str]:

@@ -100,6 +100,64 @@ class Database:
         await self.engine.dispose()
 
 
+def unavailable(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it) says the database cannot be reached right now: refused or reset
+    connections, a server shutting down or starting, a pool timeout — as opposed to a bug or a bad statement. A bare
+    OSError counts only when it was raised inside the database driver or SQLAlchemy (a failed HTTP call is an
+    OSError too, and is not the database's)."""
+    import sqlalchemy.exc as sa_exc
+
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, sa_exc.DBAPIError) and (e.connection_invalidated or _operational(e)):
+            return True
+        if isinstance(e, sa_exc.TimeoutError):           # no pooled connection became free in time
+            return True
+        if _asyncpg_connection_error(e):
+            return True
+        if isinstance(e, (OSError, asyncio.TimeoutError)) and _raised_in_driver(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _operational(e: BaseException) -> bool:
+    """PostgreSQL's OperationalError is about the connection; SQLite's also covers a missing table (a bug): there
+    only a locked or unopenable file counts."""
+    import sqlalchemy.exc as sa_exc
+
+    if not isinstance(e, sa_exc.OperationalError):
+        return False
+    orig = getattr(e, "orig", None)
+    if orig is not None and type(orig).__module__.split(".")[0] in ("sqlite3", "aiosqlite"):
+        msg = str(orig).lower()
+        return "locked" in msg or "unable to open" in msg or "disk i/o" in msg
+    return True
+
+
+def _asyncpg_connection_error(e: BaseException) -> bool:
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - SQLite-only installs
+        return False
+    if isinstance(e, (asyncpg.PostgresConnectionError, asyncpg.ConnectionDoesNotExistError,
+                      asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError)):
+        return True
+    return isinstance(e, asyncpg.InterfaceError) and "connection is closed" in str(e)
+
+
+def _raised_in_driver(e: BaseException) -> bool:
+    tb = e.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_globals.get("__name__", "")
+        if name.split(".")[0] in ("asyncpg", "aiosqlite") or name.startswith("sqlalchemy.pool"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")

@@ -13,6 +13,7 @@ from core.knowledge.answer import min_similarity as configured_or_default_simila
 from core.search.index import Hit
 from core.search.passages import Passage, passage_label
 from core.skills import ReplyPort, SkillRequest
+from core.store.db import unavailable as db_unavailable
 from core.store.models import utcnow
 from skills.prompts import load, render
 from skills.qa import strings as S
@@ -139,8 +140,19 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
     activity_id = await reply.send_card(
         qa_cards.answer_card(row.id, staff_written=staff, masked_note=answer.masked_note, can_escalate=escalate),
         text=g.text, ai_generated=True, citations=citations, feedback=True)
-    await _update(services, row.id, status="answered", answer=g.text, answer_activity_id=activity_id,
-                  answered_at=utcnow(), target_set=cited[0].set_name or target)
+    await _update_after_reply(services, row.id, status="answered", answer=g.text, answer_activity_id=activity_id,
+                              answered_at=utcnow(), target_set=cited[0].set_name or target)
+
+
+async def _update_after_reply(services, qid: int, **values) -> None:
+    """Record what was sent. The user already has the answer: a database that went away meanwhile must not turn it
+    into a message saying it was not processed (they would ask again). The row keeps its earlier state."""
+    try:
+        await _update(services, qid, **values)
+    except Exception as e:
+        if not db_unavailable(e):
+            raise
+        log.warning("qa question %s: answer sent, its record not updated (database unavailable)", qid)
 
 
 async def _search_results(reply: ReplyPort, services, qid: int, passages: list[Passage], escalate: bool,
@@ -151,4 +163,4 @@ async def _search_results(reply: ReplyPort, services, qid: int, passages: list[P
         qa_cards.search_results_card(shown, qid, lead=S.OFFLINE_LEAD, can_escalate=escalate,
                                      offline=services.ai.offline, keyword_only=keyword_only),
         ai_generated=False, citations=[citation_for(p.n, p) for p in shown], feedback=False)
-    await _update(services, qid, status="offline", answer_activity_id=activity_id)
+    await _update_after_reply(services, qid, status="offline", answer_activity_id=activity_id)
