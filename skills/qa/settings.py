@@ -21,7 +21,7 @@ class QASettings(AppSettings):
     QA_CHANNEL_SETS: dict[str, list[str] | str] = {}
     """JSON {"<Teams conversation id>": "<set>" or ["<set>", …]}: default knowledge sets searched in that channel/chat."""
     QA_FALLBACK_CHANNELS: dict[str, str] = {}
-    """JSON {"<set>": "<Teams channel conversation id>", "*": "<default>"}: where questions go when kintone is not configured."""
+    """JSON {"<set>": "<Teams channel conversation id>", "*": "<default>"}: where questions go when kintone is not configured. Passages of a members-only set are shown only in the channel that set names here (never in "*", nor in kintone)."""
     QA_ADMIN_IDS: str = ""
     """Entra ID (AAD) object ids, comma separated, who may register documents in any knowledge set."""
     QA_ALLOW_SET_CREATION: bool = True
