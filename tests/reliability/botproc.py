@@ -116,7 +116,7 @@ class Bot:
 
 def start_bot(log: Path, *, module: str = "bot", args: tuple[str, ...] = (), **env: str) -> Bot:
     port = free_port()
-    environment = clean_env(HOST="127.0.0.1", PORT=str(port), LOG_LEVEL="INFO", **env)
+    environment = clean_env(**{"HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "INFO", **env})
     proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=environment,
                             stdout=open(log, "a"), stderr=subprocess.STDOUT)
     return Bot(proc, f"http://127.0.0.1:{port}", log)
