@@ -51,6 +51,7 @@ LAW_ERROR_JA = {
     "server": "法令検索サービスでエラーが発生しました。時間をおいて再度お試しください。",
     "not_found": "指定された法令または条文が見つかりませんでした。法令名や条番号をご確認ください。",
     "bad_request": "検索条件が正しくありません。キーワードや条番号を見直してください。",
+    "busy": "法令検索サービスが混み合っているか、一時的に停止しています。時間をおいて再度お試しください。",
     "bad_response": "法令検索サービスから想定外の応答がありました。時間をおいて再度お試しください。",
     "invalid_input": "検索するキーワードを入力してください。",
 }
@@ -65,6 +66,7 @@ class LawError(Exception):
         self.message_ja = message_ja or LAW_ERROR_JA.get(kind, LAW_ERROR_JA["server"])
         self.status = status
         self.code = code
+        self.retry_after: float | None = None     # "busy": seconds the service asked to wait, when short
         super().__init__(f"{kind} (status={status}, code={code})")
 
 
@@ -507,12 +509,25 @@ class LawClient:
         cached = self.cache.get(key)
         if cached is not None:
             return cached
+        try:
+            data = await self._get_once(path, params)
+        except LawError as e:
+            if e.kind != "busy" or e.retry_after is None:
+                raise
+            # 429 / 503: the service asks to come back later. One retry (GET, nothing changes) when it is soon.
+            await asyncio.sleep(e.retry_after)
+            data = await self._get_once(path, params)
+        self.cache.put(key, data)
+        return data
+
+    async def _get_once(self, path: str, params: dict[str, str]) -> dict:
         url = self.base_url + path
         timeout = aiohttp.ClientTimeout(total=self.settings.LAW_TIMEOUT_SECONDS)
         try:
             async with self._http().get(url, params=params, timeout=timeout,
                                         headers={"Accept": "application/json"}) as resp:
                 status = resp.status
+                retry_after = resp.headers.get("Retry-After")
                 body = await resp.read()
         except asyncio.TimeoutError as exc:
             log.warning("e-Gov law API timeout: %s", path)
@@ -524,6 +539,11 @@ class LawClient:
         if status != 200:
             code = str(data.get("code")) if isinstance(data, dict) and data.get("code") else None
             log.warning("e-Gov law API HTTP %s on %s (code=%s)", status, path, code)
+            if status in (429, 503):
+                # busy or briefly down: never "check your keywords" (a 429 used to be taken for a bad request)
+                err = LawError("busy", status=status, code=code)
+                err.retry_after = _retry_after(retry_after, RETRY_AFTER_MAX)
+                raise err
             if status == 404:
                 raise LawError("not_found", status=status, code=code)
             if 400 <= status < 500:
@@ -531,8 +551,22 @@ class LawClient:
             raise LawError("server", status=status, code=code)
         if not isinstance(data, dict):
             raise LawError("bad_response", status=status)
-        self.cache.put(key, data)
         return data
+
+
+RETRY_AFTER_MAX = 5.0    # seconds: a longer Retry-After is not waited for inside a chat turn
+
+
+def _retry_after(value: str | None, limit: float) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds; a missing value means 1 s), None when longer than
+    `limit` or unreadable (an HTTP date is not waited for)."""
+    if value is None:
+        return 1.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return max(0.0, seconds) if seconds <= limit else None
 
 
 def _json(body: bytes) -> Any:
