@@ -7,7 +7,7 @@ loopback file server), as three people:
   - an outsider (a staff member of the tenant, not a member),
   - a member,
   - the member's AAD object id arriving from another tenant (ALLOWED_TENANT_IDS = tenant-1).
-Paths: /ask (retrieval and the LLM), /ask matched by an approved answer, the approved answers' list and edit form
+Paths: /ask (retrieval and the LLM), free text in personal chat (the model picks /ask as its tool), /ask matched by an approved answer, the approved answers' list and edit form
 (`/ask 承認済み`, the list and edit verbs with the pair's id), /draft 議会答弁 references, /plan research, the 照会
 (/inquiry) form. What the user received (every activity, every invoke response, the files delivered, decoded) and
 what the model received must hold the set's marks for the member and never for the outsider or the other tenant;
@@ -75,6 +75,8 @@ def model(body: dict) -> dict:
     """A model that shows what it was given: its answer repeats every message (so a passage given to it reaches the
     user's screen too), with a citation; the /plan outline gets its JSON."""
     given = "\n".join(str(m.get("content")) for m in body["messages"])
+    if body.get("tools"):                   # free text: the model picks /ask (the qa skill) as its tool
+        return {"tool": "qa", "args": {"request": str(body["messages"][-1].get("content"))}}
     if str(body["messages"][-1].get("content", "")).startswith("次の調査メモと資料をもとに"):
         return {"text": outline_json("庁舎内の喫煙所の今後について")}
     return {"text": "資料によれば次のとおりです[1]。\n" + given}
@@ -234,6 +236,11 @@ async def ask(s: Session, **_) -> None:
     await s.say(f"/ask {QUESTION}", lambda m: has_card(m) or has_text("資料によれば")(m))
 
 
+async def free_text(s: Session, **_) -> None:
+    # no command: the model chooses the skill (tools), which handles the original request
+    await s.say(QUESTION, lambda m: has_card(m) or has_text("資料によれば")(m))
+
+
 async def approved_match(s: Session, **_) -> None:
     # the member gets the approved card (no model); the outsider's question goes on to retrieval
     await s.say(f"/ask {APPROVED_Q}", lambda m: has_card(m) or has_text("資料によれば")(m))
@@ -274,10 +281,10 @@ async def inquiry(s: Session, *, files_url: str, **_) -> None:
                 attachments=[att], timeout=90)
 
 
-PATHS = {"ask": ask, "approved answer": approved_match, "approved list/edit": approved_manage, "draft": draft,
+PATHS = {"ask": ask, "free text (model picks /ask)": free_text, "approved answer": approved_match, "approved list/edit": approved_manage, "draft": draft,
          "plan": plan, "inquiry": inquiry}
 # where the member must find the set's mark: in what the model got (passages) or what the user got (approved pairs)
-MEMBER_SEES = {"ask": SECRET_MARK, "approved answer": APPROVED_MARK, "approved list/edit": APPROVED_MARK,
+MEMBER_SEES = {"ask": SECRET_MARK, "free text (model picks /ask)": SECRET_MARK, "approved answer": APPROVED_MARK, "approved list/edit": APPROVED_MARK,
                "draft": SECRET_MARK, "plan": SECRET_MARK, "inquiry": SECRET_MARK}
 
 
