@@ -41,10 +41,12 @@ exec "$@"
 def _namespace_ok() -> bool:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         return False
-    return subprocess.run(["unshare", "-m", "--propagation", "private", "true"], capture_output=True).returncode == 0
+    probe = "mount -o remount,bind,ro / && mount -o remount,bind,ro /dev/shm"
+    return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", probe],
+                          capture_output=True).returncode == 0
 
 
-pytestmark = pytest.mark.skipif(not _namespace_ok(), reason="needs root and `unshare -m` (a private mount namespace)")
+pytestmark = pytest.mark.skipif(not _namespace_ok(), reason="needs root, `unshare -m` and read-only remounts in it")
 
 
 def _free_port() -> int:
