@@ -10,6 +10,8 @@ from cards.common import AI_REMINDER, card, container, execute, facts, heading, 
 
 KINTONE_VERB = "images.kintone"        # data: photo_id
 REPORT_VERB = "images.report"          # data: batch_id, format ("xlsx" | "docx")
+KINTONE_ALL_VERB = "images.kintone_all"  # data: batch_id
+PAGE_VERB = "images.page"              # data: batch_id, start (position of the first photo of the page)
 
 AI_LABEL = "【AIによる判定】損傷の種類・判定区分・位置はAIが写真から推定したものです。必ず現地で確認してください。"
 OFFLINE_LABEL = "【判定なし】AIは使用していません。撮影日時・位置情報・縮小画像だけを示しています。"
@@ -59,9 +61,12 @@ def photo_card(p: dict[str, Any], *, label: str, kintone: bool) -> dict:
 
 def summary_card(*, batch_id: int, total: int, label: str, grades: Sequence[tuple[str, int]],
                  kinds: Sequence[tuple[str, int]], worst: Sequence[dict], not_judged: int, no_location: int,
-                 messages: Sequence[str], privacy: Sequence[str]) -> dict:
+                 messages: Sequence[str], privacy: Sequence[str], kintone_all: tuple[str, int] | None = None,
+                 next_page: tuple[int, int] | None = None) -> dict:
     """`grades`: (grade text, count) mildest first; `kinds`: (kind, count); `worst`: [{position, name, grade,
-    kinds, map_url}] most severe first."""
+    kinds, address}] most severe first; `kintone_all`: (the mildest grade registered, e.g. "判定区分Ⅱ", how many
+    photos) for the bulk kintone button; `next_page`: (first, last) position of the photos whose cards the
+    「次の…枚」 button shows."""
     body: list[dict] = [title(f"写真点検のまとめ（{total}枚）"), text(label, size="Small", weight="Bolder")]
     for m in messages:
         body.append(text(m, color="Attention"))
@@ -83,4 +88,22 @@ def summary_card(*, batch_id: int, total: int, label: str, grades: Sequence[tupl
         body.append(note(line))
     actions = [execute("報告書（Excel）を作成", REPORT_VERB, {"batch_id": batch_id, "format": "xlsx"}),
                execute("報告書（Word）を作成", REPORT_VERB, {"batch_id": batch_id, "format": "docx"})]
+    if kintone_all and kintone_all[1]:
+        actions.append(execute(f"補修要望にまとめて登録（{kintone_all[0]}以上 {kintone_all[1]}枚）", KINTONE_ALL_VERB,
+                               {"batch_id": batch_id}))
+    if next_page:
+        actions.append(_page_action(batch_id, *next_page))
     return card(body, actions, fallback_text=f"写真点検のまとめ（{total}枚）")
+
+
+def _page_action(batch_id: int, first: int, last: int) -> dict:
+    return execute(f"次の{last - first + 1}枚を表示（{first}〜{last}枚目）", PAGE_VERB, {"batch_id": batch_id, "start": first})
+
+
+def page_card(*, batch_id: int, first: int, last: int, total: int, next_page: tuple[int, int] | None) -> dict:
+    """After a page of photo cards: how far the batch has been shown, and the button for the page after."""
+    body = [text(f"写真{first}〜{last}枚目（全{total}枚）のカードを表示しました。", weight="Bolder")]
+    if next_page is None:
+        body.append(note("すべての写真のカードを表示しました。"))
+    actions = [_page_action(batch_id, *next_page)] if next_page else []
+    return card(body, actions, fallback_text=f"写真{first}〜{last}枚目（全{total}枚）")

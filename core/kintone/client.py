@@ -4,6 +4,7 @@ and the answer comes back (by polling or by kintone's webhook).
 Wire facts this client relies on (kintone REST API):
 
 * ``POST /k/v1/record.json`` with ``{"app": id, "record": {"<field code>": {"value": …}}}`` → ``{"id", "revision"}``.
+* ``POST /k/v1/records.json`` with ``{"app": id, "records": [...]}`` (at most 100) → ``{"ids", "revisions"}``, all or none.
 * ``GET /k/v1/records.json?app=…&query=…&fields[0]=…`` (arrays as ``fields[N]`` query parameters, URL-encoded)
   → ``{"records": [{"<code>": {"type", "value"}}], "totalCount": null}``; at most 500 records per call, so this
   client pages by record id (``$id > "N" … order by $id asc limit 500``) rather than by offset.
@@ -34,6 +35,8 @@ from core.settings import AppSettings
 from core.tokens import same_secret
 
 log = logging.getLogger(__name__)
+
+MAX_ADD_RECORDS = 100          # records one POST /k/v1/records.json may add
 
 DEFAULT_FIELD_MAP: dict[str, str] = {
     "question": "質問",
@@ -317,6 +320,21 @@ class KintoneClient:
         if not record_id:
             raise KintoneError("bad_response", detail="no id in POST record response")
         return str(record_id)
+
+    async def add_records(self, records: list[dict[str, Any]]) -> list[str]:
+        """``POST /k/v1/records.json`` ``{"app", "records": [...]}`` → ``{"ids", "revisions"}``: at most
+        MAX_ADD_RECORDS records in one request, all added or none (kintone rolls the request back on any error); the
+        ids come in the order of `records`."""
+        if not records:
+            return []
+        if len(records) > MAX_ADD_RECORDS:
+            raise ValueError(f"kintone adds at most {MAX_ADD_RECORDS} records per request")
+        data = await self._request("POST", "/k/v1/records.json",
+                                   body={"app": self.settings.KINTONE_APP_ID, "records": records})
+        ids = data.get("ids") if isinstance(data, dict) else None
+        if not isinstance(ids, list) or len(ids) != len(records) or not all(ids):
+            raise KintoneError("bad_response", detail="ids missing or not one per record in POST records response")
+        return [str(i) for i in ids]
 
     # ---------------------------------------------------------------------------------------------- webhook
 

@@ -12,7 +12,9 @@ never holds 200 photos in memory); the cards go out in the order the photos were
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import secrets
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,7 +22,8 @@ from io import BytesIO
 from pathlib import PurePath
 from typing import Awaitable, Callable
 
-from sqlalchemy import delete, select
+from PIL import Image
+from sqlalchemy import and_, delete, or_, select, update
 
 from cards import images as cards
 from core.ai import AIFailed, AIRefused
@@ -28,7 +31,7 @@ from core.carddata import CardData, Name, RowId
 from core.chatfiles import DownloadError, attachment_bytes
 from core.graph import GraphError, GraphService, SharedItem, sharing_link
 from core.graph_sharepoint import FolderEntry, SharePointDrive
-from core.kintone.client import KintoneClient, KintoneError, KintoneSettings, kintone_datetime
+from core.kintone.client import MAX_ADD_RECORDS, KintoneClient, KintoneError, KintoneSettings, kintone_datetime
 from core.search.extract import Limits, Refused
 from core.search.ingest import IngestSettings
 from core.services import Services
@@ -235,8 +238,10 @@ async def _check_sources(req: SkillRequest, reply: ReplyPort, services: Services
             t.cancel()
         if run.geocoder is not None:
             await run.geocoder.close()
-    if len(sources) > settings.IMAGES_CARDS_MAX:
-        messages.append(S.MORE_IN_SUMMARY.format(n=settings.IMAGES_CARDS_MAX + 1))
+    size = max(1, settings.IMAGES_CARDS_MAX)
+    next_page = _next_page(size, size, len(sources))
+    if next_page is not None:
+        messages.append(S.MORE_IN_SUMMARY.format(n=size + 1, k=next_page[1] - next_page[0] + 1))
     if run.refused:
         messages.insert(0, S.REFUSED.format(why=run.refused))
     elif run.mode == "offline":
@@ -248,11 +253,15 @@ async def _check_sources(req: SkillRequest, reply: ReplyPort, services: Services
             row.mode = "ai" if any(r.judgement for r in results) else "offline"
             row.summary = {"messages": messages, **summary["counts"]}
     judged = any(r.judgement for r in results)
+    threshold = _threshold(settings, config)
+    eligible = sum(1 for r in results if r.picture is not None and _eligible(r.judgement, config, threshold))
     await reply.send_card(cards.summary_card(
         batch_id=batch_id, total=len(results), label=cards.AI_LABEL if judged else cards.OFFLINE_LABEL,
         grades=summary["grades"], kinds=summary["kinds"], worst=summary["worst"],
         not_judged=summary["not_judged"], no_location=summary["no_location"], messages=messages,
-        privacy=summary["privacy"]), ai_generated=judged)
+        privacy=summary["privacy"],
+        kintone_all=(_min_grade_text(settings, config), eligible) if eligible and _kintone_ready(settings) else None,
+        next_page=next_page), ai_generated=judged)
     await services.ai.record_offline(req, SKILL, outcome="ok" if judged else "offline",
                                      reason=None if judged else (run.refused_reason or "offline"))
 
@@ -466,18 +475,21 @@ def _label(c: Checked) -> str:
 
 
 def _card_data(c: Checked, total: int, run: _Run, config: vision.Config) -> dict:
-    import base64
+    return _photo_fields(c.position, total, c.name, c.facts, c.judgement, c.error, c.thumb, c.privacy, c.photo_id,
+                         config)
 
-    location, map_url = _location(c.facts) if c.facts else (S.NO_LOCATION, "")
-    grade, rank = _grade_text(c.judgement, config)
-    j = c.judgement
-    return {"position": c.position, "total": total, "name": c.name,
-            "thumb": "data:image/jpeg;base64," + base64.b64encode(c.thumb).decode("ascii") if c.thumb else "",
-            "taken": _taken_text(c.facts) if c.facts else S.NO_TIME, "location": location, "map_url": map_url,
-            "address": _address(c.facts or {}),
+
+def _photo_fields(position: int, total: int, name: str, facts: dict, j: vision.Judgement | None, error: str,
+                  thumb: bytes | None, privacy_lines: list[str], photo_id: int | None, config: vision.Config) -> dict:
+    location, map_url = _location(facts) if facts else (S.NO_LOCATION, "")
+    grade, rank = _grade_text(j, config)
+    return {"position": position, "total": total, "name": name,
+            "thumb": "data:image/jpeg;base64," + base64.b64encode(thumb).decode("ascii") if thumb else "",
+            "taken": _taken_text(facts) if facts else S.NO_TIME, "location": location, "map_url": map_url,
+            "address": _address(facts or {}),
             "grade": grade, "grade_rank": rank, "subject": j.subject if j else "", "reason": j.reason if j else "",
-            "findings": [vars(f) for f in j.findings] if j else [], "error": c.error, "privacy": c.privacy,
-            "photo_id": c.photo_id, "ai": j is not None}
+            "findings": [vars(f) for f in j.findings] if j else [], "error": error, "privacy": privacy_lines,
+            "photo_id": photo_id, "ai": j is not None}
 
 
 def _summary(results: list[Checked], config: vision.Config) -> dict:
@@ -516,7 +528,8 @@ def _summary(results: list[Checked], config: vision.Config) -> dict:
 
 async def _store(services: Services, batch_id: int, c: Checked) -> int:
     async with services.db.session() as s:
-        row = ImagePhoto(batch_id=batch_id, position=c.position, name=c.name[:255], facts=c.facts,
+        facts = {**c.facts, "privacy": c.privacy} if c.privacy else c.facts
+        row = ImagePhoto(batch_id=batch_id, position=c.position, name=c.name[:255], facts=facts,
                          judgement=c.judgement.to_json() if c.judgement else None, error=c.error[:500],
                          picture=c.picture)
         s.add(row)
@@ -533,6 +546,15 @@ class ReportData(CardData):
 
 class KintoneData(CardData):
     photo_id: RowId
+
+
+class BatchData(CardData):
+    batch_id: RowId
+
+
+class PageData(CardData):
+    batch_id: RowId
+    start: RowId
 
 
 async def _batch(req: SkillRequest, services: Services, batch_id: int) -> tuple[ImageBatch, list[ImagePhoto]] | None:
@@ -619,6 +641,47 @@ def repair_record(p: ImagePhoto, j: vision.Judgement, config: vision.Config, fie
     return {fields[k]: {"value": v} for k, v in values.items() if fields.get(k)}
 
 
+# A photo being registered carries a claim in kintone_record_id ("pending:<epoch seconds>:<nonce>") until kintone's
+# record id replaces it: two presses (one photo's button twice, the bulk button twice, or both) never register a photo
+# twice, on one replica or several. A claim older than CLAIM_STALE_SECONDS (a crash mid-way) may be taken again.
+CLAIM = "pending:"
+CLAIM_STALE_SECONDS = 600
+
+
+def _pending(value: str | None) -> bool:
+    return bool(value) and str(value).startswith(CLAIM)
+
+
+def _registered(value: str | None) -> bool:
+    return bool(value) and not _pending(value)
+
+
+async def _claim(services: Services, photo_ids: list[int]) -> tuple[str, set[int]]:
+    """Claim the photos not yet registered nor being registered; returns (the claim, the ids it holds)."""
+    if not photo_ids:
+        return "", set()
+    now = int(services.clock.now().timestamp())
+    mine = f"{CLAIM}{now:010d}:{secrets.token_hex(6)}"
+    stale = f"{CLAIM}{now - CLAIM_STALE_SECONDS:010d}"
+    async with services.db.session() as s:
+        await s.execute(update(ImagePhoto).where(
+            ImagePhoto.id.in_(photo_ids),
+            or_(ImagePhoto.kintone_record_id.is_(None),
+                and_(ImagePhoto.kintone_record_id.like(f"{CLAIM}%"), ImagePhoto.kintone_record_id < stale)))
+            .values(kintone_record_id=mine))
+    async with services.db.session() as s:
+        held = set((await s.execute(select(ImagePhoto.id).where(ImagePhoto.kintone_record_id == mine))).scalars())
+    return mine, held
+
+
+async def _settle(services: Services, claim: str, record_ids: dict[int, str | None]) -> None:
+    """Replace the claim by kintone's record id, or release it (None) so that a later press may try again."""
+    async with services.db.session() as s:
+        for photo_id, record_id in record_ids.items():
+            await s.execute(update(ImagePhoto).where(ImagePhoto.id == photo_id, ImagePhoto.kintone_record_id == claim)
+                            .values(kintone_record_id=record_id))
+
+
 async def on_kintone(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
     async with services.db.session() as s:
         photo = await s.get(ImagePhoto, int(req.data["photo_id"]))
@@ -626,7 +689,7 @@ async def on_kintone(req: SkillRequest, reply: ReplyPort, services: Services) ->
     if photo is None or batch is None or batch.user_id != req.user_id or batch.expires_at < services.clock.now():
         await reply.send_text(S.NOT_FOUND)
         return
-    if photo.kintone_record_id:
+    if _registered(photo.kintone_record_id):
         await reply.send_text(S.KINTONE_ALREADY.format(name=photo.name, record=photo.kintone_record_id))
         return
     j = vision.Judgement.from_json(photo.judgement) if photo.judgement else None
@@ -637,21 +700,181 @@ async def on_kintone(req: SkillRequest, reply: ReplyPort, services: Services) ->
     if client is None:
         await reply.send_text(S.KINTONE_NOT_CONFIGURED)
         return
+    claim, held = await _claim(services, [photo.id])
+    if photo.id not in held:
+        async with services.db.session() as s:
+            now = await s.get(ImagePhoto, photo.id)
+        current = now.kintone_record_id if now is not None else None
+        await reply.send_text(S.KINTONE_ALREADY.format(name=photo.name, record=current) if _registered(current)
+                              else S.KINTONE_IN_PROGRESS.format(name=photo.name))
+        return
     settings = settings_of(services)
     config = vision.load_config(settings)
     try:
         async with client:
-            key = await client.upload_file(f"{PurePath(photo.name).stem}_点検.jpg", photo.picture, "image/jpeg")
+            key = await client.upload_file(_upload_name(photo), photo.picture, "image/jpeg")
             record_id = await client.add_record(repair_record(photo, j, config, settings.kintone_fields,
                                                               reporter=req.user_name or req.user_id, file_key=key))
     except KintoneError as e:
+        await _settle(services, claim, {photo.id: None})
         await reply.send_text(e.message_ja)
         return
-    async with services.db.session() as s:
-        row = await s.get(ImagePhoto, photo.id)
-        if row is not None:
-            row.kintone_record_id = record_id
+    await _settle(services, claim, {photo.id: record_id})
     await reply.send_text(S.KINTONE_DONE.format(name=photo.name, record=record_id))
+
+
+def _upload_name(photo: ImagePhoto) -> str:
+    return f"{PurePath(photo.name).stem}_点検.jpg"
+
+
+def _threshold(settings: ImagesSettings, config: vision.Config) -> int:
+    """Rank of IMAGES_KINTONE_MIN_GRADE in the grade scale (an unknown code: the second grade, as Ⅱ is)."""
+    rank = config.rank(settings.IMAGES_KINTONE_MIN_GRADE.strip())
+    return rank if rank >= 0 else min(1, len(config.grades) - 1)
+
+
+def _min_grade_text(settings: ImagesSettings, config: vision.Config) -> str:
+    grade = config.grades[_threshold(settings, config)] if config.grades else None
+    return f"{config.scale}{grade.code}" if grade else config.scale
+
+
+def _eligible(j: vision.Judgement | None, config: vision.Config, threshold: int) -> bool:
+    """A finding the bulk button registers: judged, with damage found, at the threshold grade or worse."""
+    return bool(j is not None and j.judgeable and j.findings and config.rank(j.overall_grade) >= threshold)
+
+
+def _record_numbers(ids: list[str]) -> str:
+    """「1、2、3」, 「101〜150」 (consecutive), or 「7ほか59件」."""
+    if len(ids) <= 10:
+        return "、".join(ids)
+    if all(i.isdigit() for i in ids) and [int(i) for i in ids] == list(range(int(ids[0]), int(ids[0]) + len(ids))):
+        return f"{ids[0]}〜{ids[-1]}"
+    return f"{ids[0]}ほか{len(ids) - 1}件"
+
+
+async def on_kintone_all(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+    """The summary card's button: every finding at IMAGES_KINTONE_MIN_GRADE or worse of the batch to the 補修要望 app,
+    each photo uploaded (POST /k/v1/file.json), then the records MAX_ADD_RECORDS at a time (POST
+    /k/v1/records.json, all or none per request). Photos already registered (or being registered) are skipped."""
+    found = await _batch(req, services, int(req.data["batch_id"]))
+    if found is None:
+        await reply.send_text(S.NOT_FOUND)
+        return
+    _, rows = found
+    settings = settings_of(services)
+    config = vision.load_config(settings)
+    threshold = _threshold(settings, config)
+    grade = _min_grade_text(settings, config)
+    judged = {p.id: vision.Judgement.from_json(p.judgement) for p in rows if p.judgement}
+    eligible = [p for p in rows if p.picture is not None and _eligible(judged.get(p.id), config, threshold)]
+    if not eligible:
+        await reply.send_text(S.KINTONE_BULK_NOTHING.format(grade=grade))
+        return
+    client = repair_client(services)
+    if client is None:
+        await reply.send_text(S.KINTONE_NOT_CONFIGURED)
+        return
+    before = [p for p in eligible if _registered(p.kintone_record_id)]
+    claim, held = await _claim(services, [p.id for p in eligible if not _registered(p.kintone_record_id)])
+    todo = [p for p in eligible if p.id in held]
+    busy = len(eligible) - len(before) - len(todo)
+    if not todo:
+        lines = [S.KINTONE_BULK_ALL_DONE.format(grade=grade, n=len(eligible))] if not busy else \
+            [S.KINTONE_BULK_BUSY.format(n=busy)]
+        await reply.send_text("".join(lines))
+        return
+    await reply.inform(S.KINTONE_BULK_WORKING.format(n=len(todo)))
+    added: list[str] = []
+    failure: KintoneError | None = None
+    reporter = req.user_name or req.user_id
+    sem = asyncio.Semaphore(max(1, settings.IMAGES_CONCURRENCY))
+
+    async def upload(p: ImagePhoto) -> str:
+        async with sem:
+            return await client.upload_file(_upload_name(p), p.picture or b"", "image/jpeg")
+
+    async with client:
+        for start in range(0, len(todo), MAX_ADD_RECORDS):
+            chunk = todo[start:start + MAX_ADD_RECORDS]
+            keys = await asyncio.gather(*(upload(p) for p in chunk), return_exceptions=True)
+            bad = next((k for k in keys if isinstance(k, BaseException)), None)
+            try:
+                if bad is not None:
+                    raise bad
+                records = [repair_record(p, judged[p.id], config, settings.kintone_fields, reporter=reporter,
+                                         file_key=str(k)) for p, k in zip(chunk, keys)]
+                ids = await client.add_records(records)
+            except KintoneError as e:
+                failure = e
+                break
+            await _settle(services, claim, {p.id: i for p, i in zip(chunk, ids)})
+            added += ids
+    left = [p for p in todo[len(added):]]
+    if left:
+        await _settle(services, claim, {p.id: None for p in left})
+    lines = []
+    if added:
+        lines.append(S.KINTONE_BULK_DONE.format(grade=grade, n=len(eligible), added=len(added),
+                                                records=_record_numbers(added)))
+    if before:
+        lines.append(S.KINTONE_BULK_SKIPPED.format(n=len(before)))
+    if busy:
+        lines.append(S.KINTONE_BULK_BUSY.format(n=busy))
+    if failure is not None:
+        lines.append(S.KINTONE_BULK_FAILED.format(n=len(left), why=failure.message_ja.rstrip("。")))
+    await reply.send_text("".join(lines))
+
+
+# ------------------------------------------------------------------------------------------------- pages of cards
+
+def _next_page(last_shown: int, size: int, total: int) -> tuple[int, int] | None:
+    """(first, last) position of the page after `last_shown`, or None when every photo has had its card."""
+    if last_shown >= total:
+        return None
+    return last_shown + 1, min(total, last_shown + size)
+
+
+def _thumb_of(picture: bytes, settings: ImagesSettings) -> bytes:
+    with Image.open(BytesIO(picture)) as im:
+        return photos.thumbnail(im.convert("RGB"), max_bytes=settings.IMAGES_CARD_THUMB_BYTES)
+
+
+async def on_page(req: SkillRequest, reply: ReplyPort, services: Services) -> None:
+    """「次の30枚」: the cards of the batch's next IMAGES_CARDS_MAX photos (thumbnails made again from the kept
+    pictures), IMAGES_CARD_INTERVAL_SECONDS apart, then a small card that says how far the batch has been shown
+    and offers the page after (Teams allows about 60 messages per 30 s in a conversation; a batch of 200 is 7 pages)."""
+    found = await _batch(req, services, int(req.data["batch_id"]))
+    if found is None:
+        await reply.send_text(S.NOT_FOUND)
+        return
+    batch, rows = found
+    settings = settings_of(services)
+    config = vision.load_config(settings)
+    size = max(1, settings.IMAGES_CARDS_MAX)
+    total = len(rows)
+    start = int(req.data["start"])
+    page = [p for p in rows if start <= p.position < start + size]
+    if not page:
+        await reply.send_text(S.PAGE_NONE.format(total=total))
+        return
+    ready = _kintone_ready(settings)
+    pause = max(0.0, settings.IMAGES_CARD_INTERVAL_SECONDS)
+    for k, p in enumerate(page):
+        if k and pause:
+            await asyncio.sleep(pause)
+        thumb = await asyncio.to_thread(_thumb_of, p.picture, settings) if p.picture else None
+        j = vision.Judgement.from_json(p.judgement) if p.judgement else None
+        facts = dict(p.facts or {})
+        data = _photo_fields(p.position, total, p.name, facts, j, p.error, thumb, list(facts.get("privacy") or []),
+                             p.id, config)
+        await reply.send_card(cards.photo_card(data, label=cards.AI_LABEL if j is not None else cards.OFFLINE_LABEL,
+                                               kintone=ready and not _registered(p.kintone_record_id)),
+                              ai_generated=j is not None)
+    if pause:
+        await asyncio.sleep(pause)
+    last = page[-1].position
+    await reply.send_card(cards.page_card(batch_id=batch.id, first=page[0].position, last=last, total=total,
+                                          next_page=_next_page(last, size, total)))
 
 
 async def purge(services: Services) -> None:
@@ -666,4 +889,6 @@ async def purge(services: Services) -> None:
 VERBS = {
     cards.REPORT_VERB: Verb(on_report, ReportData),
     cards.KINTONE_VERB: Verb(on_kintone, KintoneData),
+    cards.KINTONE_ALL_VERB: Verb(on_kintone_all, BatchData),
+    cards.PAGE_VERB: Verb(on_page, PageData),
 }

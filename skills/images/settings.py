@@ -58,6 +58,10 @@ class ImagesSettings(AppSettings):
     """API token of the 補修要望 app (add record + file upload); secret, from the environment only."""
     IMAGES_KINTONE_FIELD_MAP: str = ""
     """JSON mapping our names → the 補修要望 app's field codes; keys not given keep the defaults (title→件名, subject→対象, kind→損傷の種類, grade→判定区分, extent→損傷の程度, action→推奨対応, confidence→確信度, taken_at→撮影日時, location→位置情報, map_url→地図, reporter→登録者, photo→写真)."""
+    IMAGES_KINTONE_MIN_GRADE: str = "Ⅱ"
+    """Mildest 判定区分 the summary card's bulk button registers in kintone (a code of the grades file: Ⅱ = Ⅱ, Ⅲ and Ⅳ)."""
+    IMAGES_CARD_INTERVAL_SECONDS: float = 0.5
+    """Pause between the photo cards of one page sent with 「次の30枚」 (0.5 s keeps a page under Teams' 60 messages per 30 s in a conversation)."""
     IMAGES_GEOCODER_URL: str = ""
     """Reverse geocoder for the address of a photo's GPS position, 国土地理院's API or a server answering like it (https://mreversegeocoder.gsi.go.jp/reverse-geocoder/LonLatToAddress); empty = no address, only coordinates and the 地理院地図 link."""
     IMAGES_GEOCODER_TIERS: str = "internet"

@@ -612,7 +612,12 @@ CASES: dict[tuple[str, str], list[Case]] = {
         lambda: _mod("cards.images").summary_card(
             batch_id=4, total=2, label="【AIによる判定】", grades=[("Ⅰ", 0), ("Ⅲ", 1)], kinds=[("ポットホール", 1)],
             worst=[{"position": 1, "name": "写真1.jpg", "grade": "Ⅲ", "kinds": "ポットホール", "map_url": None}],
-            not_judged=1, no_location=1, messages=["1枚は読み取れませんでした。"], privacy=[]),
+            not_judged=1, no_location=1, messages=["1枚は読み取れませんでした。"], privacy=[],
+            kintone_all=("判定区分Ⅱ", 1), next_page=(31, 60)),
+    ],
+    ("cards.images", "page_card"): [
+        lambda: _mod("cards.images").page_card(batch_id=4, first=31, last=60, total=200, next_page=(61, 90)),
+        lambda: _mod("cards.images").page_card(batch_id=4, first=181, last=200, total=200, next_page=None),
     ],
     ("cards.tier", "tier_card"): [
         lambda: _mod("cards.tier").tier_card(None, "internet", [("internet", "ep-net", False),

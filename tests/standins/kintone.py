@@ -1,4 +1,4 @@
-"""Loopback stand-in for a kintone app (REST API: ``/k/v1/record.json`` POST/PUT, ``/k/v1/records.json`` GET).
+"""Loopback stand-in for a kintone app (REST API: ``/k/v1/record.json`` POST/PUT, ``/k/v1/records.json`` GET/POST).
 
 What it checks like kintone does:
 
@@ -268,6 +268,7 @@ class KintoneStandIn(LoopbackServer):
         app.router.add_post("/k/v1/record.json", self._post_record)
         app.router.add_put("/k/v1/record.json", self._put_record)
         app.router.add_get("/k/v1/records.json", self._get_records)
+        app.router.add_post("/k/v1/records.json", self._post_records)
         app.router.add_post("/k/v1/file.json", self._post_file)
 
     def middlewares(self) -> list:
@@ -400,6 +401,26 @@ class KintoneStandIn(LoopbackServer):
             return _error(400, "CB_VA01", "入力内容が正しくありません。", errors=errors)
         rid = self.add_record(values)
         return _json({"id": rid, "revision": "1"})
+
+    async def _post_records(self, request: web.Request) -> web.Response:
+        """``POST /k/v1/records.json``: up to 100 records, all added or none (errors keyed ``records[i].<code>``)."""
+        body = request[JSON_BODY] or {}
+        bad = self._check_app(body.get("app"))
+        if bad:
+            return bad
+        records = body.get("records")
+        if not isinstance(records, list) or not records or len(records) > 100:
+            return _error(400, "CB_VA01", "入力内容が正しくありません。",
+                          errors={"records": {"messages": ["1件以上100件以下で指定してください。"]}})
+        checked, errors = [], {}
+        for i, record in enumerate(records):
+            values, errs = self._validate(record)
+            errors.update({f"records[{i}].{k.removeprefix('record.')}": v for k, v in errs.items()})
+            checked.append(values)
+        if errors:
+            return _error(400, "CB_VA01", "入力内容が正しくありません。", errors=errors)
+        ids = [self.add_record(values) for values in checked]
+        return _json({"ids": ids, "revisions": ["1"] * len(ids)})
 
     async def _post_file(self, request: web.Request) -> web.Response:
         """``POST /k/v1/file.json``: multipart with a part named ``file`` → ``{"fileKey"}``."""
