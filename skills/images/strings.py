@@ -1,7 +1,7 @@
 """Japanese strings of 画像点検 that the skill sends (the cards' own words are in cards/images.py)."""
 
 USAGE = ("画像点検の使い方：道路や水道管の写真（JPEG・PNG・HEIC）または写真をまとめたzipファイルに「点検」と添えて送って"
-         "ください。SharePoint・OneDrive の共有フォルダーのリンクを「/photo リンク」と送ることもできます。写真ごとに損傷の種類・判定区分・位置を示し、報告書（Excel・Word）の作成とkintoneの補修要望への"
+         "ください。SharePoint・OneDrive の共有フォルダーのリンクを「/photo リンク」と送るか、リンクに「点検」と添えて送ることもできます。写真ごとに損傷の種類・判定区分・位置を示し、報告書（Excel・Word）の作成とkintoneの補修要望への"
          "登録ができます。")
 WORKING = "写真を確認しています（{done}/{total}枚）…"
 DOWNLOAD_TOO_LARGE = "「{name}」は大きすぎるため受け取れません（上限は{mb}MBです）。"
