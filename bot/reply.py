@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 AI_LABEL = {"type": "https://schema.org/Message", "@type": "Message", "@context": "https://schema.org",
             "additionalType": ["AIGeneratedContent"]}
+STREAM_INTERRUPTED = "（AIの応答が途中で途切れたため、この回答は不完全です。）"
 STREAM_INTERVAL = 1.0          # Teams accepts about one streaming update per second
 MAX_CITATIONS = 20
 
@@ -200,6 +201,7 @@ class TurnReplyPort:
         seq = self._informative_seq
         last = time.monotonic()     # first update after a second: a quick answer arrives as one message
         stopped = False
+        shown = False               # part of the answer is on the user's screen
         try:
             async for chunk in chunks:
                 text += chunk
@@ -218,7 +220,12 @@ class TurnReplyPort:
                         break
                     raise
                 stream_id = stream_id or getattr(resp, "id", None)
+                shown = True
                 last = time.monotonic()
+        except Exception:
+            if shown and stream_id:
+                await self._close_interrupted(text, stream_id, ai_generated=ai_generated)
+            raise
         finally:
             if stopped:
                 aclose = getattr(chunks, "aclose", None)
@@ -244,6 +251,22 @@ class TurnReplyPort:
             if status_of(e) != 403:
                 raise
         return text
+
+    async def _close_interrupted(self, text: str, stream_id: str, *, ai_generated: bool) -> None:
+        """The source of a stream failed after part of it was shown: end the stream (Teams would leave it
+        "streaming") with what was shown and a line saying it is incomplete; the caller's error message follows."""
+        self._informative_stream = None
+        act = message_activity(text.rstrip() + "\n\n" + STREAM_INTERRUPTED, ai_generated=ai_generated,
+                               feedback=False)
+        final = {"type": "streaminfo", "streamId": stream_id, "streamType": "final"}
+        if self.teams:
+            act.entities = list(act.entities or []) + [RawEntity(final)]
+        else:
+            act.channel_data = {"streamId": stream_id, "streamType": "final"}
+        try:
+            await self._send(act)
+        except Exception as e:  # noqa: BLE001 - the original failure is what the caller reports
+            log.info("interrupted stream not closed (status %s)", status_of(e))
 
     async def send_file(self, name: str, content: bytes, content_type: str, *, description: str = "") -> str | None:
         """Teams: a file-consent card in personal chat (see bot/files.py); elsewhere Teams takes no files from

@@ -198,3 +198,49 @@ async def test_graph(fault_name):
         await service.close()
         await fault.stop()
         await graph.stop()
+
+
+async def test_model_stream_cut_mid_answer_through_the_app(sqlite_db):
+    """Free text in personal chat streams the model's answer to Teams (streaming updates). The connection to the
+    model is cut after part of the answer was shown: the stream must be closed (a final message, not left
+    "streaming"), and the user told in Japanese that the answer was interrupted — the partial text is not presented
+    as a complete AI answer."""
+    import aiohttp
+
+    from tests.harness import running_bot
+    from tests.standins.connector import ConnectorStandIn
+
+    llm = OpenAIStandIn(default={"text": "年次休暇は1年につき20日です。" * 12, "chunk_delay": 0.1})
+    fault, base = await _proxied(llm)
+    connector = await ConnectorStandIn().start()
+    services = make_services(sqlite_db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": base,
+                                                 "LLM_MAX_RETRIES": "2", "LLM_TIMEOUT_SECONDS": "10"})
+    try:
+        fault.always = {"drop_after": 4000}
+        async with running_bot(services) as url, aiohttp.ClientSession() as http:
+            act = connector.activity("休暇について教えて")
+            async with http.post(f"{url}/api/messages", json=act) as r:
+                assert r.status == 202
+            await connector.wait_for(lambda a: any(x.get("type") == "message" for x in a), timeout=30)
+            await __import__("asyncio").sleep(1)
+            acts = connector.activities()
+            summary = [(a.get("type"), (a.get("text") or "")[:40],
+                        [e.get("streamType") for e in a.get("entities") or [] if e.get("type") == "streaminfo"])
+                       for a in acts]
+            print("\nSTREAM CUT:", json.dumps(summary, ensure_ascii=False))
+            streamed = [a for a in acts if a.get("type") == "typing" and a.get("text")]
+            assert streamed, "the cut came before any streaming update: raise drop_after"
+            msgs = [a for a in acts if a.get("type") == "message"]
+            finals = [a for a in acts if any(e.get("streamType") == "final" for e in a.get("entities") or []
+                                             if e.get("type") == "streaminfo")]
+            assert finals, "the stream was left open"
+            from bot.reply import STREAM_INTERRUPTED
+
+            assert finals[0]["text"].endswith(STREAM_INTERRUPTED)               # the shown part, said incomplete
+            assert not (finals[0].get("channelData") or {}).get("feedbackLoop")
+            assert msgs[-1]["text"].startswith("AIサービスに接続できませんでした"), [m.get("text") for m in msgs]
+            assert fault.count("/chat/completions") == 1              # text had reached the user: not re-asked
+    finally:
+        await connector.stop()
+        await fault.stop()
+        await llm.stop()
