@@ -793,25 +793,27 @@ async def on_kintone_all(req: SkillRequest, reply: ReplyPort, services: Services
         async with sem:
             return await client.upload_file(_upload_name(p), p.picture or b"", "image/jpeg")
 
-    async with client:
-        for start in range(0, len(todo), MAX_ADD_RECORDS):
-            chunk = todo[start:start + MAX_ADD_RECORDS]
-            keys = await asyncio.gather(*(upload(p) for p in chunk), return_exceptions=True)
-            bad = next((k for k in keys if isinstance(k, BaseException)), None)
-            try:
-                if bad is not None:
-                    raise bad
-                records = [repair_record(p, judged[p.id], config, settings.kintone_fields, reporter=reporter,
-                                         file_key=str(k)) for p, k in zip(chunk, keys)]
-                ids = await client.add_records(records)
-            except KintoneError as e:
-                failure = e
-                break
-            await _settle(services, claim, {p.id: i for p, i in zip(chunk, ids)})
-            added += ids
-    left = [p for p in todo[len(added):]]
-    if left:
-        await _settle(services, claim, {p.id: None for p in left})
+    try:
+        async with client:
+            for start in range(0, len(todo), MAX_ADD_RECORDS):
+                chunk = todo[start:start + MAX_ADD_RECORDS]
+                keys = await asyncio.gather(*(upload(p) for p in chunk), return_exceptions=True)
+                bad = next((k for k in keys if isinstance(k, BaseException)), None)
+                try:
+                    if bad is not None:
+                        raise bad
+                    records = [repair_record(p, judged[p.id], config, settings.kintone_fields, reporter=reporter,
+                                             file_key=str(k)) for p, k in zip(chunk, keys)]
+                    ids = await client.add_records(records)
+                except KintoneError as e:
+                    failure = e
+                    break
+                await _settle(services, claim, {p.id: i for p, i in zip(chunk, ids)})
+                added += ids
+    finally:
+        left = todo[len(added):]          # not registered: released, so that the next press sends them
+        if left:
+            await _settle(services, claim, {p.id: None for p in left})
     lines = []
     if added:
         lines.append(S.KINTONE_BULK_DONE.format(grade=grade, n=len(eligible), added=len(added),
