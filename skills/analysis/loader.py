@@ -164,10 +164,10 @@ def save_tables(con: duckdb.DuckDBPyConnection, loaded: Loaded, folder: Path) ->
 
 # -- text files ----------------------------------------------------------------------------------------------------
 
-def detect_encoding(data: bytes) -> str:
+def detect_encoding(data: bytes, *, first: int | None = None) -> str:
     """utf-8-sig, utf-16, utf-8 or cp932: the first that decodes the whole file (checked in C, nothing kept). The
-    whole file, because DuckDB reads invalid UTF-8 without complaint: a Shift_JIS file whose first part is ASCII
-    would lose its Japanese."""
+    whole file, because a Shift_JIS file may start with ASCII. With `first`, UTF-8 is taken when that many bytes
+    decode: DuckDB's reader checks the rest as it reads (its INVALID ENCODING rejects, `_NotUtf8`)."""
     if data.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -176,10 +176,12 @@ def detect_encoding(data: bytes) -> str:
         return "utf-8"
     for enc in ("utf-8", "cp932"):
         dec = codecs.getincrementaldecoder(enc)()
+        end = len(data) if first is None or enc != "utf-8" else min(len(data), first)
         try:
-            for i in range(0, len(data), 1 << 20):      # in 1 MB pieces: no copy of the whole text is held
-                dec.decode(data[i:i + (1 << 20)])
-            dec.decode(b"", final=True)
+            for i in range(0, end, 1 << 20):      # in 1 MB pieces: no copy of the whole text is held
+                dec.decode(data[i:min(i + (1 << 20), end)])
+            if end == len(data):
+                dec.decode(b"", final=True)
             return enc
         except UnicodeDecodeError:
             continue
@@ -220,14 +222,31 @@ def _delimiter(head: str, tab: bool) -> str:
     return best
 
 
+UTF8_CHECKED = 1 << 20     # bytes of a stored file checked as UTF-8 in Python; DuckDB's reader checks the rest
+
+
+class _NotUtf8(Exception):
+    """DuckDB's reader met bytes that are not UTF-8 past the part checked in Python."""
+
+
 def _load_text(con, data: bytes, filename: str, work: Path, limits: LoadLimits, *, tab: bool,
                stored: Path | None = None) -> Loaded:
+    if stored is not None:
+        encoding = detect_encoding(data, first=UTF8_CHECKED)
+        if encoding in ("utf-8", "utf-8-sig"):   # DuckDB reads UTF-8 as it is and skips a BOM: no copy
+            try:
+                return _text_table(con, stored, filename, limits, tab=tab, encoding=encoding,
+                                   checked=len(data) <= UTF8_CHECKED)
+            except _NotUtf8:
+                pass                             # read again below, the encoding found on the whole file
     encoding = detect_encoding(data)
-    if stored is not None and encoding in ("utf-8", "utf-8-sig"):
-        path = stored                   # DuckDB reads UTF-8 as it is and skips a BOM: no copy
-    else:
-        path = work / "data.csv"
-        _to_utf8(data, encoding, path)
+    path = work / "data.csv"
+    _to_utf8(data, encoding, path)
+    return _text_table(con, path, filename, limits, tab=tab, encoding=encoding, checked=True)
+
+
+def _text_table(con, path: Path, filename: str, limits: LoadLimits, *, tab: bool, encoding: str,
+                checked: bool) -> Loaded:
     with path.open("rb") as f:
         head = f.read(HEAD_BYTES).decode("utf-8-sig", errors="ignore")
     delim = _delimiter(head, tab)
@@ -238,7 +257,7 @@ def _load_text(con, data: bytes, filename: str, work: Path, limits: LoadLimits, 
         raise LoadError(f"「{filename}」に読み取れるデータがありませんでした。")
     header = jp.find_header(rows)
     skip = _physical_lines(sample_text, delim, header.start + header.depth)
-    table = _read_csv(con, path, "data", filename, header, skip, delim, limits)
+    table = _read_csv(con, path, "data", filename, header, skip, delim, limits, checked=checked)
     notes = [f"文字コード: {ENCODING_JA.get(encoding, encoding)}"]
     return Loaded([table], notes)
 
@@ -254,7 +273,9 @@ def _physical_lines(text: str, delim: str, records: int) -> int:
 
 
 def _read_csv(con, path: Path, table: str, title: str, header: jp.Header, skip: int, delim: str,
-              limits: LoadLimits) -> TableInfo:
+              limits: LoadLimits, *, checked: bool = True) -> TableInfo:
+    """The typed table of a UTF-8 CSV. `checked`: the file is known to be UTF-8 (else bytes that are not raise
+    `_NotUtf8`, nothing kept)."""
     names = header.names[:limits.max_columns]
     notes: list[str] = []
     if header.start:
@@ -281,10 +302,23 @@ def _read_csv(con, path: Path, table: str, title: str, header: jp.Header, skip: 
     native = _native_types(sample, kinds, trims)
     if native:
         info = _native_table(con, source.replace(cols, native_columns(native)), table, title, names, native, notes,
-                             limits.max_rows)
+                             limits.max_rows, checked)
         if info is not None:
             return info
-    return _typed_table(con, source, table, title, names, kinds, notes, limits.max_rows, trims)
+    return _typed_table(con, source, table, title, names, kinds, notes, limits.max_rows, trims, checked)
+
+
+def _rejects(con, table: str, checked: bool) -> tuple[int, int]:
+    """(values the reader could not type, rows it could not read) in the read just made; the reject list emptied.
+    Raises _NotUtf8 (the table dropped) when the file was not known to be UTF-8 and the reader met other bytes."""
+    cast, encoding, rows = con.execute(
+        "SELECT count(*) FILTER (WHERE error_type = 'CAST'), count(*) FILTER (WHERE error_type = 'INVALID ENCODING'), "
+        "count(DISTINCT (scan_id, line)) FROM reject_errors").fetchone()
+    con.execute("DELETE FROM reject_errors")
+    if encoding and not checked:
+        con.execute(f"DROP TABLE {jp.ident(table)}")
+        raise _NotUtf8()
+    return int(cast), int(rows)
 
 
 # A column whose every sampled value is written the way DuckDB's CSV reader types it (plain integers, decimals, ISO
@@ -321,16 +355,14 @@ def native_columns(types: list[str]) -> str:
 
 
 def _native_table(con, source: str, table: str, title: str, names: list[str], types: list[str], notes: list[str],
-                  max_rows: int) -> TableInfo | None:
+                  max_rows: int, checked: bool = True) -> TableInfo | None:
     """The table read with the reader's own types (`_native_types`), or None (nothing kept) when a value did not
     type: a value the reader refused, an infinite or NaN number, an integer beyond what a DOUBLE holds exactly."""
     t = jp.ident(table)
     qs = [jp.ident(n) for n in names]
     con.execute(f"CREATE TABLE {t} AS SELECT {', '.join(f'c{j} AS {q}' for j, q in enumerate(qs))} FROM {source} "
                 f"LIMIT {int(max_rows) + 1}")
-    cast, rejected = con.execute("SELECT count(*) FILTER (WHERE error_type = 'CAST'), count(DISTINCT (scan_id, line)) "
-                                 "FROM reject_errors").fetchone()
-    con.execute("DELETE FROM reject_errors")
+    cast, rejected = _rejects(con, table, checked)
     rest_null = " AND ".join(f"{q} IS NULL" for q in qs[1:]) or "true"
     first = f"regexp_matches({qs[0]}, {jp.lit(_NOTE_ROW.pattern)})" if types[0] == "VARCHAR" else "false"
     drop = f"(({rest_null}) AND ({qs[0]} IS NULL OR {first}))"
@@ -374,7 +406,7 @@ def _name_kind(name: str, kind: str) -> str:
 
 
 def _typed_table(con, source: str, table: str, title: str, names: list[str], kinds: list[str], notes: list[str],
-                 max_rows: int, trims: list[bool]) -> TableInfo:
+                 max_rows: int, trims: list[bool], checked: bool = True) -> TableInfo:
     """One pass over the CSV: each column converted to its kind (the text kept beside it where a value may not
     read, to count and show what did not), empty rows and the note rows under a table marked; then the counts, the
     row limit, and the table renamed and cast into its final shape in place."""
@@ -389,10 +421,9 @@ def _typed_table(con, source: str, table: str, title: str, names: list[str], kin
             select.append(f"CASE WHEN v{j} IS NULL THEN c{j} END AS r{j}")
     con.execute(f"CREATE TABLE {t} AS SELECT {', '.join(select)}, {drop} AS _drop FROM {source} "
                 f"LIMIT {int(max_rows) + 1}")
-    rejected = con.execute("SELECT count(DISTINCT (scan_id, line)) FROM reject_errors").fetchone()[0]
+    _, rejected = _rejects(con, table, checked)
     if rejected:
         notes.append(f"形式が崩れていて読み取れなかった行（{rejected:,}行）を読み飛ばしました。")
-        con.execute("DELETE FROM reject_errors")
     total, dropped = con.execute(f"SELECT count(*), count(*) FILTER (WHERE _drop AND rowid < {int(max_rows)}) "
                                  f"FROM {t}").fetchone()
     if total > max_rows:

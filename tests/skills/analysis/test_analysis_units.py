@@ -222,3 +222,22 @@ def test_plain_columns_are_typed_by_the_reader_and_japanese_values_past_the_samp
                              monkeypatch)
     assert calls == ["data"] and rows[4] == 8001
     assert [(c.name, c.unreadable) for c in inf.columns if c.unreadable] == [("率", 1)]
+
+
+def test_shift_jis_past_the_part_checked_in_python_is_found_by_the_reader(tmp_path):
+    import skills.analysis.loader as loader_module
+
+    head = "id,kind,amount\n" + "".join(f"{i},A,{i}\n" for i in range(110_000))
+    assert len(head) > loader_module.UTF8_CHECKED
+    for tail, encoding, note in (("".join(f"{110_000 + i},転入,{i}\n" for i in range(10)), "cp932", "Shift_JIS"),
+                                 ("".join(f"{110_000 + i},転入,{i}\n" for i in range(10)), "utf-8", "UTF-8")):
+        data = (head + tail).encode(encoding)
+        folder = tmp_path / encoding
+        folder.mkdir()
+        (folder / "source.bin").write_bytes(data)
+        loaded, kinds, con = load(data, "late.csv", folder, LoadLimits(threads=2), lambda c, l: c.execute(
+            'SELECT count(*), min("amount"), max("id") FROM "data" WHERE "kind" = \'転入\'').fetchone(),
+            stored=folder / "source.bin")
+        con.close()
+        assert kinds == (10, 0, "110009") and loaded.tables[0].rows == 110_010      # id: an identifier, text
+        assert loaded.notes == [f"文字コード: {note}"] and loaded.tables[0].notes == []
