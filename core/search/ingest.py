@@ -137,6 +137,11 @@ class Converted:
     truncated_note: str = ""   # Japanese; set when only the first part was taken in (show it with the result)
 
 
+def too_large(name: str) -> FileTooLarge:
+    return FileTooLarge(f"「{name}」は大きすぎるため取り込めません（上限は{MAX_BYTES // (1024 * 1024)}MBです）。",
+                        filename=name)
+
+
 def supported(filename: str) -> bool:
     return PurePath(filename).suffix.lower() in SUPPORTED_EXTENSIONS
 
@@ -156,8 +161,7 @@ def to_markdown(data: bytes, filename: str, *, settings: IngestSettings | None =
             f"「{name}」は取り込めない形式です。PDF、Word（.docx）、Excel（.xlsx）、PowerPoint（.pptx）、HTML、"
             "テキスト（.txt）、Markdown（.md）のいずれかでお送りください。", filename=name)
     if len(data) > MAX_BYTES:
-        raise FileTooLarge(f"「{name}」は大きすぎるため取り込めません（上限は{MAX_BYTES // (1024 * 1024)}MBです）。",
-                           filename=name)
+        raise too_large(name)
     if not data.strip():
         raise EmptyDocument(f"「{name}」は空のファイルです。内容のあるファイルをお送りください。", filename=name)
     broken = BrokenFile(f"「{name}」を読み取れませんでした。ファイルが壊れているか、{_KIND_NAMES[ext]}の形式ではない"
@@ -417,6 +421,9 @@ async def ingest_folder(index: "Index", set_name: str, path: str | Path, *, url_
             report.skipped += 1
             continue
         seen.add(rel)
+        if file.stat().st_size > MAX_BYTES:        # refused unread: a 2 GB file must not be read into memory
+            report.failed.append((rel, too_large(file.name).message))
+            continue
         data = file.read_bytes()
         meta = FrontMatter()
         if file.suffix.lower() in FRONT_MATTER_EXTENSIONS:
