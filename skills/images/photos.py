@@ -2,10 +2,15 @@
 that may be sent (shrunk, no EXIF) and the small copies for cards and reports. A zip of photos is opened under the
 document ingest's zip-bomb limits (core.search.extract.inspect_zip, INGEST_MAX_* settings).
 
-Pure functions, CPU-bound: the handler runs them in a thread."""
+Pure functions, CPU-bound: the handler runs them in a thread. `prepare` decodes a photo in a child process
+(core.search.extract.run_isolated, under DECODE_MEMORY_MB and DECODE_SECONDS): a photo's pixels are hostile input —
+a 175 KB PNG of 60 million pixels is 240 MB once decoded — and never enter the bot's process; only the upright copy
+of at most `max_side` pixels comes back (#21)."""
 from __future__ import annotations
 
+import base64
 import io
+import logging
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -21,7 +26,11 @@ try:  # HEIC/HEIF (iPhone photos) through libheif, when the wheel is installed
 except ImportError:  # pragma: no cover - pillow-heif is in requirements.txt
     HEIF = False
 
+log = logging.getLogger(__name__)
+
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".heic", ".heif")
+DECODE_MEMORY_MB = 1024      # address space of the child that decodes one photo (a 60-Mpx photo needs about 400 MB)
+DECODE_SECONDS = 60.0        # wall-clock and CPU time it may take
 Image.init()
 FORMATS = tuple(f for f in ("JPEG", "MPO", "PNG", "HEIF") if f in Image.OPEN)   # what Pillow may open here
 GSI_MAP = "https://maps.gsi.go.jp/#17/{lat:.6f}/{lon:.6f}/"
@@ -79,11 +88,49 @@ def is_photo_name(name: str) -> bool:
 
 
 def prepare(data: bytes, name: str, *, max_side: int, max_pixels: int) -> Prepared:
+    """`decode` in a child process under DECODE_MEMORY_MB and DECODE_SECONDS (blocking: call it from a thread). A
+    photo that needs more memory or time, or crashes its decoder, is "unreadable". Raises PhotoError."""
+    from core.search.extract import Limits, Refused, run_isolated
+
+    try:
+        out = run_isolated("skills.images.photos:decode_in_child", data,
+                           {"name": name, "max_side": max_side, "max_pixels": max_pixels},
+                           Limits(memory_mb=DECODE_MEMORY_MB, timeout_seconds=DECODE_SECONDS))
+    except Refused as e:
+        log.warning("photo decoder stopped (%s): %s", e.code, e.detail[:300])
+        raise PhotoError("unreadable", reason=e.code) from None
+    if not isinstance(out, dict) or out.get("error"):
+        info = out.get("info") if isinstance(out, dict) and isinstance(out.get("info"), dict) else {}
+        raise PhotoError(str(out.get("error") if isinstance(out, dict) else "unreadable"), **info)
+    image = Image.frombytes("RGB", (int(out["size"][0]), int(out["size"][1])), base64.b64decode(out["rgb"]))
+    taken = datetime.fromisoformat(out["taken_at"]) if out.get("taken_at") else None
+    where = Located(*out["location"]) if out.get("location") else None
+    return Prepared(name=name, image=image, original_size=(int(out["original_size"][0]), int(out["original_size"][1])),
+                    original_bytes=len(data), orientation=out.get("orientation"), taken_at=taken, location=where,
+                    fmt=str(out.get("fmt") or ""), notes=list(out.get("notes") or []))
+
+
+def decode_in_child(data: bytes, args: dict) -> dict:
+    """core.search.extract.run_isolated's entry (in the child): `decode`, the image as raw RGB bytes (base64)."""
+    try:
+        p = decode(data, str(args["name"]), max_side=int(args["max_side"]), max_pixels=int(args["max_pixels"]))
+    except PhotoError as e:
+        return {"error": e.code, "info": e.info}
+    return {"size": list(p.image.size), "rgb": base64.b64encode(p.image.tobytes()).decode("ascii"),
+            "original_size": list(p.original_size), "orientation": p.orientation,
+            "taken_at": p.taken_at.isoformat() if p.taken_at else None,
+            "location": [p.location.lat, p.location.lon] if p.location else None, "fmt": p.fmt, "notes": p.notes}
+
+
+def decode(data: bytes, name: str, *, max_side: int, max_pixels: int) -> Prepared:
     """Open, check the pixel count before decoding, read EXIF (orientation, time, GPS), decode at reduced size when
-    the format allows (JPEG DCT scaling), turn upright and shrink to `max_side`. Raises PhotoError."""
+    the format allows (JPEG DCT scaling), shrink to `max_side` (before any full-size copy is made) and turn upright.
+    Runs in this process: callers use `prepare`. Raises PhotoError."""
     try:
         im = Image.open(io.BytesIO(data), formats=FORMATS)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:             # Pillow's own guard (over twice MAX_IMAGE_PIXELS): too large
+        raise PhotoError("too_many_pixels", limit=max_pixels) from None
+    except (UnidentifiedImageError, OSError, ValueError):
         raise PhotoError("unreadable") from None
     try:
         w, h = im.size
@@ -100,6 +147,8 @@ def prepare(data: bytes, name: str, *, max_side: int, max_pixels: int) -> Prepar
             im.load()
         except (OSError, ValueError, Image.DecompressionBombError):
             raise PhotoError("unreadable") from None
+        if im.mode in ("RGB", "RGBA", "RGBX", "L", "LA", "CMYK", "YCbCr"):
+            im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)   # in place: the full size is let go
         upright = ImageOps.exif_transpose(im)
         if upright is None:  # pragma: no cover - exif_transpose returns an image unless in_place
             upright = im
