@@ -38,6 +38,9 @@ KIND_WORDS = {"広報": "public", "市民向け": "public", "お知らせ": "pub
               "通知": "notice", "庁内": "notice", "公用文": "notice"}
 MAX_AI_CHARS = 12000      # characters of a document the model is given for its suggestions
 DOCX_LIMITS = Limits(max_uncompressed_mb=40, max_members=2000)   # the document is opened in this process
+# python-docx builds the whole body in this process: about 8 MB of parse tree per MB of word/document.xml (a 38 MB
+# body in a 2.5 MB file took 300 MB). 8 MB of body XML is far more than NOTICES_CHECK_MAX_CHARS' text ever needs.
+DOCX_BODY_MAX_MB = 8
 
 
 def settings_of(services: Services) -> NoticesSettings:
@@ -82,15 +85,26 @@ async def check_text(req: SkillRequest, reply: ReplyPort, services: Services, te
     await reply.send_card(result_card(row, services, page=0))
 
 
-def read_docx(data: bytes, name: str) -> None:
-    """Refuse what is not a sound Word package before python-docx opens it in this process (zip bombs, odd parts)."""
+def read_docx(data: bytes, name: str, max_chars: int = 30000) -> None:
+    """Refuse what is not a sound Word package before python-docx opens it in this process: zip bombs, odd parts,
+    a body too large to parse here (DOCX_BODY_MAX_MB), a package carrying macros (never run: refused unread)."""
     try:
         inspect_zip(data, "docx", DOCX_LIMITS)
         with zipfile.ZipFile(io.BytesIO(data)) as z:
-            if "word/document.xml" not in z.namelist():
-                raise CheckError(S.CHECK_DOCX_BROKEN.format(name=name))
-    except (Refused, zipfile.BadZipFile, ValueError, OSError):
+            infos = {i.filename: i for i in z.infolist()}
+            types = z.read("[Content_Types].xml") if "[Content_Types].xml" in infos else b""
+    except Refused as e:
+        if e.code in ("zip_size", "zip_ratio", "zip_members", "zip_nested"):
+            raise CheckError(S.CHECK_DOCX_UNSAFE.format(name=name)) from None
         raise CheckError(S.CHECK_DOCX_BROKEN.format(name=name)) from None
+    except (zipfile.BadZipFile, ValueError, OSError, KeyError):
+        raise CheckError(S.CHECK_DOCX_BROKEN.format(name=name)) from None
+    if "word/document.xml" not in infos:
+        raise CheckError(S.CHECK_DOCX_BROKEN.format(name=name))
+    if any(n.lower().endswith("vbaproject.bin") for n in infos) or b"macroEnabled" in types:
+        raise CheckError(S.CHECK_DOCX_MACRO.format(name=name))
+    if infos["word/document.xml"].file_size > DOCX_BODY_MAX_MB << 20:
+        raise CheckError(S.CHECK_DOCX_TOO_LARGE.format(name=name, n=max_chars))
 
 
 async def check_file(req: SkillRequest, reply: ReplyPort, services: Services, att: FileAttachment) -> None:
@@ -100,7 +114,7 @@ async def check_file(req: SkillRequest, reply: ReplyPort, services: Services, at
         return
     try:
         data = await fetch(settings_of(services), att)
-        read_docx(data, name)
+        read_docx(data, name, settings_of(services).NOTICES_CHECK_MAX_CHARS)
         text = await asyncio.to_thread(_docx_text, data, name)
     except (FileError, CheckError) as e:
         await reply.send_text(e.message)
