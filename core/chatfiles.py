@@ -10,7 +10,8 @@ redirect (core.net), and the host list and address policy still apply to every h
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable
+from pathlib import Path
+from typing import Awaitable, BinaryIO, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -55,10 +56,12 @@ def download_check(hosts: list[str], policy: AddressPolicy):
 
 
 async def download(url: str, *, max_bytes: int, timeout: float, hosts: list[str],
-                   allowlist: list[str] | tuple[str, ...] = (), bearer: Bearer | None = None) -> bytes:
+                   allowlist: list[str] | tuple[str, ...] = (), bearer: Bearer | None = None,
+                   into: BinaryIO | None = None) -> bytes:
     """GET a file with a size cap, only from the allowed hosts, every redirect hop checked against the host list
     and the address policy; with `bearer`, its token (if any) is sent to the first URL only, once that URL passed
-    the checks. Raises DownloadError("refused" | "too_large" | "failed")."""
+    the checks. With `into`, the body is written to that file as it arrives and b"" is returned. Raises
+    DownloadError("refused" | "too_large" | "failed")."""
     policy = AddressPolicy(allowlist)
     check = download_check(hosts, policy)
     authorization = None
@@ -76,7 +79,7 @@ async def download(url: str, *, max_bytes: int, timeout: float, hosts: list[str]
         authorization = f"Bearer {token}" if token else None
     async with policy_session(policy, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
         res = await fetch_checked(session, url or "", policy, max_bytes=max_bytes, max_redirects=MAX_REDIRECTS,
-                                  check=check, deadline=timeout, authorization=authorization)
+                                  check=check, deadline=timeout, authorization=authorization, into=into)
     if res.ok and not res.not_modified:
         return res.body
     host = _host_of(res.url)              # the URL itself carries a token: only its host is logged
@@ -97,6 +100,27 @@ async def attachment_bytes(url: str | None, content: bytes | None, *, max_bytes:
     if len(data) > max_bytes:
         raise DownloadError("too_large")
     return data
+
+
+async def attachment_to_file(url: str | None, content: bytes | None, path: Path, *, max_bytes: int, timeout: float,
+                             hosts: list[str], allowlist: list[str] | tuple[str, ...] = (),
+                             bearer: Bearer | None = None) -> int:
+    """A file sent in chat written to `path` — its inline bytes, or its download streamed to disk under the same
+    policy as `download` — so that a large file (a recording of hundreds of MB) is never held in this process's
+    memory. Returns its size in bytes; raises DownloadError (a partial file is removed)."""
+    if content is not None:
+        if len(content) > max_bytes:
+            raise DownloadError("too_large")
+        path.write_bytes(content)
+        return len(content)
+    try:
+        with path.open("wb") as f:
+            await download(url or "", max_bytes=max_bytes, timeout=timeout, hosts=hosts, allowlist=allowlist,
+                           bearer=bearer, into=f)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path.stat().st_size
 
 
 def _host_of(url: str) -> str:

@@ -17,7 +17,7 @@ import contextlib
 import ipaddress
 import socket
 from dataclasses import dataclass
-from typing import AsyncContextManager, Callable, Iterable
+from typing import AsyncContextManager, BinaryIO, Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -196,26 +196,29 @@ async def fetch_checked(session: aiohttp.ClientSession, url: str, policy: Addres
                         max_redirects: int = 5, validators: dict[str, str] | None = None,
                         check: Callable[[str], None] | None = None,
                         host_gate: Callable[[str], AsyncContextManager] | None = None,
-                        deadline: float | None = None, authorization: str | None = None) -> FetchResult:
+                        deadline: float | None = None, authorization: str | None = None,
+                        into: BinaryIO | None = None) -> FetchResult:
     """GET url following redirects by hand. Before each hop (the first URL included) `check(url)` runs (it raises
     FetchRefused to refuse, e.g. for a host outside a list), then `check_url` applies the address policy. Never
     raises for network trouble: the result carries an error code. `validators` (If-None-Match /
     If-Modified-Since) go to the original URL only; `host_gate(host)` wraps each request (per-host limits);
     `deadline` bounds the whole fetch, every hop included (seconds). `authorization` (an Authorization header
     value) goes, like the validators, to the original URL only: a credential never follows a redirect. `session`
-    should come from `policy_session` with the same policy."""
+    should come from `policy_session` with the same policy. `into`: the body is written to this file as it arrives
+    (the result's body stays empty), so that a large download is never held in memory."""
     first = dict(validators or {})
     if authorization:
         first["Authorization"] = authorization
     try:
         async with asyncio.timeout(deadline):
             return await _fetch(session, url, policy, max_bytes=max_bytes, max_redirects=max_redirects,
-                                validators=first, check=check, host_gate=host_gate)
+                                validators=first, check=check, host_gate=host_gate, into=into)
     except TimeoutError:
         return FetchResult(url=url, ok=False, error="timeout")
 
 
-async def _fetch(session, url, policy, *, max_bytes, max_redirects, validators, check, host_gate) -> FetchResult:
+async def _fetch(session, url, policy, *, max_bytes, max_redirects, validators, check, host_gate,
+                 into=None) -> FetchResult:
     current = url
     for _hop in range(max_redirects + 1):
         try:
@@ -253,11 +256,16 @@ async def _fetch(session, url, policy, *, max_bytes, max_redirects, validators, 
                         return FetchResult(url=current, ok=False, status=200, error="too_large",
                                            detail=f"Content-Length {declared}")
                     buf = bytearray()
+                    size = 0
                     async for chunk in resp.content.iter_chunked(65536):
-                        buf += chunk
-                        if len(buf) > max_bytes:
+                        size += len(chunk)
+                        if size > max_bytes:
                             return FetchResult(url=current, ok=False, status=200, error="too_large",
                                                detail=f"> {max_bytes} bytes")
+                        if into is not None:
+                            into.write(chunk)
+                        else:
+                            buf += chunk
                     return FetchResult(url=current, ok=True, status=200, body=bytes(buf),
                                        content_type=resp.headers.get("Content-Type"),
                                        etag=resp.headers.get("ETag"),

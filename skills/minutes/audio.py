@@ -40,8 +40,9 @@ class Piece:
     path: Path                    # a 16 kHz mono 16-bit WAV
 
 
-def split(data: bytes, folder: Path, *, chunk: float, overlap: float, max_seconds: float) -> list[Piece]:
-    """Decode the recording's first audio stream and write the overlapping WAV pieces into `folder`."""
+def split(data: bytes | Path, folder: Path, *, chunk: float, overlap: float, max_seconds: float) -> list[Piece]:
+    """Decode the recording's first audio stream (its bytes, or the file it was downloaded to) and write the
+    overlapping WAV pieces into `folder`."""
     import av
 
     step_bytes = int((chunk - overlap) * RATE) * 2
@@ -71,7 +72,7 @@ def split(data: bytes, folder: Path, *, chunk: float, overlap: float, max_second
             buf.clear()
 
     try:
-        with av.open(io.BytesIO(data), mode="r") as container:
+        with av.open(str(data) if isinstance(data, Path) else io.BytesIO(data), mode="r") as container:
             if not container.streams.audio:
                 raise AudioError("unreadable")
             stream = container.streams.audio[0]
@@ -114,9 +115,9 @@ def _gateway(services: Services) -> SpeechGateway:
     return services.extra("minutes.speech", lambda: SpeechGateway(services.settings.get(SpeechSettings)))
 
 
-async def transcript_of(req: SkillRequest, reply: ReplyPort, services: Services, data: bytes,
+async def transcript_of(req: SkillRequest, reply: ReplyPort, services: Services, data: bytes | Path,
                         name: str) -> Transcript | None:
-    """The recording's transcript, or None after telling the user why not."""
+    """The recording's transcript (from its bytes or its file), or None after telling the user why not."""
     settings = services.settings.get(MinutesSettings)
     speech = _gateway(services)
     tier = req.tier or services.ai.guard.settings.GUARD_DEFAULT_TIER

@@ -3,11 +3,12 @@ meeting chat, or with a meeting link, the Teams transcript comes through Graph."
 from __future__ import annotations
 
 import logging
-from pathlib import PurePath
+import tempfile
+from pathlib import Path, PurePath
 
 from cards import minutes as cards
 from core.ai import AIFailed, AIRefused
-from core.chatfiles import DownloadError, attachment_bytes
+from core.chatfiles import DownloadError, attachment_bytes, attachment_to_file
 from core.docx import DOCX_CONTENT_TYPE
 from core.services import Services
 from core.skills import FileAttachment, ReplyPort, SkillRequest, Verb
@@ -58,22 +59,29 @@ async def _file(req: SkillRequest, reply: ReplyPort, services: Services, att: Fi
         return
     settings = settings_of(services)
     mb = settings.MINUTES_MAX_AUDIO_MB if ext in AUDIO_EXTS else settings.MINUTES_MAX_TRANSCRIPT_MB
-    try:
-        data = await attachment_bytes(att.download_url, att.content, max_bytes=mb * 1024 * 1024,
-                                      timeout=settings.MINUTES_DOWNLOAD_TIMEOUT_SECONDS,
-                                      hosts=settings.download_hosts, allowlist=settings.download_allowlist)
-    except DownloadError as e:
-        line = {"too_large": S.DOWNLOAD_TOO_LARGE, "refused": S.DOWNLOAD_REFUSED}.get(e.message, S.DOWNLOAD_FAILED)
-        await reply.send_text(line.format(name=name, mb=mb))
-        return
+    limits = dict(max_bytes=mb * 1024 * 1024, timeout=settings.MINUTES_DOWNLOAD_TIMEOUT_SECONDS,
+                  hosts=settings.download_hosts, allowlist=settings.download_allowlist)
     stem = PurePath(name).stem
     if ext in AUDIO_EXTS:
         from skills.minutes import audio
 
-        tr = await audio.transcript_of(req, reply, services, data, name)
+        # a recording (up to MINUTES_MAX_AUDIO_MB, 500 MB by default) goes to disk as it arrives, never into memory
+        with tempfile.TemporaryDirectory(prefix="minutes-recording-") as tmp:
+            path = Path(tmp) / f"recording{ext}"
+            try:
+                await attachment_to_file(att.download_url, att.content, path, **limits)
+            except DownloadError as e:
+                await reply.send_text(_download_line(e, name, mb))
+                return
+            tr = await audio.transcript_of(req, reply, services, path, name)
         if tr is None:
             return
     else:
+        try:
+            data = await attachment_bytes(att.download_url, att.content, **limits)
+        except DownloadError as e:
+            await reply.send_text(_download_line(e, name, mb))
+            return
         try:
             tr = load(data, name)
         except TranscriptError as e:
@@ -81,6 +89,11 @@ async def _file(req: SkillRequest, reply: ReplyPort, services: Services, att: Fi
                                   .format(name=name))
             return
     await produce(req, reply, services, tr, kind, Meta(title=stem, attendees=_named(tr)), stem)
+
+
+def _download_line(e: DownloadError, name: str, mb: int) -> str:
+    line = {"too_large": S.DOWNLOAD_TOO_LARGE, "refused": S.DOWNLOAD_REFUSED}.get(e.message, S.DOWNLOAD_FAILED)
+    return line.format(name=name, mb=mb)
 
 
 def _named(tr: Transcript) -> list[str]:

@@ -476,10 +476,6 @@ CASES = [
     Case("links-xlsx-inquiry", "inquiry", "照会", "調査票.xlsx", "inquiry_links", "read", ()),
 ]
 
-# The case of the fix that follows in the next commit (/minutes recordings).
-PENDING = {"wav-2gb-minutes"}
-CASES = [c for c in CASES if c.id not in PENDING]
-
 
 def services_for(db, tmp_path):
     from skills.analysis.settings import AnalysisSettings
