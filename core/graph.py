@@ -50,6 +50,8 @@ class GraphSettings(AppSettings):
     """Client secret (secret; from the environment / Key Vault). Empty = managed identity (DefaultAzureCredential)."""
     GRAPH_BASE_URL: str = "https://graph.microsoft.com/v1.0"
     """Microsoft Graph base URL (tests point it at a loopback stand-in)."""
+    GRAPH_TIMEOUT_SECONDS: float = 30.0
+    """Longest wait for Microsoft Graph to connect or to send the next part of an answer (seconds)."""
 
     @property
     def configured(self) -> bool:
@@ -116,17 +118,25 @@ class GraphService:
     """Small async facade over GraphServiceClient. Build with `GraphService.from_settings(...)` or pass a
     credential (any azure.core async TokenCredential) directly."""
 
-    def __init__(self, credential: Any, base_url: str = "https://graph.microsoft.com/v1.0") -> None:
+    def __init__(self, credential: Any, base_url: str = "https://graph.microsoft.com/v1.0", *,
+                 timeout: float = 30.0) -> None:
+        import httpx
         from kiota_authentication_azure.azure_identity_authentication_provider import (
             AzureIdentityAuthenticationProvider,
         )
         from msgraph import GraphServiceClient
         from msgraph.graph_request_adapter import GraphRequestAdapter
+        from msgraph.graph_request_adapter import options as graph_options
+        from msgraph_core import GraphClientFactory
 
         host = urlsplit(base_url).hostname or "graph.microsoft.com"
         self.credential = credential
         auth = AzureIdentityAuthenticationProvider(credential, scopes=[GRAPH_SCOPE], allowed_hosts=[host])
-        adapter = GraphRequestAdapter(auth)
+        # msgraph's own client waits 100 s for a stalled Graph; ours gives up after `timeout` (connect, or between
+        # two pieces of an answer: a large download that keeps arriving is not cut). Same middleware (retries …).
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout), http2=True)
+        adapter = GraphRequestAdapter(auth, client=GraphClientFactory.create_with_default_middleware(
+            client=self._http, options=graph_options))
         adapter.base_url = base_url.rstrip("/")
         self.client = GraphServiceClient(request_adapter=adapter)
         self.base_url = base_url
@@ -146,7 +156,7 @@ class GraphService:
             from azure.identity.aio import DefaultAzureCredential
 
             cred = DefaultAzureCredential(managed_identity_client_id=client_id)
-        return cls(cred, s.GRAPH_BASE_URL)
+        return cls(cred, s.GRAPH_BASE_URL, timeout=s.GRAPH_TIMEOUT_SECONDS)
 
     async def get_user(self, user_id: str) -> GraphUser:
         """GET /users/{id}?$select=id,displayName,department,jobTitle,mail."""
@@ -265,6 +275,10 @@ class GraphService:
         return data or b""
 
     async def close(self) -> None:
+        try:
+            await self._http.aclose()
+        except Exception:  # noqa: BLE001 - shutting down
+            pass
         close = getattr(self.credential, "close", None)
         if close is not None:
             try:
