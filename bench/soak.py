@@ -405,6 +405,11 @@ async def main(args: argparse.Namespace) -> int:
         print(f"replica {n}: alive={alive[n]} start {start[n]} end {end[n]}; RSS growth {slope_per_hour(warm):+.1f} MB/h "
               f"(slope after warm-up, {len(warm)} samples; RSS {warm[0][1] if warm else float('nan'):.1f} -> "
               f"{warm[-1][1] if warm else float('nan'):.1f} MB)")
+    for n in range(len(bots)):
+        by_minute = {}
+        for t, v in samples[n]:
+            by_minute[int(t // 60)] = v
+        print(f"replica {n} RSS (MB) at each minute: " + " ".join(f"{v:.0f}" for _, v in sorted(by_minute.items())))
     if pg_conns is not None:
         print(f"PostgreSQL connections to the soak database at the end: {pg_conns}")
     tracebacks = sum(b.log.read_text(errors="replace").count("Traceback") for b in bots)
