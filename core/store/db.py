@@ -26,6 +26,9 @@ class StoreSettings(AppSettings):
     """SQLAlchemy URL. SQLite (default, under ./var/) or postgresql+asyncpg://user@host/db for several replicas."""
     DB_POOL_SIZE: int = 10
     """Connection pool size for PostgreSQL."""
+    DB_TIMEOUT_SECONDS: float = 15.0
+    """PostgreSQL: longest wait to connect, for a free pooled connection, or for one statement (seconds; migrations
+    are not limited). A database that stops answering then gets the user a "send it again" message, not silence."""
 
 
 def normalize_url(url: str) -> str:
@@ -40,7 +43,7 @@ def normalize_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False, timeout: float | None = None) -> None:
         self.url = normalize_url(url)
         u = make_url(self.url)
         self.is_sqlite = u.get_backend_name() == "sqlite"
@@ -52,6 +55,10 @@ class Database:
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+            if timeout:
+                # without these a partitioned database holds a turn for the network's own timeout (minutes)
+                kwargs.update(pool_timeout=timeout, connect_args={"timeout": timeout, "command_timeout": timeout})
+        self.timeout = timeout
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -59,7 +66,7 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: StoreSettings) -> "Database":
-        return cls(settings.DATABASE_URL, pool_size=settings.DB_POOL_SIZE)
+        return cls(settings.DATABASE_URL, pool_size=settings.DB_POOL_SIZE, timeout=settings.DB_TIMEOUT_SECONDS)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -71,11 +78,21 @@ class Database:
     async def migrate(self, revision: str = "heads") -> None:
         """Apply the Alembic migrations up to `revision` (default: all heads, each skill owns a branch off the
         foundation; tests of a data migration stop at the revision before it)."""
-        async with self.engine.begin() as conn:
-            if not self.is_sqlite:
-                # Several replicas may start at once on one database: one migrates, the others wait here.
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
-            await conn.run_sync(_upgrade, revision)
+        engine = self.engine
+        if not self.is_sqlite and self.timeout:
+            # a migration may build an index on a large table, and waits for another replica's: no statement limit
+            from sqlalchemy.pool import NullPool
+
+            engine = create_async_engine(self.url, poolclass=NullPool, connect_args={"timeout": self.timeout})
+        try:
+            async with engine.begin() as conn:
+                if not self.is_sqlite:
+                    # Several replicas may start at once on one database: one migrates, the others wait here.
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                await conn.run_sync(_upgrade, revision)
+        finally:
+            if engine is not self.engine:
+                await engine.dispose()
 
     async def downgrade(self, revision: str) -> None:
         """Revert the migrations above `revision` (tests of a migration's way back)."""

@@ -265,3 +265,69 @@ async def test_audit_of_a_model_call_in_flight_when_the_database_goes(pg_url):
         await proxy.stop()
         await connector.stop()
         await llm.stop()
+
+
+STALL = float(os.environ.get("DB_STALL_SECONDS", "40"))
+
+
+async def test_database_that_stops_answering(pg_url):
+    """A partition rather than a stop: the database's connections stay open and new ones are accepted, but nothing
+    comes back for DB_STALL_SECONDS. Each user must hear back within DB_TIMEOUT_SECONDS (+ a margin) — told to
+    resend — instead of waiting for the network's own timeout (many minutes); after it, answers again."""
+    ready = Database(pg_url)
+    await ready.migrate()
+    await ready.dispose()
+    llm = await OpenAIStandIn(default={"text": ANSWER}).start()
+    connector = await ConnectorStandIn().start()
+    proxy = await FaultProxy().start()
+    db = Database(proxy.url_for(pg_url), timeout=5.0)
+    services = make_services(db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url,
+                                          "LLM_MAX_RETRIES": "0"})
+    services.settings.put(QASettings(_env_file=None, QA_REWRITE=False, QA_RERANK=False))
+    try:
+        async with running_bot(services) as url, aiohttp.ClientSession() as http:
+            await services.knowledge.create_set("soumu", title="総務課")
+            await services.knowledge.upsert_document("soumu", "folder", "kyuka.md", "職員の休暇に関する規程",
+                                                     "https://city.example/kyuka.docx", KYUKA)
+            proxy.stall()
+            stalled_at = time.monotonic()
+            waits = []
+            log: list[Sent] = []
+            while time.monotonic() - stalled_at < STALL - 12:
+                act = connector.activity("/ask 年次休暇は何日ありますか", user="29:user-9",
+                                         conversation="a:personal-9")
+                s = Sent(9, act["text"], act["id"], time.monotonic())
+                log.append(s)
+                async with http.post(f"{url}/api/messages", json=act) as r:
+                    assert r.status == 202
+                while time.monotonic() - s.at < 60:
+                    s.replies = _messages_for(connector, s.activity_id)
+                    if s.replies and _classify(s) != "lost":
+                        break
+                    await asyncio.sleep(0.05)
+                waits.append(round(time.monotonic() - s.at, 1))
+                s.outcome = _classify(s)
+            proxy.unstall()
+            back = time.monotonic()
+            act = connector.activity("/ask 年次休暇は何日ありますか", user="29:user-9", conversation="a:personal-9")
+            s = Sent(9, act["text"], act["id"], time.monotonic())
+            async with http.post(f"{url}/api/messages", json=act) as r:
+                assert r.status == 202
+            while time.monotonic() - s.at < 30:
+                s.replies = _messages_for(connector, s.activity_id)
+                if s.replies and _classify(s) != "lost":
+                    break
+                await asyncio.sleep(0.05)
+            s.outcome = _classify(s)
+            print("\nDB STALL FIGURES", json.dumps({"stall_s": STALL, "sent_during": len(log), "waits_s": waits,
+                                                   "outcomes": [x.outcome for x in log],
+                                                   "after": s.outcome,
+                                                   "answered_after_s": round(time.monotonic() - back, 2)}))
+            assert all(x.outcome == "told" for x in log), [x.outcome for x in log]
+            assert max(waits) < 5.0 * 2 + 5
+            assert s.outcome == "answered"
+    finally:
+        proxy.unstall()
+        await proxy.stop()
+        await connector.stop()
+        await llm.stop()

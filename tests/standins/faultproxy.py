@@ -27,6 +27,8 @@ class FaultProxy:
         self.cuts = 0
         self.down_since: float | None = None
         self.healed_at: float | None = None
+        self._flowing = asyncio.Event()   # cleared by stall(): bytes are held (a network partition), not lost
+        self._flowing.set()
 
     async def start(self) -> "FaultProxy":
         await self._listen()
@@ -59,9 +61,10 @@ class FaultProxy:
         self._writers.add(writer)
         up_writer: asyncio.StreamWriter | None = None
         try:
+            await self._flowing.wait()
             up_reader, up_writer = await asyncio.open_connection(*self.target)
             self._writers.add(up_writer)
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            await asyncio.gather(_pipe(reader, up_writer, self._flowing), _pipe(up_reader, writer, self._flowing))
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -88,6 +91,14 @@ class FaultProxy:
         for w in list(self._writers):
             _abort(w)                     # each connection's pipes then end on their own
         await asyncio.sleep(0)
+
+    def stall(self) -> None:
+        """A partition instead of a stop: connections stay open and new ones are accepted, but no byte passes
+        until `unstall()` (then everything held is delivered, as TCP retransmission would)."""
+        self._flowing.clear()
+
+    def unstall(self) -> None:
+        self._flowing.set()
 
     async def heal(self) -> None:
         await self._listen()
@@ -121,12 +132,13 @@ class FaultProxy:
         await self.stop()
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event) -> None:
     try:
         while True:
             data = await reader.read(65536)
             if not data:
                 break
+            await flowing.wait()
             writer.write(data)
             await writer.drain()
     except (OSError, asyncio.IncompleteReadError):
