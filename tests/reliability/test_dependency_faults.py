@@ -246,3 +246,56 @@ async def test_model_stream_cut_mid_answer_through_the_app(sqlite_db):
         await connector.stop()
         await fault.stop()
         await llm.stop()
+
+
+async def test_kintone_hand_off_whose_answer_is_lost_is_not_doubled(sqlite_db):
+    """/ask → 担当課に問い合わせる: kintone stores the record but the answer to the POST is cut on the way. The user is
+    told it failed; pressing the button again finds the record that exists (find before create) instead of making
+    a second one."""
+    import aiohttp
+
+    from skills.qa.settings import QASettings
+    from tests.harness import running_bot
+    from tests.standins.connector import ConnectorStandIn
+
+    kintone = KintoneStandIn()
+    fault, base = await _proxied(kintone)
+    connector = await ConnectorStandIn().start()
+    services = make_services(sqlite_db)
+    services.settings.put(QASettings(_env_file=None, QA_REWRITE=False, QA_RERANK=False))
+    services.kintone = KintoneClient(KintoneSettings(_env_file=None, KINTONE_BASE_URL=base,
+                                                     KINTONE_APP_ID=kintone.app_id,
+                                                     KINTONE_API_TOKEN=kintone.api_token,
+                                                     KINTONE_TIMEOUT_SECONDS=TIMEOUT))
+    try:
+        async with running_bot(services) as url, aiohttp.ClientSession() as http:
+            await services.knowledge.create_set("soumu", title="総務課")
+            await services.knowledge.upsert_document("soumu", "folder", "kyuka.md", "職員の休暇に関する規程", None,
+                                                     "# 休暇\n\n年次休暇は1年につき20日とする。")
+            async with http.post(f"{url}/api/messages", json=connector.activity("/ask 庁舎の駐車場は使えますか")) as r:
+                assert r.status == 202
+            await connector.wait_for(lambda a: bool(connector.cards()), timeout=20)
+            action = next(a for a in connector.cards()[-1]["actions"] if a.get("verb") == "qa.escalate")
+            invoke = connector.activity(None, type="invoke", name="adaptiveCard/action",
+                                        value={"action": {"type": "Action.Execute", "verb": action["verb"],
+                                                          "data": action["data"]}})
+
+            # the lookup (GET) passes, the POST's answer is cut after 10 bytes: kintone has stored the record
+            fault.faults = [{}, {"drop_after": 10}]
+            async with http.post(f"{url}/api/messages", json=invoke) as r:
+                first = json.dumps(await r.json(), ensure_ascii=False)
+            assert "kintone に接続できませんでした" in first, first
+            assert len(kintone.records) == 1
+            async with http.post(f"{url}/api/messages", json=invoke) as r:      # the user presses again
+                second = json.dumps(await r.json(), ensure_ascii=False)
+            assert len(kintone.records) == 1, "a second record was created"
+            record_id = next(iter(kintone.records))
+            assert f"{record_id}" in second and "kintone に接続できませんでした" not in second, second
+            _row("kintone hand-off (/ask → 担当課に問い合わせる)", "answer to the POST cut, user presses again",
+                 fault.count("/k/v1/record"), 0.0, "first: kintone に接続できませんでした…; again: the record number",
+                 "1 record (found, not created twice)")
+    finally:
+        await services.kintone.close()
+        await connector.stop()
+        await fault.stop()
+        await kintone.stop()
