@@ -413,7 +413,6 @@ class Case:
     expect: tuple[str, ...]     # words the user's message must contain
     lands: dict[str, int] = field(default_factory=dict)   # table -> rows it gains (else unchanged)
     ceiling: int = CEILING_MB
-    settings: tuple = ()
 
 
 CASES = [
@@ -444,10 +443,10 @@ CASES = [
          ceiling=CEILING_MB + 2 * 100),
     Case("txt-2gb-qa", "qa", "登録", "規程.txt", "declared2gb", "refused", ("規程.txt", "上限は20MB")),
     Case("vtt-2gb-minutes", "minutes", "議事録", "会議.vtt", "chunked2gb", "refused", ("会議.vtt", "上限は10MB")),
-    Case("wav-2gb-minutes", "minutes", "議事録", "録音.wav", "chunked2gb", "refused", ("録音.wav",)),
+    Case("wav-2gb-minutes", "minutes", "議事録", "録音.wav", "chunked2gb", "refused", ("録音.wav", "上限は500MB")),
     # -- extensions that lie
     Case("exe-as-docx-qa", "qa", "登録", "手順書.docx", "exe", "refused", ("手順書.docx", "読み取れませんでした")),
-    Case("zip-as-docx-qa", "qa", "登録", "手順書.docx", "plain_zip", "refused", ("手順書.docx",)),
+    Case("zip-as-docx-qa", "qa", "登録", "手順書.docx", "plain_zip", "refused", ("手順書.docx", "読み取れませんでした")),
     Case("pdf-as-docx-qa", "qa", "登録", "手順書.docx", "pdf", "refused", ("中身はPDFのファイルのようです",)),
     Case("docx-as-pdf-notice", "notice", "通知", "通知.pdf", "docx", "refused", ("中身はWord（.docx）のファイルのようです",)),
     Case("exe-as-docx-check", "check", "チェック", "起案.docx", "exe", "refused", ("起案.docx", "読み取れませんでした")),
@@ -456,7 +455,7 @@ CASES = [
     Case("exe-as-csv-analysis", "analysis", "分析して", "集計.csv", "exe", "refused", ("文字コードを判別できませんでした",)),
     Case("docx-as-xlsx-inquiry", "inquiry", "照会", "調査票.xlsx", "docx", "refused", ("調査票.xlsx", "読み取れませんでした")),
     Case("exe-as-jpg-photo", "images", "点検", "写真.jpg", "exe", "refused", ("写真.jpg", "写真として読み取れませんでした")),
-    Case("exe-as-vtt-minutes", "minutes", "議事録", "会議.vtt", "vtt_exe", "refused", ("会議.vtt",)),
+    Case("exe-as-vtt-minutes", "minutes", "議事録", "会議.vtt", "vtt_exe", "refused", ("「会議.vtt」の文字コードを判別できませんでした",)),
     # -- macros: .docm/.xlsm are no file type any skill takes; VBA inside a .docx/.xlsx is never run (text only)
     Case("docm-any", "-", "登録", "申請書.docm", "docx_macro", "refused", ("申請書.docm", "扱えない種類のファイル")),
     Case("xlsm-any", "-", "分析して", "集計.xlsm", "xlsx_macro", "refused", ("集計.xlsm", "扱えない種類のファイル")),
@@ -464,16 +463,18 @@ CASES = [
          lands={"search_documents": 1}),
     Case("vba-in-docx-check", "check", "チェック", "申請書.docx", "docx_macro", "refused",
          ("「申請書.docx」はマクロを含むWord文書のため、読み取っていません。",)),
-    Case("vba-in-xlsx-analysis", "analysis", "分析して", "集計.xlsx", "xlsx_macro", "read", ()),
+    Case("vba-in-xlsx-analysis", "analysis", "分析して", "集計.xlsx", "xlsx_macro", "read", ("「集計.xlsx」を自動集計しました",)),
     # -- external links: never fetched (the remote server must see no request)
     Case("links-docx-qa", "qa", "登録", "通知文.docx", "docx_links", "read", ("通知文.docx", "登録しました"),
          lands={"search_documents": 1}),
-    Case("links-docx-notice", "notice", "通知", "通知文.docx", "docx_links", "read", (), lands={"notice_readings": 1}),
-    Case("links-docx-check", "check", "チェック", "通知文.docx", "docx_links", "read", (), lands={"kobun_checks": 1}),
+    Case("links-docx-notice", "notice", "通知", "通知文.docx", "docx_links", "read", ("このことについて、下記のとおり通知します。",),
+         lands={"notice_readings": 1}),
+    Case("links-docx-check", "check", "チェック", "通知文.docx", "docx_links", "read", ("公用文チェックの結果",),
+         lands={"kobun_checks": 1}),
     Case("links-xlsx-qa", "qa", "登録", "集計表.xlsx", "xlsx_links", "read", ("集計表.xlsx", "登録しました"),
          lands={"search_documents": 1}),
-    Case("links-xlsx-analysis", "analysis", "分析して", "集計表.xlsx", "xlsx_links", "read", ()),
-    Case("links-xlsx-inquiry", "inquiry", "照会", "調査票.xlsx", "inquiry_links", "read", ()),
+    Case("links-xlsx-analysis", "analysis", "分析して", "集計表.xlsx", "xlsx_links", "read", ("「集計表.xlsx」を自動集計しました",)),
+    Case("links-xlsx-inquiry", "inquiry", "照会", "調査票.xlsx", "inquiry_links", "read", ("照会への回答案", "粗大ごみの収集方法")),
 ]
 
 
