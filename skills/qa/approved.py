@@ -25,6 +25,7 @@ from core.knowledge.approved import (
 )
 from core.search.index import SearchError
 from core.skills import ReplyPort, SkillRequest
+from core.store.db import unavailable as db_unavailable
 from core.timeutil import as_jst, jst_text
 from skills.qa import strings as S
 from skills.qa.documents import DownloadError, file_bytes
@@ -109,10 +110,16 @@ async def answer_from_approved(req: SkillRequest, reply: ReplyPort, services, qu
                                    set_label=set_label, expires=_expires_text(a), question_id=qid,
                                    can_escalate=escalate),
         ai_generated=False, feedback=True)
-    async with services.db.session() as s:
-        r = await s.get(QAQuestion, qid)
-        if r is not None:
-            r.answer_activity_id = activity_id
+    try:
+        async with services.db.session() as s:
+            r = await s.get(QAQuestion, qid)
+            if r is not None:
+                r.answer_activity_id = activity_id
+    except Exception as e:
+        if not db_unavailable(e):
+            raise
+        # the user has the answer: a database gone meanwhile must not add "not processed, send again" after it
+        log.warning("approved answer %s sent, its message id not recorded (database unavailable)", qid)
     await services.ai.record_offline(req, "qa", outcome="approved")
     return True
 

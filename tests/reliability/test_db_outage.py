@@ -331,3 +331,51 @@ async def test_database_that_stops_answering(pg_url):
         await proxy.stop()
         await connector.stop()
         await llm.stop()
+
+
+async def test_approved_answer_sent_just_before_the_database_goes(pg_url):
+    """/ask answered from a staff-approved answer: the card is sent, then the database goes before the message id is
+    recorded. The user has the answer and nothing else is said (no "not processed" after it); the audit record
+    of the use is written when the database returns."""
+    from datetime import timedelta
+
+    from core import router
+    from core.knowledge.approved import ApprovedAnswers, NewApproved
+    from tests.harness import RecorderPort, make_request
+
+    ready = Database(pg_url)
+    await ready.migrate()
+    await ready.dispose()
+    proxy = await FaultProxy().start()
+    db = Database(proxy.url_for(pg_url))
+    services = make_services(db)
+    services.settings.put(QASettings(_env_file=None, QA_REWRITE=False, QA_RERANK=False))
+
+    class PortThatLosesTheDatabase(RecorderPort):
+        async def send_card(self, card, **kw):
+            sent = await super().send_card(card, **kw)
+            await proxy.go_down()                    # right after the answer left
+            return sent
+
+    try:
+        await services.knowledge.create_set("kankyo", title="環境部")
+        now = services.clock.now()
+        await ApprovedAnswers(services.db).add(NewApproved("kankyo", "資源ごみの回収日はいつですか", "毎週水曜日です。",
+                                                           "csv", now + timedelta(days=5)), now=now)
+        port = PortThatLosesTheDatabase()
+        await router.dispatch(make_request("/ask 資源ごみの回収日はいつですか"), port, services)
+        assert "毎週水曜日です。" in json.dumps(port.cards(), ensure_ascii=False)
+        assert len(port.sent) == 1
+        assert services.ai.audit_pending == 1
+        await proxy.heal()
+        for _ in range(100):
+            if not services.ai.audit_pending:
+                break
+            await asyncio.sleep(0.1)
+        async with db.session() as sess:
+            rows = (await sess.execute(select(UsageEvent))).scalars().all()
+        assert [(r.skill, r.outcome) for r in rows] == [("qa", "approved")]
+    finally:
+        await services.llm.close()
+        await db.dispose()
+        await proxy.stop()
