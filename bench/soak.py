@@ -224,8 +224,10 @@ def llm_reply(stats: Stats, faults: float, timeout: float, rng: random.Random):
         if rng.random() < faults:
             kind = rng.choice(["500", "429", "timeout", "broken"])
             stats.llm_faults[kind] += 1
-            return {"500": {"status": 500}, "429": {"status": 429, "retry_after": 1},
-                    "timeout": {"delay": timeout + 2, "text": "遅すぎた応答です。"}, "broken": {"broken": True}}[kind]
+            faulty: dict[str, dict] = {"500": {"status": 500}, "429": {"status": 429, "retry_after": 1},
+                                       "timeout": {"delay": timeout + 2, "text": "遅すぎた応答です。"},
+                                       "broken": {"broken": True}}
+            return faulty[kind]
         if body.get("tools"):
             return {"text": "ご質問の内容を確認しました。"}
         return {"text": "年次休暇は1年につき20日です[1]。請求は原則として前日までに所属長に行います[1]。"}
@@ -406,9 +408,9 @@ async def main(args: argparse.Namespace) -> int:
               f"(slope after warm-up, {len(warm)} samples; RSS {warm[0][1] if warm else float('nan'):.1f} -> "
               f"{warm[-1][1] if warm else float('nan'):.1f} MB)")
     for n in range(len(bots)):
-        by_minute = {}
-        for t, v in samples[n]:
-            by_minute[int(t // 60)] = v
+        by_minute: dict[int, float] = {}
+        for at, v in samples[n]:
+            by_minute[int(at // 60)] = v
         print(f"replica {n} RSS (MB) at each minute: " + " ".join(f"{v:.0f}" for _, v in sorted(by_minute.items())))
     if pg_conns is not None:
         print(f"PostgreSQL connections to the soak database at the end: {pg_conns}")
