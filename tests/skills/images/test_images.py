@@ -18,16 +18,8 @@ from skills.images import photos, privacy
 from skills.images.settings import ImagesSettings
 from tests.harness import RecorderPort, card_nodes, make_request, make_services
 from tests.skills.images import samples
+from tests.skills.images.conftest import OPENED
 from tests.standins.kintone import KintoneStandIn
-
-OPENED: list = []
-
-
-@pytest.fixture(autouse=True)
-async def _close():
-    yield
-    while OPENED:
-        await OPENED.pop().llm.close()
 
 
 def services_on(db, llm=None, **settings):

@@ -14,21 +14,18 @@ from skills.images import geocoder
 from skills.images.settings import ImagesSettings
 from tests.harness import RecorderPort, card_nodes, make_request, make_services
 from tests.skills.images import samples
+from tests.skills.images.conftest import OPENED
 from tests.skills.images.test_images import REPAIR_FIELDS, attach, facts_of, texts_of
 from tests.standins.gsi_geocoder import GsiGeocoderStandIn
 from tests.standins.kintone import KintoneStandIn
 
 NISHINOMIYA = (34.7376, 135.3416)
 SEA = (34.6500, 135.3500)
-OPENED: list = []
 
 
 @pytest.fixture(autouse=True)
-async def _close():
+def _fresh_cache():
     geocoder._caches.clear()                 # the cache is per process: each test starts from none
-    yield
-    while OPENED:
-        await OPENED.pop().llm.close()
 
 
 @pytest.fixture

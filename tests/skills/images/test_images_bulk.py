@@ -17,18 +17,11 @@ from skills.images.models import ImageBatch, ImagePhoto
 from skills.images.settings import ImagesSettings
 from tests.harness import RecorderPort, card_nodes, make_request, make_services
 from tests.skills.images import samples
+from tests.skills.images.conftest import OPENED
 from tests.skills.images.test_images import REPAIR_FIELDS, attach
 from tests.standins.kintone import KintoneStandIn, _error
 
-OPENED: list = []
 GRADES = ["Ⅰ", "Ⅱ", "Ⅲ", "Ⅳ", None]          # None: 判定できない
-
-
-@pytest.fixture(autouse=True)
-async def _close():
-    yield
-    while OPENED:
-        await OPENED.pop().llm.close()
 
 
 class FlakyKintone(KintoneStandIn):

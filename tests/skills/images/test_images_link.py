@@ -13,19 +13,12 @@ from skills.images.handler import sharepoint_link
 from skills.images.settings import ImagesSettings
 from tests.harness import RecorderPort, make_request, make_services
 from tests.skills.images import samples
+from tests.skills.images.conftest import OPENED
 from tests.skills.images.test_images import facts_of, texts_of
 from tests.standins.graph_sharepoint import FixedCredential, SharePointStandIn
 
 FOLDER = "https://amagasaki.sharepoint.com/:f:/s/douro/EkFolder1234?e=AbC123"
 PHOTO = "https://amagasaki.sharepoint.com/:i:/s/douro/EpPhoto5678?e=XyZ789"
-OPENED: list = []
-
-
-@pytest.fixture(autouse=True)
-async def _close():
-    yield
-    while OPENED:
-        await OPENED.pop().llm.close()
 
 
 @pytest.fixture

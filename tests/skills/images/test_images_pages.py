@@ -6,24 +6,14 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
 from cards import images as cards
 from core import router
 from skills.images.settings import ImagesSettings
 from tests.harness import RecorderPort, card_nodes, make_request, make_services
 from tests.skills.images import samples
+from tests.skills.images.conftest import OPENED
 from tests.skills.images.test_images import attach, facts_of, image_of, texts_of
 from tests.skills.images.test_images_bulk import seed
-
-OPENED: list = []
-
-
-@pytest.fixture(autouse=True)
-async def _close():
-    yield
-    while OPENED:
-        await OPENED.pop().llm.close()
 
 
 def services_on(db, **settings):

@@ -15,19 +15,12 @@ from core.graph import GraphService
 from skills.images.settings import ImagesSettings
 from tests.harness import RecorderPort, make_request, make_services
 from tests.skills.images import samples
+from tests.skills.images.conftest import OPENED
 from tests.skills.images.test_images import texts_of
 from tests.skills.images.test_images_link import FOLDER, PHOTO, sp  # noqa: F401 - the stand-in fixture
 from tests.standins.graph_sharepoint import FixedCredential
 
 WORD_LINK = "https://amagasaki.sharepoint.com/:w:/s/douro/EwDoc9012?e=QwE456"
-OPENED: list = []
-
-
-@pytest.fixture(autouse=True)
-async def _close():
-    yield
-    while OPENED:
-        await OPENED.pop().llm.close()
 
 
 def services_on(db, sp, llm=None):  # noqa: F811 - sp is the fixture's value
