@@ -14,32 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from core.store import Database
-from core.store.models import ConversationRef
-from tests.skills.news.helpers import add_articles, jst, write_sources
+from tests.skills.news.helpers import jst, seed_readers, write_sources
 from tests.standins.connector import ConnectorStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = 30
-
-
-async def seed(db_url: str, connector_url: str) -> None:
-    db = Database(db_url)
-    await db.migrate()
-    now = jst(2026, 8, 21, 8, 30)
-    try:
-        async with db.session() as s:
-            await add_articles(s, now, 10)
-            for u in range(USERS):
-                conv = f"a:conv{u}"
-                s.add(ConversationRef(
-                    conversation_id=conv, user_id=f"29:u{u}", conversation_type="personal", service_url=connector_url,
-                    installed=True, reference={
-                        "user": {"id": f"29:u{u}"}, "bot": {"id": "28:bot-1", "name": "AI"}, "channelId": "msteams",
-                        "conversation": {"id": conv, "conversationType": "personal", "tenantId": "tenant-1"},
-                        "serviceUrl": connector_url}))
-    finally:
-        await db.dispose()
 
 
 def worker(db_url: str, tmp: Path, minutes: int) -> subprocess.Popen:
@@ -68,7 +47,7 @@ async def test_two_processes_deliver_exactly_once(pg_url, tmp_path):
     connector = await ConnectorStandIn().start()
     connector.delay = 0.01
     try:
-        await seed(pg_url, connector.url)
+        await seed_readers(pg_url, connector.url, jst(2026, 8, 21, 8, 30), USERS)
         a, b = worker(pg_url, tmp_path, 0), worker(pg_url, tmp_path, 0)
         out = [await wait(a), await wait(b)]
     finally:
@@ -84,7 +63,7 @@ async def test_killed_mid_run_then_restarted_leaves_no_gap(pg_url, tmp_path):
     connector = await ConnectorStandIn().start()
     connector.delay = 0.15
     try:
-        await seed(pg_url, connector.url)
+        await seed_readers(pg_url, connector.url, jst(2026, 8, 21, 8, 30), USERS)
         first = worker(pg_url, tmp_path, 0)
         for _ in range(600):
             if sum(delivered(connector).values()) >= 6:

@@ -23,36 +23,17 @@ import pytest
 from sqlalchemy import func, select
 
 from core.store import Database
-from core.store.models import ConversationRef
 from skills.qa import strings as S
 from skills.qa.models import QAQuestion
 from tests.reliability.botproc import alive, run_cli, start_bot, wait_ready
 from tests.reliability.holding import HoldingKintone
-from tests.skills.news.helpers import add_articles, jst, write_sources
+from tests.skills.news.helpers import jst, seed_readers, write_sources
 from tests.standins.connector import ConnectorStandIn
 
 # ------------------------------------------------------------------------------------------------ the news digest
 
 READERS = 30
 MORNING = jst(2026, 8, 21, 8, 30)          # a Friday, not a holiday: a business day at the default delivery time
-
-
-async def seed_readers(db_url: str, connector_url: str) -> None:
-    db = Database(db_url)
-    await db.migrate()
-    try:
-        async with db.session() as s:
-            await add_articles(s, MORNING, 10)
-            for u in range(READERS):
-                conv = f"a:conv{u}"
-                s.add(ConversationRef(
-                    conversation_id=conv, user_id=f"29:u{u}", conversation_type="personal", service_url=connector_url,
-                    installed=True, reference={
-                        "user": {"id": f"29:u{u}"}, "bot": {"id": "28:bot-1", "name": "AI"}, "channelId": "msteams",
-                        "conversation": {"id": conv, "conversationType": "personal", "tenantId": "tenant-1"},
-                        "serviceUrl": connector_url}))
-    finally:
-        await db.dispose()
 
 
 def digests(connector: ConnectorStandIn) -> Counter:
@@ -69,7 +50,7 @@ async def test_digest_run_killed_then_restarted(pg_url, tmp_path):
                NEWS_SEND_RATE="1000", NEWS_CLAIM_LEASE_MINUTES="10", EMBEDDINGS_LOCAL="false")
     bots = []
     try:
-        await seed_readers(pg_url, connector.url)
+        await seed_readers(pg_url, connector.url, MORNING, READERS)
         first = start_bot(tmp_path / "first.log", module="tests.reliability.clocked_bot",
                           BOT_CLOCK_AT=MORNING.isoformat(), **env)
         bots.append(first)

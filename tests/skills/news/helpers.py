@@ -147,3 +147,26 @@ async def add_articles(session, now: datetime, count: int):
                              norm_title=f"記事{i}", feed_summary=f"本文{i}です。", published_at=now - timedelta(hours=i),
                              first_seen_at=now - timedelta(hours=i), content_hash=f"h{i}", terms=[f"語{i}"]))
     return src
+
+
+async def seed_readers(db_url: str, connector_url: str, now: datetime, readers: int, articles: int = 10) -> None:
+    """A migrated database with `articles` articles and `readers` installed personal conversations (29:u0 …) on the
+    connector at `connector_url`: the readers of a digest run by another process."""
+    from core.store import Database
+    from core.store.models import ConversationRef
+
+    db = Database(db_url)
+    await db.migrate()
+    try:
+        async with db.session() as s:
+            await add_articles(s, now, articles)
+            for u in range(readers):
+                conv = f"a:conv{u}"
+                s.add(ConversationRef(
+                    conversation_id=conv, user_id=f"29:u{u}", conversation_type="personal", service_url=connector_url,
+                    installed=True, reference={
+                        "user": {"id": f"29:u{u}"}, "bot": {"id": "28:bot-1", "name": "AI"}, "channelId": "msteams",
+                        "conversation": {"id": conv, "conversationType": "personal", "tenantId": "tenant-1"},
+                        "serviceUrl": connector_url}))
+    finally:
+        await db.dispose()
