@@ -213,20 +213,23 @@ def _excerpt(text: str, limit: int = 60) -> str:
     return one if len(one) <= limit else one[:limit - 1] + "…"
 
 
+async def _asker_conversation(services, row: QAQuestion) -> str:
+    """Where to reach the asker: the newest installed personal chat, else the conversation of the question."""
+    async with services.db.session() as s:
+        newest = await s.scalar(select(ConversationRef.conversation_id).where(
+            ConversationRef.user_id == row.user_id, ConversationRef.conversation_type == "personal",
+            ConversationRef.installed.is_(True)).order_by(ConversationRef.updated_at.desc()).limit(1))
+    return newest or row.conversation_id
+
+
 async def _tell_asker(services, row: QAQuestion, text: str) -> bool:
     """A plain message to the asker's personal chat (the question's conversation as a fallback)."""
     if services.proactive is None:
         return False
-    async with services.db.session() as s:
-        refs = list(await s.scalars(select(ConversationRef.conversation_id).where(
-            ConversationRef.user_id == row.user_id, ConversationRef.conversation_type == "personal",
-            ConversationRef.installed.is_(True)).order_by(ConversationRef.updated_at.desc())))
-    for conv in refs[:1] or [row.conversation_id]:
-        result = await services.proactive.send(conv, text=text)
-        if result.ok:
-            return True
+    result = await services.proactive.send(await _asker_conversation(services, row), text=text)
+    if not result.ok:
         log.warning("question %s: the asker could not be told (status %s)", row.id, result.status)
-    return False
+    return result.ok
 
 
 # ------------------------------------------------------------------------------------------------ staff answers
@@ -311,11 +314,7 @@ async def send_to_asker(services, row: QAQuestion, filed_set: str | None = None)
     """Proactively to the asker's personal chat (the conversation of the question as a fallback)."""
     if services.proactive is None:
         return False
-    async with services.db.session() as s:
-        refs = list(await s.scalars(select(ConversationRef.conversation_id).where(
-            ConversationRef.user_id == row.user_id, ConversationRef.conversation_type == "personal",
-            ConversationRef.installed.is_(True)).order_by(ConversationRef.updated_at.desc())))
-    targets = refs[:1] or [row.conversation_id]
+    targets = [await _asker_conversation(services, row)]
     card = qa_cards.delivered_answer_card(row.question, row.answer or "", set_name=filed_set or "")
     ok = False
     for conv in targets:
