@@ -33,6 +33,14 @@ def _pg_reachable() -> bool:
         return False
 
 
+def _need_pg() -> None:
+    """Skip without PostgreSQL, or fail when it is required (REQUIRE_POSTGRES=1, as in CI)."""
+    if not _pg_reachable():
+        if REQUIRE_PG:
+            pytest.fail("PostgreSQL is required (REQUIRE_POSTGRES=1) but 127.0.0.1:5432 is unreachable")
+        pytest.skip("PostgreSQL not reachable")
+
+
 async def _create_pg_database(template: str | None = None) -> tuple[str, str]:
     import asyncpg
 
@@ -126,10 +134,7 @@ def _sqlite_template(tmp_path_factory) -> Path:
 def _pg_template():
     """One migrated PostgreSQL database per session (a template: `CREATE DATABASE … TEMPLATE` copies it), dropped at
     the end. Nothing stays connected to it, as PostgreSQL requires of a template."""
-    if not _pg_reachable():
-        if REQUIRE_PG:
-            pytest.fail("PostgreSQL is required (REQUIRE_POSTGRES=1) but 127.0.0.1:5432 is unreachable")
-        pytest.skip("PostgreSQL not reachable")
+    _need_pg()
     name, url = _run_apart(_create_pg_database)
     try:
         _migrate_once(url)
@@ -149,10 +154,7 @@ async def pg_url():
 async def _fresh_pg_database(template: str | None = None):
     """Create a database for one test (empty, or a copy of `template`) and drop it after; skip (or fail, when
     required) without PostgreSQL."""
-    if not _pg_reachable():
-        if REQUIRE_PG:
-            pytest.fail("PostgreSQL is required (REQUIRE_POSTGRES=1) but 127.0.0.1:5432 is unreachable")
-        pytest.skip("PostgreSQL not reachable")
+    _need_pg()
     name, url = await _create_pg_database(template)
     try:
         yield url

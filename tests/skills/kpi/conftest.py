@@ -66,10 +66,7 @@ def seeded_url(request, tmp_path_factory):
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('kpi-seeded')}/seeded.db"
     else:
-        if not root._pg_reachable():
-            if root.REQUIRE_PG:
-                pytest.fail("PostgreSQL is required (REQUIRE_POSTGRES=1) but 127.0.0.1:5432 is unreachable")
-            pytest.skip("PostgreSQL not reachable")
+        root._need_pg()
         name, url = asyncio.run(root._create_pg_database())
 
     async def prepare():

@@ -1,7 +1,6 @@
 """Fixtures of the qa skill's tests: services on the real database, seeded knowledge sets, stand-ins."""
 from __future__ import annotations
 
-import asyncio
 import functools
 import io
 import json
@@ -26,31 +25,12 @@ from tests.standins.openai_server import OpenAIStandIn
 # One PostgreSQL database for this folder's tests, emptied before each test (creating and migrating a database per
 # test costs ~4 s here); SQLite keeps a fresh file per test. Same coverage of both back ends as tests/conftest.py.
 @pytest.fixture(scope="session")
-def _qa_pg_url():
-    from tests.conftest import REQUIRE_PG, _create_pg_database, _drop_pg_database, _pg_reachable
+def _qa_pg_url(_pg_template):
+    from tests.conftest import _create_pg_database, _drop_pg_database, _run_apart
 
-    if not _pg_reachable():
-        if REQUIRE_PG:
-            pytest.fail("PostgreSQL is required (REQUIRE_POSTGRES=1) but 127.0.0.1:5432 is unreachable")
-        pytest.skip("PostgreSQL not reachable")
-    name, url = _run(_create_pg_database())
-
-    async def migrate():
-        from core.store import Database
-        database = Database(url)
-        await database.migrate()
-        await database.dispose()
-    _run(migrate())
+    name, url = _run_apart(lambda: _create_pg_database(_pg_template))
     yield url
-    _run(_drop_pg_database(name))
-
-
-def _run(coro):
-    """asyncio.run in a worker thread: the session fixture may be first requested from inside a test's loop."""
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+    _run_apart(lambda: _drop_pg_database(name))
 
 
 async def _truncate_all(url: str) -> None:
