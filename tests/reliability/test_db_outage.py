@@ -22,6 +22,7 @@ write fell into the outage (core.ai keeps those and writes them when it can). Pr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -110,24 +111,38 @@ async def _user(i: int, url: str, connector: ConnectorStandIn, http: aiohttp.Cli
         await asyncio.sleep(0.2)         # a person reads before sending the next message
 
 
-async def test_database_outage_during_traffic(pg_url):
+@contextlib.asynccontextmanager
+async def _stack(pg_url: str, **db_kw):
+    """The app on a migrated PostgreSQL database reached through the fault proxy, with the model and connector
+    stand-ins and the 総務課 set holding the 休暇 rule: (llm, connector, proxy, services, db, url, http)."""
     ready = Database(pg_url)
     await ready.migrate()
     await ready.dispose()
     llm = await OpenAIStandIn(default={"text": ANSWER}).start()
     connector = await ConnectorStandIn().start()
     proxy = await FaultProxy().start()
-    db = Database(proxy.url_for(pg_url))
+    db = Database(proxy.url_for(pg_url), **db_kw)
     services = make_services(db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url,
                                           "LLM_MAX_RETRIES": "0"})
     services.settings.put(QASettings(_env_file=None, QA_REWRITE=False, QA_RERANK=False))
-    log: list[Sent] = []
-    stop = asyncio.Event()
     try:
         async with running_bot(services) as url, aiohttp.ClientSession() as http:
             await services.knowledge.create_set("soumu", title="総務課")
             await services.knowledge.upsert_document("soumu", "folder", "kyuka.md", "職員の休暇に関する規程",
                                                      "https://city.example/kyuka.docx", KYUKA)
+            yield llm, connector, proxy, services, db, url, http
+    finally:
+        proxy.unstall()
+        await proxy.stop()
+        await connector.stop()
+        await llm.stop()
+
+
+async def test_database_outage_during_traffic(pg_url):
+    log: list[Sent] = []
+    stop = asyncio.Event()
+    async with _stack(pg_url) as (llm, connector, proxy, services, db, url, http):
+        try:
             users = [asyncio.create_task(_user(i, url, connector, http, log, stop)) for i in range(USERS)]
             await asyncio.sleep(5)                             # traffic before the fault
             before = len(log)
@@ -193,78 +208,57 @@ async def test_database_outage_during_traffic(pg_url):
             assert len(during) >= USERS and any(s.outcome == "told" for s in during)
             assert first is not None and first - healed_at < 10
             assert audited == calls
-    finally:
-        stop.set()
-        await proxy.stop()
-        await connector.stop()
-        await llm.stop()
+        finally:
+            stop.set()
 
 
 async def test_audit_of_a_model_call_in_flight_when_the_database_goes(pg_url):
     """The question was searched, the model is answering, and the database goes away before the audit record is
     written: the record is kept and written when the database returns (with the time of the call), the user gets
     the answer or is told to resend — never silence."""
-    ready = Database(pg_url)
-    await ready.migrate()
-    await ready.dispose()
-    llm = await OpenAIStandIn(default={"text": ANSWER}).start()
-    connector = await ConnectorStandIn().start()
-    proxy = await FaultProxy().start()
-    db = Database(proxy.url_for(pg_url))
-    services = make_services(db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url,
-                                          "LLM_MAX_RETRIES": "0"})
-    services.settings.put(QASettings(_env_file=None, QA_REWRITE=False, QA_RERANK=False))
-    try:
-        async with running_bot(services) as url, aiohttp.ClientSession() as http:
-            await services.knowledge.create_set("soumu", title="総務課")
-            await services.knowledge.upsert_document("soumu", "folder", "kyuka.md", "職員の休暇に関する規程",
-                                                     "https://city.example/kyuka.docx", KYUKA)
-            llm.script.append({"text": ANSWER, "delay": 2.0})
-            act = connector.activity("/ask 年次休暇は何日ありますか")
-            async with http.post(f"{url}/api/messages", json=act) as r:
-                assert r.status == 202
-            for _ in range(100):                                # the model has the question
-                if llm.chat_requests():
-                    break
-                await asyncio.sleep(0.05)
-            assert len(llm.chat_requests()) == 1
-            called_at = time.time()
-            await proxy.go_down()
-            for _ in range(100):                                # the model answered: its audit write failed
-                if services.ai.audit_pending:
-                    break
-                await asyncio.sleep(0.05)
-            assert services.ai.audit_pending == 1
-            s = Sent(0, act["text"], act["id"], time.monotonic())
-            for _ in range(200):
-                s.replies = _messages_for(connector, s.activity_id)
-                if s.replies and _classify(s) != "lost":
-                    break
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(1)                             # anything sent after the answer
+    async with _stack(pg_url) as (llm, connector, proxy, services, db, url, http):
+        llm.script.append({"text": ANSWER, "delay": 2.0})
+        act = connector.activity("/ask 年次休暇は何日ありますか")
+        async with http.post(f"{url}/api/messages", json=act) as r:
+            assert r.status == 202
+        for _ in range(100):                                # the model has the question
+            if llm.chat_requests():
+                break
+            await asyncio.sleep(0.05)
+        assert len(llm.chat_requests()) == 1
+        called_at = time.time()
+        await proxy.go_down()
+        for _ in range(100):                                # the model answered: its audit write failed
+            if services.ai.audit_pending:
+                break
+            await asyncio.sleep(0.05)
+        assert services.ai.audit_pending == 1
+        s = Sent(0, act["text"], act["id"], time.monotonic())
+        for _ in range(200):
             s.replies = _messages_for(connector, s.activity_id)
-            outcome = _classify(s)
-            # the answer was made and could be delivered: it is, and nothing says otherwise
-            assert outcome == "answered", [r["body"].get("text") for r in s.replies]
-            await asyncio.sleep(2)
-            await proxy.heal()
-            healed = time.monotonic()
-            for _ in range(200):
-                if not services.ai.audit_pending:
-                    break
-                await asyncio.sleep(0.05)
-            written_after = time.monotonic() - healed
-            assert services.ai.audit_pending == 0
-            async with db.session() as sess:
-                rows = (await sess.execute(select(UsageEvent))).scalars().all()
-            assert [(r.skill, r.outcome, r.user_id) for r in rows] == [("qa", "ok", "29:user-1")]
-            assert abs(rows[0].created_at.timestamp() - called_at) < 5         # the call's time, not the write's
-            print(f"\nIN-FLIGHT AUDIT: user {outcome}; audit record written {written_after:.2f} s after the "
-                  "database returned")
-    finally:
-        await proxy.stop()
-        await connector.stop()
-        await llm.stop()
+            if s.replies and _classify(s) != "lost":
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1)                             # anything sent after the answer
+        s.replies = _messages_for(connector, s.activity_id)
+        outcome = _classify(s)
+        # the answer was made and could be delivered: it is, and nothing says otherwise
+        assert outcome == "answered", [r["body"].get("text") for r in s.replies]
+        await asyncio.sleep(2)
+        await proxy.heal()
+        healed = time.monotonic()
+        for _ in range(200):
+            if not services.ai.audit_pending:
+                break
+            await asyncio.sleep(0.05)
+        written_after = time.monotonic() - healed
+        assert services.ai.audit_pending == 0
+        async with db.session() as sess:
+            rows = (await sess.execute(select(UsageEvent))).scalars().all()
+        assert [(r.skill, r.outcome, r.user_id) for r in rows] == [("qa", "ok", "29:user-1")]
+        assert abs(rows[0].created_at.timestamp() - called_at) < 5         # the call's time, not the write's
+        print(f"\nIN-FLIGHT AUDIT: user {outcome}; audit record written {written_after:.2f} s after the "
+              "database returned")
 
 
 STALL = float(os.environ.get("DB_STALL_SECONDS", "40"))
@@ -274,21 +268,8 @@ async def test_database_that_stops_answering(pg_url):
     """A partition rather than a stop: the database's connections stay open and new ones are accepted, but nothing
     comes back for DB_STALL_SECONDS. Each user must hear back within DB_TIMEOUT_SECONDS (+ a margin) — told to
     resend — instead of waiting for the network's own timeout (many minutes); after it, answers again."""
-    ready = Database(pg_url)
-    await ready.migrate()
-    await ready.dispose()
-    llm = await OpenAIStandIn(default={"text": ANSWER}).start()
-    connector = await ConnectorStandIn().start()
-    proxy = await FaultProxy().start()
-    db = Database(proxy.url_for(pg_url), timeout=5.0)
-    services = make_services(db, llm_env={"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": llm.base_url,
-                                          "LLM_MAX_RETRIES": "0"})
-    services.settings.put(QASettings(_env_file=None, QA_REWRITE=False, QA_RERANK=False))
-    try:
-        async with running_bot(services) as url, aiohttp.ClientSession() as http:
-            await services.knowledge.create_set("soumu", title="総務課")
-            await services.knowledge.upsert_document("soumu", "folder", "kyuka.md", "職員の休暇に関する規程",
-                                                     "https://city.example/kyuka.docx", KYUKA)
+    async with _stack(pg_url, timeout=5.0) as (llm, connector, proxy, services, db, url, http):
+        try:
             proxy.stall()
             stalled_at = time.monotonic()
             waits = []
@@ -326,11 +307,8 @@ async def test_database_that_stops_answering(pg_url):
             assert all(x.outcome == "told" for x in log), [x.outcome for x in log]
             assert max(waits) < 5.0 * 2 + 5
             assert s.outcome == "answered"
-    finally:
-        proxy.unstall()
-        await proxy.stop()
-        await connector.stop()
-        await llm.stop()
+        finally:
+            proxy.unstall()
 
 
 async def test_approved_answer_sent_just_before_the_database_goes(pg_url):
