@@ -12,7 +12,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -21,7 +21,7 @@ from cards import analysis as cards
 from core import tiers
 from core.ai import AIFailed, AIRefused
 from core.carddata import CardData, Token
-from core.chatfiles import DownloadError, attachment_bytes
+from core.chatfiles import DownloadError, attachment_to_file
 from core.graph import GraphError, sharing_link
 from core.guard.policy import TIER_LABELS_JA
 from core.services import Services
@@ -80,12 +80,14 @@ def guarded(work):
 
 # -- files ---------------------------------------------------------------------------------------------------------
 
-async def file_bytes(settings: AnalysisSettings, name: str, url: str | None, content: bytes | None) -> bytes:
-    """The bytes of a file sent in chat, under the size cap, only from Teams' file hosts (core.chatfiles)."""
+async def file_to_disk(settings: AnalysisSettings, name: str, url: str | None, content: bytes | None,
+                       path: Path) -> None:
+    """A file sent in chat written to `path`, under the size cap, only from Teams' file hosts (core.chatfiles):
+    streamed to disk, never held whole in the bot's memory."""
     try:
-        return await attachment_bytes(url, content, max_bytes=settings.ANALYSIS_MAX_FILE_MB * 1024 * 1024,
-                                      timeout=settings.ANALYSIS_DOWNLOAD_TIMEOUT_SECONDS,
-                                      hosts=settings.download_hosts, allowlist=settings.download_allowlist)
+        await attachment_to_file(url, content, path, max_bytes=settings.ANALYSIS_MAX_FILE_MB * 1024 * 1024,
+                                 timeout=settings.ANALYSIS_DOWNLOAD_TIMEOUT_SECONDS,
+                                 hosts=settings.download_hosts, allowlist=settings.download_allowlist)
     except DownloadError as e:
         raise UserError(S.TOO_LARGE.format(name=name, mb=settings.ANALYSIS_MAX_FILE_MB) if e.message == "too_large"
                         else S.DOWNLOAD_REFUSED.format(name=name) if e.message == "refused"
@@ -104,21 +106,40 @@ async def receive(req: SkillRequest, reply: ReplyPort, services: Services) -> No
     if len(req.attachments) > 1:
         await reply.send_text(S.ONLY_FIRST.format(name=att.name))
     settings = settings_of(services)
-    data = await file_bytes(settings, att.name, att.download_url, att.content)
-    await _take(req, reply, services, att.name, data, req.text)
+    ds_id, folder = _new_folder(settings)
+    try:
+        await file_to_disk(settings, att.name, att.download_url, att.content, folder / isolated.SOURCE)
+    except BaseException:
+        store.remove(folder)
+        raise
+    await _take(req, reply, services, att.name, ds_id, folder, req.text)
 
 
-async def _take(req: SkillRequest, reply: ReplyPort, services: Services, name: str, data: bytes, words: str) -> None:
-    """A file's bytes in: loaded, profiled and made the conversation's current file; `words` sent with it that ask
-    a question are answered after the profile."""
+def _new_folder(settings: AnalysisSettings) -> tuple[str, Path]:
+    """A new dataset's id and folder; the received file goes in first (a folder left by a crash is purged with the
+    old datasets)."""
+    ds_id = store.new_id()
+    folder = store.folder_of(settings.ANALYSIS_DATA_DIR, ds_id)
+    assert folder is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    return ds_id, folder
+
+
+async def _take(req: SkillRequest, reply: ReplyPort, services: Services, name: str, ds_id: str, folder: Path,
+                words: str) -> None:
+    """A received file (in `folder`) in: loaded, profiled and made the conversation's current file; `words` sent
+    with it that ask a question are answered after the profile."""
     settings = settings_of(services)
     sem = _loads(services)
-    if sem.locked():
-        await reply.inform(S.BUSY)
-    await reply.inform(S.LOADING.format(name=name))
-    async with sem:
-        ds = await asyncio.to_thread(_build, services, settings, data, name, req.user_id)
-    del data
+    try:
+        if sem.locked():
+            await reply.inform(S.BUSY)
+        await reply.inform(S.LOADING.format(name=name))
+        async with sem:
+            ds = await asyncio.to_thread(_build, services, settings, ds_id, folder, name, req.user_id)
+    except BaseException:
+        store.remove(folder)
+        raise
     await store.set_current(services, req.conversation_id, req.user_id, ds.id, settings.ANALYSIS_KEEP_HOURS)
     await services.ai.record_offline(req, SKILL)
     await _send_profile(req, reply, services, ds)
@@ -169,7 +190,10 @@ async def receive_link(req: SkillRequest, reply: ReplyPort, services: Services, 
     if len(data) > cap:
         await reply.send_text(S.TOO_LARGE.format(name=item.name, mb=settings.ANALYSIS_MAX_FILE_MB))
         return
-    await _take(req, reply, services, item.name, data, words)
+    ds_id, folder = _new_folder(settings)
+    await asyncio.to_thread((folder / isolated.SOURCE).write_bytes, data)
+    del data
+    await _take(req, reply, services, item.name, ds_id, folder, words)
 
 
 _FILE_WORDS = re.compile(r"^(?:(?:この|その|添付の|送った)?(?:ファイル|データ|表|アンケート|CSV|csv|Excel|エクセル|これ|それ)"
@@ -186,17 +210,15 @@ def _question_with_file(text: str) -> str:
     return t
 
 
-def _build(services: Services, settings: AnalysisSettings, data: bytes, name: str, user_id: str) -> store.Dataset:
+def _build(services: Services, settings: AnalysisSettings, ds_id: str, folder: Path, name: str,
+           user_id: str) -> store.Dataset:
     """Read, profile and check one file (blocking; in a worker thread). The reading runs in a child process under
     ANALYSIS_LOAD_MEMORY_MB and ANALYSIS_LOAD_SECONDS (skills.analysis.isolated), which also saves the tables as
     Parquet files for the query engine before it answers; the guard's detector then checks the text columns'
-    samples here, and the values of the personal columns it finds are taken out of the profile."""
-    ds_id = store.new_id()
-    folder = store.folder_of(settings.ANALYSIS_DATA_DIR, ds_id)
-    assert folder is not None
-    folder.mkdir(parents=True, exist_ok=True)
+    samples here, and the values of the personal columns it finds are taken out of the profile. The received file
+    is already in `folder` (isolated.SOURCE)."""
     try:
-        out = isolated.load_in_child(data, name, folder, limits_of(settings), memory_mb=load_memory_mb(settings),
+        out = isolated.load_in_child(None, name, folder, limits_of(settings), memory_mb=load_memory_mb(settings),
                                      seconds=max(5.0, settings.ANALYSIS_LOAD_SECONDS),
                                      file_mb=max(256, 4 * settings.ANALYSIS_MAX_FILE_MB))
         found = privacy.by_samples(out["samples"], services.ai.guard.detector)

@@ -75,13 +75,15 @@ def read_file(_data: bytes, args: dict) -> dict:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
-def load_in_child(data: bytes, name: str, folder: Path, limits: LoadLimits, *, memory_mb: int, seconds: float,
-                  file_mb: int) -> dict:
+def load_in_child(data: bytes | None, name: str, folder: Path, limits: LoadLimits, *, memory_mb: int,
+                  seconds: float, file_mb: int) -> dict:
     """Read a received file in a child process under the limits (blocking: call it from a worker thread). Returns
     what `read_file` returns; raises LoadError with the Japanese message when the file cannot be read or the child
-    ran out of memory or time."""
+    ran out of memory or time. `data` None: the file is already in the folder (`SOURCE`, downloaded straight to
+    disk, so that it never sits in the bot's memory)."""
     source = folder / SOURCE
-    source.write_bytes(data)
+    if data is not None:
+        source.write_bytes(data)
     iso = Limits(memory_mb=memory_mb, timeout_seconds=seconds, max_file_mb=file_mb)
     args = {"folder": str(folder), "name": name, "limits": {
         "max_rows": limits.max_rows, "max_excel_rows": limits.max_excel_rows, "max_columns": limits.max_columns,

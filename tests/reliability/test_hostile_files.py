@@ -439,8 +439,7 @@ CASES = [
          ("写真1.png", "写真2.png", "写真3.png", "写真4.png", "写真点検のまとめ（4枚）")),
     # -- "2 GB" files
     Case("csv-2gb-declared-analysis", "analysis", "分析して", "住民異動.csv", "declared2gb", "refused", ("住民異動.csv", "上限は100MB")),
-    Case("csv-2gb-chunked-analysis", "analysis", "分析して", "住民異動.csv", "chunked2gb", "refused", ("住民異動.csv", "上限は100MB"),
-         ceiling=CEILING_MB + 2 * 100),
+    Case("csv-2gb-chunked-analysis", "analysis", "分析して", "住民異動.csv", "chunked2gb", "refused", ("住民異動.csv", "上限は100MB")),
     Case("txt-2gb-qa", "qa", "登録", "規程.txt", "declared2gb", "refused", ("規程.txt", "上限は20MB")),
     Case("vtt-2gb-minutes", "minutes", "議事録", "会議.vtt", "chunked2gb", "refused", ("会議.vtt", "上限は10MB")),
     Case("wav-2gb-minutes", "minutes", "議事録", "録音.wav", "chunked2gb", "refused", ("録音.wav", "上限は500MB")),
