@@ -41,6 +41,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from core.ai import LLM_ERROR_JA  # noqa: E402
+from tests.harness import card_nodes  # noqa: E402
 from tests.reliability.botproc import Bot, run_cli, start_bot, wait_ready  # noqa: E402
 from tests.skills.news.helpers import FeedServer, Route, rss, write_sources  # noqa: E402
 from tests.standins.connector import ConnectorStandIn  # noqa: E402
@@ -133,19 +134,7 @@ def text_of(body: dict) -> str:
 
 
 def card_actions(card: dict) -> list[dict]:
-    out: list[dict] = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("type") == "Action.Execute" and node.get("verb"):
-                out.append(node)
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-    walk(card)
-    return out
+    return card_nodes(card, lambda n: n.get("type") == "Action.Execute" and bool(n.get("verb")))
 
 
 async def user_loop(i: int, bots: list[Bot], connector: ConnectorStandIn, replies: Replies, stats: Stats,
