@@ -18,7 +18,9 @@ Two layers (both used by `core.search.ingest`, which turns their refusals into J
 * `run_isolated(call, data, args, limits)` runs another parser the same way: "module:function", called in the
   child with (data, args) and returning JSON-serialisable data (the データ分析 skill reads CSV and Excel files with
   it). Its converter processes are kept apart from the documents' ones, and each imports that module once before
-  it forks, so a child starts warm.
+  it forks, so a child starts warm. The function may leave work for after its answer (`after_reply`): the child
+  sends the result, closes its end of the pipe and goes on under the same limits, so the caller does not wait
+  for that work; the converter process reaps the child when it ends.
 
 The child takes the first pages (PDF), sheets and rows (xlsx, read row by row in openpyxl's read-only mode; never
 the whole sheet), slides (pptx) and characters of output, and reports what it left out in `Extracted.truncated`.
@@ -298,6 +300,25 @@ def run_isolated(call: str, data: bytes, args: dict, limits: Limits) -> object:
     return _result(_send(module, header, data, limits.timeout_seconds), limits)["value"]
 
 
+_after: list = []          # in a child: work left by the called function for after the result is sent
+
+
+def after_reply(work) -> None:
+    """In a child run by `run_isolated`: run `work()` after the result has been sent to the caller, in the same
+    child, under the same memory, CPU and file limits and within the same wall-clock deadline (counted from the
+    child's start; the child is killed by SIGALRM when it passes). The caller does not wait for it and learns
+    nothing of how it ends: work whose outcome matters must leave a trace the caller can check (a file written,
+    a lock released). Not run when the function raised."""
+    _after.append(work)
+
+
+def _pending() -> list:
+    # the converter process runs this file as __main__; the called function registers its work with the module
+    # it imported, core.search.extract: that module's list is the one to run
+    module = sys.modules.get("core.search.extract")
+    return module._after if module is not None else _after
+
+
 def _send(warm: str, header: bytes, data: bytes, timeout: float) -> dict:
     zygote = _take(warm)
     try:
@@ -333,7 +354,9 @@ def _result(reply: dict, limits: Limits) -> dict:
 
 def _zygote_main() -> int:
     """The pre-warmed converter process: import the converters once, then for each request fork a child that sets
-    its limits and converts; wait for it up to the timeout (then kill it) and answer with its result and status."""
+    its limits and converts; wait for its answer up to the timeout (then kill it) and send it on with the child's
+    status. A child that has answered is not waited for: it may still run its `after_reply` work (under its own
+    alarm), and is reaped when it ends."""
     import importlib
     import select
     import signal
@@ -350,6 +373,16 @@ def _zygote_main() -> int:
     except Exception:  # noqa: BLE001 - a child reports a missing converter as a broken file
         pass
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    behind: set[int] = set()                # children that answered and still run their `after_reply` work
+
+    def reap(*_: object) -> None:
+        for child in list(behind):
+            try:
+                if os.waitpid(child, os.WNOHANG)[0]:
+                    behind.discard(child)
+            except ChildProcessError:
+                behind.discard(child)
+    signal.signal(signal.SIGCHLD, reap)
     while True:
         header = _read_frame(stdin)
         data = _read_frame(stdin)
@@ -358,8 +391,10 @@ def _zygote_main() -> int:
         limits = Limits(**json.loads(header)["limits"])
         err = tempfile.TemporaryFile()
         r, w = os.pipe()
+        started = time.monotonic()
         pid = os.fork()
         if pid == 0:                        # the child: limits first, then the document
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             os.close(r)
             os.dup2(err.fileno(), 2)
             os.dup2(2, 1)                   # a library's prints go to stderr; the pipe carries the result alone
@@ -367,6 +402,11 @@ def _zygote_main() -> int:
             try:
                 with os.fdopen(w, "wb") as out:
                     out.write(_child_convert(header, data))
+                later = _pending()
+                if later:                   # the answer is out (pipe closed): the rest within the same deadline
+                    signal.alarm(max(1, int(math.ceil(limits.timeout_seconds - (time.monotonic() - started)))))
+                    for work in later:
+                        work()
             except BaseException:  # noqa: BLE001 - nothing may escape the child
                 code = 1
             os._exit(code)
@@ -385,17 +425,24 @@ def _zygote_main() -> int:
                     break
                 chunks.append(chunk)
         os.close(r)
-        _, wstatus = os.waitpid(pid, 0)
-        if not status:
-            status = f"signal {os.WTERMSIG(wstatus)}" if os.WIFSIGNALED(wstatus) else f"exit {os.WEXITSTATUS(wstatus)}"
-        err.seek(0, os.SEEK_END)
-        err.seek(max(0, err.tell() - 4000))
-        tail = err.read().decode("utf-8", errors="replace")
-        err.close()
         try:
             result = json.loads(b"".join(chunks).decode("utf-8")) if chunks else None
         except (UnicodeDecodeError, ValueError):
             result = None
+        if result is not None and not status:
+            # a child that answered may still run its `after_reply` work: not waited for (reaped on SIGCHLD)
+            behind.add(pid)
+            reap()
+            status = "answered"
+        else:
+            _, wstatus = os.waitpid(pid, 0)
+            if not status:
+                status = (f"signal {os.WTERMSIG(wstatus)}" if os.WIFSIGNALED(wstatus)
+                          else f"exit {os.WEXITSTATUS(wstatus)}")
+        err.seek(0, os.SEEK_END)
+        err.seek(max(0, err.tell() - 4000))
+        tail = err.read().decode("utf-8", errors="replace")
+        err.close()
         reply = {"result": result, "status": status, "stderr": tail if result is None else ""}
         stdout.write(_frame(json.dumps(reply, ensure_ascii=False).encode("utf-8")))
         stdout.flush()
@@ -433,6 +480,8 @@ def _child_convert(header_raw: bytes, data: bytes) -> bytes:
         text = f"{type(e).__name__}: {e}"[:2000]
         memory = "Memory allocation failed" in text or "MemoryError" in text or isinstance(e.__cause__, MemoryError)
         payload = {"error": "memory" if memory else "broken", "detail": text}
+    if "error" in payload:
+        _pending().clear()                  # work left for after an answer that is a failure is not run
     return json.dumps(payload, ensure_ascii=False).encode("utf-8")
 
 

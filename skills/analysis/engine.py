@@ -7,7 +7,8 @@ Before a statement runs it must be exactly one statement of type SELECT whose ph
 operator that writes — DuckDB runs `WITH x AS (DELETE … RETURNING *) SELECT …` as a SELECT — and it must not call
 `query()`/`query_table()` (SQL in a string). Each query has a time limit (the connection is interrupted) and a row
 limit (what is kept and shown; the rest is only counted up to a cap). Connections are kept for the few most recent
-datasets, so follow-up questions do not reload the files."""
+datasets, so follow-up questions do not reload the files. Before it loads a dataset the engine calls its `ready`
+hook, which waits for the Parquet copy the reading child writes after its answer (skills.analysis.isolated)."""
 from __future__ import annotations
 
 import json
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import duckdb
 
@@ -165,9 +166,11 @@ class _Prepared:
 class Engine:
     """Query connections for datasets (one process-wide instance, in `services.extra`)."""
 
-    def __init__(self, limits: LoadLimits, *, keep: int = 4) -> None:
+    def __init__(self, limits: LoadLimits, *, keep: int = 4,
+                 ready: Callable[[Path, list[TableInfo]], None] | None = None) -> None:
         self.limits = limits
         self.keep = keep
+        self.ready = ready          # called before a dataset's Parquet files are loaded (may raise LoadError)
         self._cache: OrderedDict[str, _Prepared] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -177,6 +180,8 @@ class Engine:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
+        if self.ready is not None:
+            self.ready(folder, tables)
         con = connect(self.limits)
         try:
             for t in tables:

@@ -57,7 +57,30 @@ def limits_of(settings: AnalysisSettings) -> LoadLimits:
 
 
 def engine_of(services: Services) -> Engine:
-    return services.extra(ENGINE_KEY, lambda: Engine(limits_of(settings_of(services))))
+    def make() -> Engine:
+        settings = settings_of(services)
+        return Engine(limits_of(settings), ready=lambda folder, tables: _ready(settings, folder, tables))
+    return services.extra(ENGINE_KEY, make)
+
+
+def _ready(settings: AnalysisSettings, folder: Path, tables: list) -> None:
+    """Before a query loads a dataset: its Parquet copy, written by the reading child after the profile, is waited
+    for; if that child died during the copy, the received file (kept until the copy is in place) is read again."""
+    def reread() -> None:
+        ds = store.open_dataset(folder.parent, folder.name)
+        if ds is None:
+            raise LoadError(S.FILE_GONE)
+        isolated.load_in_child(None, ds.filename, folder, limits_of(settings), memory_mb=load_memory_mb(settings),
+                               seconds=_load_seconds(settings), file_mb=_load_file_mb(settings), defer=False)
+    isolated.ensure_tables(folder, tables, reread, wait=_load_seconds(settings) + 5)
+
+
+def _load_seconds(settings: AnalysisSettings) -> float:
+    return max(5.0, settings.ANALYSIS_LOAD_SECONDS)
+
+
+def _load_file_mb(settings: AnalysisSettings) -> int:
+    return max(256, 4 * settings.ANALYSIS_MAX_FILE_MB)
 
 
 def _loads(services: Services) -> asyncio.Semaphore:
@@ -213,14 +236,13 @@ def _question_with_file(text: str) -> str:
 def _build(services: Services, settings: AnalysisSettings, ds_id: str, folder: Path, name: str,
            user_id: str) -> store.Dataset:
     """Read, profile and check one file (blocking; in a worker thread). The reading runs in a child process under
-    ANALYSIS_LOAD_MEMORY_MB and ANALYSIS_LOAD_SECONDS (skills.analysis.isolated), which also saves the tables as
-    Parquet files for the query engine before it answers; the guard's detector then checks the text columns'
-    samples here, and the values of the personal columns it finds are taken out of the profile. The received file
-    is already in `folder` (isolated.SOURCE)."""
+    ANALYSIS_LOAD_MEMORY_MB and ANALYSIS_LOAD_SECONDS (skills.analysis.isolated), which answers with the profile
+    and then saves the tables as Parquet files for the query engine (a query waits for them: `_ready`); the guard's
+    detector checks the text columns' samples here, and the values of the personal columns it finds are taken out
+    of the profile. The received file is already in `folder` (isolated.SOURCE)."""
     try:
         out = isolated.load_in_child(None, name, folder, limits_of(settings), memory_mb=load_memory_mb(settings),
-                                     seconds=max(5.0, settings.ANALYSIS_LOAD_SECONDS),
-                                     file_mb=max(256, 4 * settings.ANALYSIS_MAX_FILE_MB))
+                                     seconds=_load_seconds(settings), file_mb=_load_file_mb(settings))
         found = privacy.by_samples(out["samples"], services.ai.guard.detector)
         personal = privacy.merge(out["personal"], found)
         profiles = [isolated.hide(p, set(found.get(p["table"], {}))) for p in out["profiles"]]

@@ -156,10 +156,13 @@ def load(data: bytes, filename: str, folder: Path, limits: LoadLimits,
 def save_tables(con: duckdb.DuckDBPyConnection, loaded: Loaded, folder: Path) -> None:
     """Each table as a Parquet file in the dataset's folder (what a later query connection loads). zstd at level 1:
     as small as the default level 3 for the bench's 1,000,000 rows (3.8 MB) and as cheap to write as snappy (whose
-    file is twice as large)."""
+    file is twice as large). Each file is written under a temporary name and renamed into place: a file under its
+    own name is whole."""
     for table in loaded.tables:
-        con.execute(f"COPY {jp.ident(table.name)} TO {jp.lit(str(folder / table.file))} "
+        part = folder / (table.file + ".part")
+        con.execute(f"COPY {jp.ident(table.name)} TO {jp.lit(str(part))} "
                     "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)")
+        part.replace(folder / table.file)
 
 
 # -- text files ----------------------------------------------------------------------------------------------------
@@ -378,14 +381,7 @@ def _native_table(con, source: str, table: str, title: str, names: list[str], ty
         return None
     total, dropped = row[0], row[1]
     integral = {j: bool(v) for j, v in zip(doubles, row[2 + len(checks):])}
-    if rejected:
-        notes.append(f"形式が崩れていて読み取れなかった行（{rejected:,}行）を読み飛ばしました。")
-    if total > max_rows:
-        con.execute(f"DELETE FROM {t} WHERE rowid >= {int(max_rows)}")
-        notes.append(f"行が多いため、先頭の{max_rows:,}行だけを読みました。")
-    if dropped:
-        con.execute(f"DELETE FROM {t} WHERE {drop}")
-        notes.append(f"空の行・表の下の注記の行（{dropped:,}行）を除きました。")
+    _trim(con, t, drop, total=total, dropped=dropped, rejected=rejected, max_rows=max_rows, notes=notes)
     columns: list[ColumnInfo] = []
     for j, (name, ty) in enumerate(zip(names, types)):
         kind = {"BIGINT": "integer", "DATE": "date", "VARCHAR": "text"}.get(ty) or (
@@ -395,6 +391,20 @@ def _native_table(con, source: str, table: str, title: str, names: list[str], ty
         columns.append(ColumnInfo(name=name, kind=kind))
     rows = con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
     return TableInfo(name=table, title=title, rows=rows, columns=columns, notes=notes)
+
+
+def _trim(con, t: str, drop: str, *, total: int, dropped: int, rejected: int, max_rows: int,
+          notes: list[str]) -> None:
+    """A table just read, either way: the rows past max_rows deleted, then the empty and note rows (`drop`, SQL
+    true for them), each with its note; a note too for the rows the reader could not read."""
+    if rejected:
+        notes.append(f"形式が崩れていて読み取れなかった行（{rejected:,}行）を読み飛ばしました。")
+    if total > max_rows:
+        con.execute(f"DELETE FROM {t} WHERE rowid >= {int(max_rows)}")
+        notes.append(f"行が多いため、先頭の{max_rows:,}行だけを読みました。")
+    if dropped:
+        con.execute(f"DELETE FROM {t} WHERE {drop}")
+        notes.append(f"空の行・表の下の注記の行（{dropped:,}行）を除きました。")
 
 
 ID_NAME = re.compile(r"(番号|ＩＤ|ID|Id|id|コード|ｺｰﾄﾞ|code|Code|No\.?$|№)")
@@ -422,16 +432,9 @@ def _typed_table(con, source: str, table: str, title: str, names: list[str], kin
     con.execute(f"CREATE TABLE {t} AS SELECT {', '.join(select)}, {drop} AS _drop FROM {source} "
                 f"LIMIT {int(max_rows) + 1}")
     _, rejected = _rejects(con, table, checked)
-    if rejected:
-        notes.append(f"形式が崩れていて読み取れなかった行（{rejected:,}行）を読み飛ばしました。")
     total, dropped = con.execute(f"SELECT count(*), count(*) FILTER (WHERE _drop AND rowid < {int(max_rows)}) "
                                  f"FROM {t}").fetchone()
-    if total > max_rows:
-        con.execute(f"DELETE FROM {t} WHERE rowid >= {int(max_rows)}")
-        notes.append(f"行が多いため、先頭の{max_rows:,}行だけを読みました。")
-    if dropped:
-        con.execute(f"DELETE FROM {t} WHERE _drop")
-        notes.append(f"空の行・表の下の注記の行（{dropped:,}行）を除きました。")
+    _trim(con, t, "_drop", total=total, dropped=dropped, rejected=rejected, max_rows=max_rows, notes=notes)
     # per typed column: whole numbers (an integer column), then the 記号 and unreadable values, counted only among
     # the rows whose value did not read (the text is kept in r{j} only there: few rows)
     stats: list[tuple[int, int, bool | None]] = []

@@ -6,11 +6,16 @@ conversation's current dataset is a row of the shared `kv` table ("analysis.curr
 follow-up question finds it until the user sends another file; results shown on cards wait in `kv` too
 ("analysis.result.<token>", for paging and the Excel report). Everything expires after ANALYSIS_KEEP_HOURS; the
 folder lives on this replica's disk, so after a restart on another machine the user is asked to send the file
-again."""
+again.
+
+While the reading child writes a dataset's Parquet copy (after it has answered with the profile), it holds an
+exclusive lock on the folder's `copy.lock` (`hold_copy_lock`); `wait_copy` waits for it (a query before it loads
+the tables, `remove` before it deletes the folder). The kernel drops the lock when the child ends, however it ends."""
 from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import shutil
 import time
@@ -20,6 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete
+
+try:
+    import fcntl
+except ImportError:    # not on POSIX (a developer's Windows machine): no lock, a query may find the copy unfinished
+    fcntl = None  # type: ignore[assignment]
 
 from core.store.db import upsert
 from core.store.models import KeyValue
@@ -90,7 +100,48 @@ def open_dataset(data_dir: str | Path, dataset_id: str) -> Dataset | None:
                    notes=list(d.get("notes") or []), current=int(d.get("current") or 0))
 
 
-def remove(folder: Path) -> None:
+COPY_LOCK = "copy.lock"
+
+
+def hold_copy_lock(folder: Path):
+    """In the reading child: take the folder's copy lock (exclusive) and return the open file; the lock is held
+    until the file is closed or the process ends. The file holds the child's pid (for a person looking)."""
+    f = (folder / COPY_LOCK).open("a+b")
+    if fcntl is not None:
+        fcntl.flock(f, fcntl.LOCK_EX)
+    f.truncate(0)
+    f.write(str(os.getpid()).encode())
+    f.flush()
+    return f
+
+
+def wait_copy(folder: Path, timeout: float) -> bool:
+    """Wait until no process holds the folder's copy lock (the copy is written, or its writer ended). True when
+    free (or there is no lock file), False when still held after `timeout` seconds."""
+    if fcntl is None:
+        return True
+    try:
+        fd = os.open(folder / COPY_LOCK, os.O_RDONLY)
+    except OSError:
+        return True
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.01)
+    finally:
+        os.close(fd)
+
+
+def remove(folder: Path, wait: float = 30.0) -> None:
+    """Delete a dataset's folder, after its reading child has finished writing into it (at most `wait` s)."""
+    wait_copy(folder, wait)
     shutil.rmtree(folder, ignore_errors=True)
 
 
