@@ -47,11 +47,11 @@ from aiohttp import web  # noqa: E402
 from aiohttp.test_utils import TestServer  # noqa: E402
 
 from core import embeddings as local  # noqa: E402
+from core.knowledge.answer import weak_retrieval  # noqa: E402
 from core.search.index import Index  # noqa: E402
 from core.search.ingest import to_markdown  # noqa: E402
 from core.search.text import BigramAnalyzer, sudachi  # noqa: E402
 from core.store import Database  # noqa: E402
-from skills.qa.answer import weak_retrieval  # noqa: E402
 from skills.qa.settings import QASettings  # noqa: E402
 from tests.core.search.embed_stub import embeddings_endpoint, make_app  # noqa: E402
 from tests.core.search.pdfgen import make_pdf  # noqa: E402
@@ -105,7 +105,8 @@ def municipal_questions(docs, name: str = "municipal_questions.jsonl") -> list[t
 QUESTION_SETS = {"municipal": "municipal_questions.jsonl", "held-out": "municipal_questions_holdout.jsonl",
                  "final": "municipal_questions_final.jsonl", "fourth": "municipal_questions_fourth.jsonl",
                  "fifth": "municipal_questions_fifth.jsonl", "sixth": "municipal_questions_sixth.jsonl",
-                 "seventh": "municipal_questions_seventh.jsonl"}
+                 "seventh": "municipal_questions_seventh.jsonl", "eighth": "municipal_questions_eighth.jsonl",
+                 "multilingual": "municipal_questions_multilingual.jsonl"}
 
 
 def jsquad(split: str) -> tuple[list[tuple[str, str, str, str]], list[tuple[str, str, set[str]]]]:
@@ -201,8 +202,10 @@ async def evaluate(ix: Index, docs, questions, k: int = 10, misses: list | None 
 async def decline_eval(ix: Index, in_scope, out_of_scope) -> list[dict]:
     """How /ask's weak-retrieval rule splits questions: in-scope ones should be attempted, out-of-scope ones
     declined (and offered to staff) rather than answered from noise. First row: the defaults (QA_MIN_COVERAGE,
-    QA_MIN_SCORE, QA_MIN_SIMILARITY); then other thresholds — coverage with BM25 alone, similarity in hybrid mode —
-    so that an administrator can see what a change would trade."""
+    QA_MIN_SCORE, QA_MIN_SIMILARITY, QA_MIN_LIFT) offline; second: the same with an LLM to judge the passages
+    (`judged`: what is not declined reaches the model, which declines itself when the passages do not answer);
+    then other thresholds — coverage with BM25 alone, similarity and lift in hybrid mode — so that an administrator
+    can see what a change would trade."""
     qa = QASettings()
     hybrid = ix.embed is not None
     tops_in = [await ix.search(q, [s], k=1) for s, q, _ in in_scope]
@@ -211,16 +214,20 @@ async def decline_eval(ix: Index, in_scope, out_of_scope) -> list[dict]:
 
     shipped = qa.QA_MIN_SIMILARITY if qa.QA_MIN_SIMILARITY is not None else (
         embeddings.DEFAULT_MIN_SIMILARITY if hybrid and ix.embed_space == embeddings.SPACE else None)
-    rules = [(qa.QA_MIN_COVERAGE, shipped)]
+    lift = qa.QA_MIN_LIFT if hybrid else None
+    rules = [(qa.QA_MIN_COVERAGE, shipped, lift, False), (qa.QA_MIN_COVERAGE, shipped, lift, True)]
     if hybrid:
-        rules += [(qa.QA_MIN_COVERAGE, sim) for sim in (0.80, 0.82, 0.84, 0.86, 0.88, 0.90)]
+        rules += [(qa.QA_MIN_COVERAGE, None, None, False)]
+        rules += [(qa.QA_MIN_COVERAGE, sim, None, False) for sim in (0.80, 0.82, 0.84, 0.86, 0.88, 0.90)]
+        rules += [(qa.QA_MIN_COVERAGE, None, lt, False) for lt in (0.2, 0.22, 0.24, 0.26, 0.28, 0.3, 0.32)]
     else:
-        rules += [(cov, None) for cov in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)]
+        rules += [(cov, None, None, False) for cov in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)]
     rows = []
-    for cov, sim in dict.fromkeys(rules):
-        rule = dict(min_coverage=cov, min_score=qa.QA_MIN_SCORE, bm25_only=not hybrid, min_similarity=sim)
-        rows.append({"coverage": cov, "similarity": sim, "score": qa.QA_MIN_SCORE,
-                     "default": (cov, sim) == rules[0],
+    for n, (cov, sim, lt, judged) in enumerate(dict.fromkeys(rules)):
+        rule = dict(min_coverage=cov, min_score=qa.QA_MIN_SCORE, bm25_only=not hybrid, min_similarity=sim,
+                    min_lift=lt, judged=judged)
+        rows.append({"coverage": cov, "similarity": sim, "lift": lt, "judged": judged, "score": qa.QA_MIN_SCORE,
+                     "default": n < 2,
                      "in": len(in_scope), "attempted": sum(not weak_retrieval(h, **rule) for h in tops_in),
                      "out": len(out_of_scope), "declined": sum(weak_retrieval(h, **rule) for h in tops_out)})
     return rows
@@ -340,10 +347,13 @@ async def main() -> None:
         print(f"/ask weak-retrieval rule, {name[4:]}: {rows[0]['in']} in-scope municipal questions should be "
               f"attempted, {rows[0]['out']} out-of-scope questions declined")
         for d in rows:
-            rule = f"coverage ≥ {d['coverage']:.2f}, " + (f"or similarity ≥ {d['similarity']:.2f}" if d["similarity"]
-                                                          else f"BM25 ≥ {d['score']}" if name.startswith("(a)")
-                                                          else "similarity not used")
-            print(f"  {rule:40}{' (defaults)' if d['default'] else '           '}: "
+            alts = [f"similarity ≥ {d['similarity']:.2f}"] if d["similarity"] else []
+            alts += [f"lift ≥ {d['lift']:.2f}"] if d["lift"] else []
+            rule = f"coverage ≥ {d['coverage']:.2f}" + (", or " + " or ".join(alts) if alts
+                                                        else f", BM25 ≥ {d['score']}" if name.startswith("(a)")
+                                                        else " (similarity, lift not used)")
+            tag = (" (defaults, with an LLM)" if d["judged"] else " (defaults, offline)") if d["default"] else ""
+            print(f"  {rule:52}{tag:25}: "
                   f"attempted {d['attempted']}/{d['in']} ({d['attempted'] / d['in']:.1%}), "
                   f"declined {d['declined']}/{d['out']} ({d['declined'] / d['out']:.1%})")
 

@@ -93,6 +93,11 @@ class Hit:
     staff_written: bool = False
     coverage: float = 0.0
     similarity: float | None = None   # cosine between question and passage (hybrid mode, when both have vectors)
+    # how far `similarity` stands above the question's mean similarity to the passages searched, on the way to 1:
+    # (similarity - mean) / (1 - mean). Unlike the cosine it needs no knowledge of the model's scale (e5's cosines
+    # sit in 0.75-0.95, other models' far lower), so the weak-retrieval rule can use it with any embeddings model
+    lift: float | None = None
+
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,9 @@ class ReembedReport:
     def summary(self) -> str:
         text = f"ベクトルを作成した文書 {self.documents} 件（パッセージ {self.chunks} 件）、作成済みで変更なし {self.current} 件"
         return text + (f"、失敗したパッセージ {self.failed} 件（再実行で再試行します）" if self.failed else "")
+
+
+LIFT_MIN_PASSAGES = 30       # `Hit.lift` is computed over at least this many passages (`Index._mean_similarity`)
 
 
 class _Meta:
@@ -238,12 +246,19 @@ class _Vectors:
 
 
 class _SetVectors:
-    """A set's view of the index's vectors."""
+    """A set's view of the index's vectors, and the sum of its unit vectors: a question's mean similarity to the
+    set's passages is one dot product with it (`Hit.lift`)."""
 
-    __slots__ = ("_all", "_slot", "n")
+    __slots__ = ("_all", "_slot", "n", "total")
 
     def __init__(self, vectors: _Vectors, slot: int) -> None:
         self._all, self._slot, self.n = vectors, slot, 0
+        self.total: np.ndarray | None = None      # float64, so that adding and removing leaves no drift that matters
+
+    def add(self, vec: np.ndarray, sign: int = 1) -> None:
+        if self.total is None or self.total.shape != vec.shape:
+            self.total = np.zeros(vec.shape, dtype=np.float64)
+        self.total += sign * vec.astype(np.float64)
 
     def get(self, cid: int) -> np.ndarray | None:
         return self._all.get(cid, self._slot)
@@ -578,6 +593,7 @@ class Index:
                 for rank, (cid, _) in enumerate(vec_ranked):
                     fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
                 ranked = heapq.nlargest(k, fused.items(), key=lambda kv: kv[1])
+        mean = self._mean_similarity(qvec, idxs)
         # A word the sets never use weighs like the rarest term: a query about something absent is weakly covered.
         # Question words are the exception: documents state answers, so an unused いつ or どこ is no gap.
         n_docs = sum(ix.n for ix in idxs)
@@ -592,10 +608,29 @@ class Index:
                 continue
             url, staff = self._docs.get(m.document_id, (None, False))
             coverage = sum(wt for wt, alts in weights.values() if self._postings.has_any(row, alts)) / total
+            sim = self._similarity(qvec, m.set_id, cid)
+            lift = round((sim - mean) / (1.0 - mean), 4) if sim is not None and mean is not None else None
             hits.append(Hit(cid, float(score), m.title, m.section, m.page, url, m.text, m.document_id,
-                            self._set_by_id.get(m.set_id, ""), staff, round(coverage, 4),
-                            self._similarity(qvec, m.set_id, cid)))
+                            self._set_by_id.get(m.set_id, ""), staff, round(coverage, 4), sim, lift))
         return hits
+
+    @staticmethod
+    def _mean_similarity(qvec: np.ndarray | None, idxs: list[_SetIdx]) -> float | None:
+        """The question's mean cosine to the searched sets' passages: None without vectors, when it is ~1, or over
+        fewer than LIFT_MIN_PASSAGES passages (a mean of a handful says little of the question's usual similarity,
+        and the best passage itself weighs on it)."""
+        if qvec is None:
+            return None
+        n, total = 0, None
+        for ix in idxs:
+            t = ix.vectors.total
+            if ix.vectors.n > 0 and t is not None and t.shape == qvec.shape:
+                n += ix.vectors.n
+                total = t if total is None else total + t
+        if total is None or n < LIFT_MIN_PASSAGES:
+            return None
+        mean = float(total @ qvec.astype(np.float64)) / n
+        return mean if mean < 0.999 else None
 
     def _rank_bm25(self, query: str, idxs: list[_SetIdx], k: int, hybrid: bool
                    ) -> tuple[dict[str, tuple[float, tuple[str, ...]]], list[tuple[int, float]], list[QueryTerm]]:
@@ -939,12 +974,16 @@ class Index:
         if vector is not None:
             if self._vectors.put(cid, vector, ix.slot):
                 ix.vectors.n += 1
+                ix.vectors.add(vector)
             else:
                 log.warning("chunk %d: vector of dimension %d where the others have %s, ignored (BM25 only)",
                             cid, vector.shape[0], self._vectors.dim)
 
     def _remove_chunk(self, cid: int, ix: _SetIdx | None) -> None:
         length = self._postings.remove(cid)
+        vec = self._vectors.get(cid)
+        if ix is not None and vec is not None:
+            ix.vectors.add(vec, -1)                 # before pop() fills the row with another chunk's vector
         had_vector = self._vectors.pop(cid)
         if ix is not None:
             if length is not None:

@@ -35,13 +35,13 @@ from core.knowledge import public
 from core.knowledge.answer import (
     RetrievalOptions,
     RetrievalPrompts,
+    WeakRule,
     citation_for,
     ground,
     json_object,
     min_similarity,
     passages_from_hits,
     retrieve,
-    weak_retrieval,
 )
 from core.knowledge.approved import ApprovedAnswers
 from core.knowledge.public import Contact, PublicSet
@@ -236,11 +236,10 @@ async def answer(services, reply: ReplyPort, turn: Turn, notice: str) -> None:
         return
     hybrid = vectors and services.knowledge.embed is not None
 
-    def weak(hits: list[Hit]) -> bool:
-        return weak_retrieval(hits, min_coverage=settings.CITIZEN_MIN_COVERAGE, min_score=settings.CITIZEN_MIN_SCORE,
-                              bm25_only=not hybrid, min_similarity=min_similarity(services, settings.CITIZEN_MIN_SIMILARITY))
-
-    found = await retrieve(req, services, turn.question, turn.sets, vectors=vectors, weak=weak,
+    rule = WeakRule(min_coverage=settings.CITIZEN_MIN_COVERAGE, min_score=settings.CITIZEN_MIN_SCORE,
+                    bm25_only=not hybrid, min_similarity=min_similarity(services, settings.CITIZEN_MIN_SIMILARITY),
+                    min_lift=settings.CITIZEN_MIN_LIFT)
+    found = await retrieve(req, services, turn.question, turn.sets, vectors=vectors, rule=rule,
                            options=retrieval_options(settings))
     hits = found.hits
     contacts = await public.document_contacts(services.db, (h.document_id for h in hits))

@@ -31,6 +31,8 @@ class CitizenSettings(AppSettings):
     """Minimum BM25 score of the best passage for an answer (BM25-only mode), as QA_MIN_SCORE."""
     CITIZEN_MIN_SIMILARITY: float | None = None
     """Hybrid mode: a best passage at least this similar (cosine) is answered from even below CITIZEN_MIN_COVERAGE; empty = 0.86 with the in-process model, off with an endpoint (as QA_MIN_SIMILARITY)."""
+    CITIZEN_MIN_LIFT: float | None = 0.3
+    """Hybrid mode: a best passage whose lift (0–1, as QA_MIN_LIFT) reaches this is answered from even below CITIZEN_MIN_COVERAGE; empty = off. With an LLM both thresholds are relaxed and the model declines itself (as /ask)."""
     CITIZEN_REWRITE: bool = True
     """With an LLM: the question (in any language) is also rewritten into up to 2 Japanese search queries."""
     CITIZEN_RERANK: bool = True

@@ -7,10 +7,9 @@ from dataclasses import replace
 
 from cards import qa as qa_cards
 from core.ai import AIFailed, AIRefused
-from core.knowledge.answer import Grounded, citation_for, passages_from_hits, weak_retrieval
+from core.knowledge.answer import Grounded, WeakRule, citation_for, passages_from_hits
 from core.knowledge.answer import ground as ground_answer
 from core.knowledge.answer import min_similarity as configured_or_default_similarity
-from core.search.index import Hit
 from core.search.passages import Passage, passage_label
 from core.skills import ReplyPort, SkillRequest
 from core.store.db import unavailable as db_unavailable
@@ -55,10 +54,10 @@ def min_similarity(services) -> float | None:
     return configured_or_default_similarity(services, settings_of(services).QA_MIN_SIMILARITY)
 
 
-def is_weak(hits: list[Hit], services, *, hybrid: bool) -> bool:
+def weak_rule(services, *, hybrid: bool) -> WeakRule:
     s = settings_of(services)
-    return weak_retrieval(hits, min_coverage=s.QA_MIN_COVERAGE, min_score=s.QA_MIN_SCORE,
-                          bm25_only=not hybrid, min_similarity=min_similarity(services))
+    return WeakRule(min_coverage=s.QA_MIN_COVERAGE, min_score=s.QA_MIN_SCORE, bm25_only=not hybrid,
+                    min_similarity=min_similarity(services), min_lift=s.QA_MIN_LIFT)
 
 
 async def _save(services, row: QAQuestion) -> QAQuestion:
@@ -92,7 +91,7 @@ async def ask(req: SkillRequest, reply: ReplyPort, services, question: str) -> N
     # with an LLM the question is also rewritten into search queries and the candidates re-ranked (understanding.py)
     hybrid = same_tier and services.knowledge.embed is not None
     found = await retrieve(req, services, question, scope.sets, vectors=same_tier,
-                           weak=lambda found_hits: is_weak(found_hits, services, hybrid=hybrid))
+                           rule=weak_rule(services, hybrid=hybrid))
     hits = found.hits
     # no question vector (BM25 mode, another tier, the embedder failed): the results card says キーワード検索のみ
     keyword_only = all(h.similarity is None for h in hits)

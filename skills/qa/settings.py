@@ -18,6 +18,8 @@ class QASettings(AppSettings):
     """Minimum share (0–1) of the question's term weight found in the best passage; below it retrieval is weak."""
     QA_MIN_SIMILARITY: float | None = None
     """Hybrid mode: a best passage at least this similar (cosine) is answered from even below QA_MIN_COVERAGE; model-specific (bench/retrieval_eval.py); empty = 0.86 with the in-process model, off with an endpoint."""
+    QA_MIN_LIFT: float | None = 0.3
+    """Hybrid mode: a best passage whose lift — how far its similarity stands above the question's average similarity to the passages searched, 0–1 — reaches this is answered from even below QA_MIN_COVERAGE; needs no knowledge of the model's cosine scale, so it also serves embeddings endpoints. Empty = off. With an LLM both thresholds are relaxed (0.02 and 0.08) and the model declines itself when the passages do not answer."""
     QA_CHANNEL_SETS: dict[str, list[str] | str] = {}
     """JSON {"<Teams conversation id>": "<set>" or ["<set>", …]}: default knowledge sets searched in that channel/chat."""
     QA_FALLBACK_CHANNELS: dict[str, str] = {}

@@ -5,17 +5,17 @@ are `core.knowledge.answer`, shared with the residents' chatbot; this module giv
 (QA_REWRITE, QA_RERANK, QA_TOP_K, QA_RERANK_CANDIDATES, QA_STEP_TIMEOUT_SECONDS)."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 from core.knowledge.answer import (
     Retrieval,
     RetrievalOptions,
     RetrievalPrompts,
+    WeakRule,
     apply_order,
     fuse,
 )
 from core.knowledge.answer import retrieve as retrieve_passages
-from core.search.index import Hit
 from core.skills import SkillRequest
 from skills.prompts import load
 from skills.qa.service import settings_of
@@ -33,6 +33,6 @@ def options(services) -> RetrievalOptions:
 
 
 async def retrieve(req: SkillRequest, services, question: str, sets: Sequence[str], *, vectors: bool,
-                   weak: Callable[[list[Hit]], bool]) -> Retrieval:
-    return await retrieve_passages(req, services, question, sets, vectors=vectors, weak=weak,
+                   rule: WeakRule) -> Retrieval:
+    return await retrieve_passages(req, services, question, sets, vectors=vectors, rule=rule,
                                    options=options(services))
