@@ -241,3 +241,21 @@ def test_shift_jis_past_the_part_checked_in_python_is_found_by_the_reader(tmp_pa
         con.close()
         assert kinds == (10, 0, "110009") and loaded.tables[0].rows == 110_010      # id: an identifier, text
         assert loaded.notes == [f"文字コード: {note}"] and loaded.tables[0].notes == []
+
+
+def test_the_checks_after_a_plain_read_send_back_a_huge_integer_and_drop_empty_and_note_rows(tmp_path, monkeypatch):
+    head = "受付,受付日,件数,率,区\n"
+    # an integer past the sample beyond what a DOUBLE holds exactly: the reader takes it as BIGINT, the range check
+    # (its min and max) sends the table the Japanese way
+    for n, value in (("a", "12345678901234567"), ("b", "-12345678901234567")):
+        huge, rows, calls = _read(tmp_path / n, (head + _plain_rows(8000) + f"8000,2025-04-01,{value},1.5,小田\n")
+                                  .encode(), monkeypatch)
+        assert calls == ["data"] and rows[4] == 8001
+    # an empty row and a note row under a table whose first column is text: dropped, with the note, on the reader's
+    # own path
+    text_first = "区,受付日,件数,率,受付\n" + "".join(f"中央,2024-01-{i % 28 + 1:02d},{i % 1000},{i % 7}.5,{i}\n"
+                                                   for i in range(8000))
+    plain, rows, calls = _read(tmp_path / "c", (text_first + ",,,,\n注：件数は速報値です。,,,,\n").encode(),
+                               monkeypatch)
+    assert calls == [] and rows[4] == 8000 and plain.rows == 8000
+    assert "空の行・表の下の注記の行（2行）を除きました。" in plain.notes
