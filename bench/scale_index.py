@@ -1,7 +1,7 @@
 """A city-wide knowledge index at scale (issue #15): 200,000 chunks, queried the way a replica of the bot queries it.
 
     .venv/bin/python bench/scale_index.py [--chunks 200000] [--baseline 20000] [--sample 3000] [--workdir DIR]
-                                          [--no-postgres] [--nice -10]
+                                          [--no-postgres] [--nice -10] [--stages baseline,bm25,hybrid,ingest]
 
 Results and what they mean: docs/scale.md.
 
@@ -391,10 +391,16 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def replica(url: str, mode: str, qfile: str, t_spawn: float) -> dict:
-    """A replica as production builds it: cold start to the first results, then every question timed."""
+    """A replica as production builds it: cold start to the first results, then every question timed. The
+    questions are all different, and the embedder's cache of recent questions is off while they are timed (each
+    is embedded, as a new question is); a second pass over the first 100 with the cache on gives the time of a
+    question asked again."""
     from bot.app import build_services
+    from core import embeddings
     from core.store import Database
 
+    cache_size = getattr(embeddings, "QUERY_CACHE", 0)
+    embeddings.QUERY_CACHE = 0
     t_imported = time.time()
     db = Database(url)
     services = build_services(db=db)
@@ -423,12 +429,26 @@ async def replica(url: str, mode: str, qfile: str, t_spawn: float) -> dict:
             finally:
                 _out.append((time.perf_counter() - t0) * 1000)
         setattr(ix, f"_{part}", timed)
+    first_pass = getattr(ix, "_quantized_first_pass", None)
+    used: list[bool] = []
+    if first_pass is not None:          # how often the 8-bit first pass ranked alone (else: the full product)
+        def counted(*args, _fn=first_pass):
+            r = _fn(*args)
+            used.append(r is not None)
+            return r
+        ix._quantized_first_pass = counted
     lat = []
     for q in qs[1:]:
         t0 = time.perf_counter()
         await ix.search(q, sets, k=5)
         lat.append((time.perf_counter() - t0) * 1000)
     out.update({f"{part}_p50_ms": pct(v, 50) for part, v in parts.items() if v})
+    out.update({f"{part}_p95_ms": pct(v, 95) for part, v in parts.items() if v})
+    if used:
+        out["first_pass_share"] = sum(used) / len(used)
+    vectors = getattr(ix, "_vectors", None)
+    sq = vectors.quantized() if vectors is not None and hasattr(vectors, "quantized") else None
+    out["quantized_rows"] = len(sq) if sq is not None else 0
     out["rss_steady_mb"] = _status_kb("VmRSS") / 1024
     out["rss_peak_mb"] = _status_kb("VmHWM") / 1024
     out.update(p50_ms=pct(lat, 50), p95_ms=pct(lat, 95), max_ms=max(lat), n=len(lat))
@@ -439,6 +459,17 @@ async def replica(url: str, mode: str, qfile: str, t_spawn: float) -> dict:
             await services.ai.embed([q], "query")
             emb.append((time.perf_counter() - t0) * 1000)
         out["embed_p50_ms"] = pct(emb, 50)
+        if cache_size:
+            embeddings.QUERY_CACHE = cache_size
+            again = []
+            for q in qs[1:101]:
+                await ix.search(q, sets, k=5)
+            for q in qs[1:101]:
+                t0 = time.perf_counter()
+                await ix.search(q, sets, k=5)
+                again.append((time.perf_counter() - t0) * 1000)
+            out["asked_again_p50_ms"] = pct(again, 50)
+    out["load_avg"] = os.getloadavg()[0]
     await db.dispose()
     return out
 
@@ -492,6 +523,9 @@ def main() -> None:
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--nice", type=int, default=0, help="run the measured replicas at this niceness (negative: "
                     "ahead of other work on a shared machine; needs root)")
+    ap.add_argument("--stages", default="baseline,bm25,hybrid,ingest",
+                    help="what to measure, comma-separated: baseline (the small index, hybrid), bm25 and hybrid "
+                         "(the full index), ingest; e.g. --stages hybrid to measure a change to the search alone")
     ap.add_argument("--child", choices=["replica", "ingest"], help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--mode", help=argparse.SUPPRESS)
@@ -556,17 +590,25 @@ def run(a, work: Path) -> None:
         print("PostgreSQL column skipped: not reachable (or --no-postgres)")
 
     results: dict[str, dict[str, dict]] = {}
+    stages = set(a.stages.split(","))
+    ingest: dict[str, dict] = {}
     try:
         for backend, (small_url, big_url) in backends.items():
             r = results[backend] = {}
-            for label, url, mode in ((f"{stats['baseline']['chunks']:,} chunks, hybrid", small_url, "hybrid"),
-                                     (f"{stats['chunks']:,} chunks, BM25 only", big_url, "bm25"),
-                                     (f"{stats['chunks']:,} chunks, hybrid", big_url, "hybrid")):
+            for stage, label, url, mode in (
+                    ("baseline", f"{stats['baseline']['chunks']:,} chunks, hybrid", small_url, "hybrid"),
+                    ("bm25", f"{stats['chunks']:,} chunks, BM25 only", big_url, "bm25"),
+                    ("hybrid", f"{stats['chunks']:,} chunks, hybrid", big_url, "hybrid")):
+                if stage not in stages:
+                    continue
                 r[label] = run_child(["--child", "replica", "--url", url, "--mode", mode, "--file", str(qfile)],
                                      bm25=mode == "bm25")
                 print(f"  {backend:10} {label:28} {json.dumps(r[label], ensure_ascii=False)}", flush=True)
-            r["empty"] = run_child(["--child", "replica", "--url", small_url, "--mode", "empty",
-                                    "--file", str(qfile)], bm25=False)
+            if "baseline" in stages:
+                r["empty"] = run_child(["--child", "replica", "--url", small_url, "--mode", "empty",
+                                        "--file", str(qfile)], bm25=False)
+        if "ingest" not in stages:
+            return report(a, stats, results, ingest)
         # ingest: the first documents of a second synthesis (another seed), uncached, into fresh databases
         sample, n = [], 0
         for doc in synthesise(entries, seed=7):
@@ -576,7 +618,6 @@ def run(a, work: Path) -> None:
                 break
         dfile = work / "ingest-docs.json"
         dfile.write_text(json.dumps(sample, ensure_ascii=False), encoding="utf-8")
-        ingest = {}
         for mode in ("bm25", "hybrid"):
             path = work / f"ingest-{mode}.db"
             path.unlink(missing_ok=True)
@@ -598,6 +639,8 @@ def report(a, stats: dict, results: dict, ingest: dict) -> None:
           f"2 cores{f', replicas at niceness {a.nice}' if a.nice else ''}; load average at the end {load[0]:.1f}")
     backends = list(results)
     rows = [k for k in results[backends[0]] if k != "empty"]
+    if not rows:
+        return
     print(f"{'':46}" + "".join(f"{b:>22}" for b in backends))
 
     def line(label: str, fn) -> None:
@@ -610,9 +653,14 @@ def report(a, stats: dict, results: dict, ingest: dict) -> None:
         if "hybrid" in row:
             line("  of which vector ranking, p50 (ms)", lambda r, row=row: f"{r[row]['cosine_p50_ms']:.1f}")
             line("  embedding the question alone, p50 (ms)", lambda r, row=row: f"{r[row]['embed_p50_ms']:.1f}")
+            line("  vector ranking by the 8-bit first pass", lambda r, row=row: (
+                f"{r[row].get('first_pass_share', 0):.0%} of questions" if r[row].get("quantized_rows") else "off"))
+            line("  a question asked again, p50 (ms)",
+                 lambda r, row=row: f"{r[row].get('asked_again_p50_ms', float('nan')):.1f}")
         line("  cold start to first results (s)", lambda r, row=row: f"{r[row]['cold_start_s']:.1f}")
         line("  RSS peak / steady (MB)", lambda r, row=row: f"{r[row]['rss_peak_mb']:.0f} / {r[row]['rss_steady_mb']:.0f}")
-    line("replica with the index not loaded: RSS (MB)", lambda r: f"{r['empty']['rss_steady_mb']:.0f}")
+    if all("empty" in results[b] for b in backends):
+        line("replica with the index not loaded: RSS (MB)", lambda r: f"{r['empty']['rss_steady_mb']:.0f}")
     print()
     for mode, r in ingest.items():
         print(f"ingest, {mode:6}: {r['chunks']:,} chunks ({r['documents']} documents) in {r['seconds']:.1f} s = "

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,10 @@ SPACE = "local:multilingual-e5-small-q4|passage"
 # Cosine scales differ between models, so this applies to the in-process model only (QA_MIN_SIMILARITY overrides).
 DEFAULT_MIN_SIMILARITY = 0.86
 DIM = 384
+# Questions embedded lately, by their exact text (residents ask the same things): a question asked again skips
+# the model (its ~30-50 ms on 2 cores). The text is not normalised: the model's vector for " 質問 " is not that of
+# "質問", so a normalised key would change results. 1,024 vectors of 1.5 KB each.
+QUERY_CACHE = 1024
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class LocalEmbedder:
         self._error: str | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._queries: OrderedDict[str, Any] = OrderedDict()   # question text → its vector (float32), newest last
+        self._queries_lock = threading.Lock()
 
     @property
     def failed(self) -> str | None:
@@ -81,15 +88,38 @@ class LocalEmbedder:
         (passage:). Blocks: call `embed` from async code."""
         if not texts:
             return []
+        cached = self._cached(texts, purpose)
+        if cached is not None:
+            return cached
         with self._lock:
             model = self._load()
             out = model.query(list(texts)) if purpose == "query" else model.passage(list(texts))
         if len(texts) == 1 and out.ndim == 1:
             out = out.reshape(1, -1)
+        if purpose == "query" and len(texts) == 1 and QUERY_CACHE > 0:
+            with self._queries_lock:
+                self._queries[texts[0]] = out[0].copy()
+                if len(self._queries) > QUERY_CACHE:
+                    self._queries.popitem(last=False)
         return out.tolist()
 
+    def _cached(self, texts: list[str], purpose: str) -> list[list[float]] | None:
+        """A single question's vector when it was embedded lately (the same text, exactly), else None."""
+        if purpose != "query" or len(texts) != 1:
+            return None
+        with self._queries_lock:
+            vec = self._queries.get(texts[0])
+            if vec is None:
+                return None
+            self._queries.move_to_end(texts[0])
+        return [vec.tolist()]
+
     async def embed(self, texts: list[str], purpose: str = "document") -> list[list[float]]:
-        """`embed_sync` on the embedder's own worker thread."""
+        """`embed_sync` on the embedder's own worker thread (a question embedded lately: at once, from the
+        cache)."""
+        cached = self._cached(list(texts), purpose)
+        if cached is not None:
+            return cached
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embeddings")
