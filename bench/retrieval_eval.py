@@ -15,7 +15,9 @@ questions on entries neither of the others uses), a fourth written from the data
 a fifth and a sixth written the same way, each blind before a round of changes (…_fifth.jsonl, …_sixth.jsonl: 60
 each; the fifth was then studied, so the sixth is the held-out one), a seventh written the same way, blind, before the
 reading-form round of changes and run once after it (…_seventh.jsonl, 60: hiragana, colloquial and misspelt names,
-brand names, descriptions), and a fixed sample of JSQuAD questions. "muni-all" is the municipal sets together.
+brand names, descriptions), an eighth written blind by someone who had not seen the search code (…_eighth.jsonl, 60)
+and with it a multilingual set (…_multilingual.jsonl, 24: English, Chinese, Korean, Vietnamese questions about the
+same Japanese documents), and a fixed sample of JSQuAD questions. "muni-all" is the municipal sets together.
 
 Configurations: (a) Sudachi BM25 (production analyser, offline mode), (b) hybrid: (a) fused by RRF with a loopback
 OpenAI-compatible /v1/embeddings stand-in called through the real openai client — its vectors are hashed character
