@@ -107,7 +107,7 @@ def municipal_questions(docs, name: str = "municipal_questions.jsonl") -> list[t
 QUESTION_SETS = {"municipal": "municipal_questions.jsonl", "held-out": "municipal_questions_holdout.jsonl",
                  "final": "municipal_questions_final.jsonl", "fourth": "municipal_questions_fourth.jsonl",
                  "fifth": "municipal_questions_fifth.jsonl", "sixth": "municipal_questions_sixth.jsonl",
-                 "seventh": "municipal_questions_seventh.jsonl", "eighth": "municipal_questions_eighth.jsonl",
+                 "seventh": "municipal_questions_seventh.jsonl", "eighth": "municipal_questions_eighth.jsonl", "ninth": "municipal_questions_ninth.jsonl",
                  "multilingual": "municipal_questions_multilingual.jsonl"}
 
 

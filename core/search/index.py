@@ -4,7 +4,8 @@ The database is the truth (SQLite by default, PostgreSQL for several replicas). 
 index per knowledge set, loaded lazily on first use and refreshed incrementally from the `search_changes` log, so a
 write made by another replica is visible to the next query here. Scoring is Okapi BM25 (k1=1.2, b=0.75) over the
 analysed terms of title + section + text. When an embedder is given, chunk embeddings are stored at ingest and the
-query's cosine ranking is fused with BM25 by reciprocal rank fusion (k=20, see RRF_K); without one, BM25 alone.
+query's cosine ranking is fused with BM25 by a weighted sum of the two scores, each scaled to 0-1 over the question's
+own results (`fuse_scores`); without one, BM25 alone.
 
 Headings (document title and section path) count twice, as in BM25F with a heading weight of 2: a passage whose
 heading is the question asked is the best evidence there is (FAQ entries, 第○条（見出し）). A query word that no
@@ -57,11 +58,13 @@ log = logging.getLogger(__name__)
 
 K1 = 1.2
 B = 0.75
-# Reciprocal rank fusion's k: 1/(k + rank) per ranking. The customary 60 flattens the top of the two rankings;
-# 20 let a passage ranked first by one of them count for more. bench/retrieval_eval.py (e), municipal sets 1-6,
-# recall@5 / MRR: k=60 .987/.957 .972/.891 .940/.880 .967/.825 .700/.554 .883/.831; k=20 .987/.957 .972/.893
-# .940/.883 .983/.827 .767/.570 .900/.836 (k=10 gave about the same; a heavier vector ranking lowered `final`).
-RRF_K = 20
+# Fusion of the BM25 and vector rankings (`fuse_scores`): (1 - w) x BM25 / best BM25 + w x the cosine scaled
+# between the FUSION_DEPTH-th and the best. Reciprocal rank fusion (k=20 before) counts ranks only, so a passage
+# ranked tenth by both beat one ranked first by the vectors when BM25 had matched nothing but 燃える・ごみ (scores
+# 0.16-0.18, a flat list). bench/retrieval_eval.py (e), sets 1-7, recall@5 / MRR over all 439 questions: RRF k=20
+# 0.918 / 0.823, this with w=0.5 0.918 / 0.840 (0.45-0.55 about the same); targets met on 4 of the 7 sets, was 2.
+VECTOR_WEIGHT = 0.5
+FUSION_DEPTH = 50
 READING_WEIGHT = 0.5  # a spelling found only by its reading (ビン for 瓶) counts half the word itself
 QUESTION_WEIGHT = 2  # extra times an FAQ passage's question is counted (see `chunk_terms`)
 SOURCES = ("chat", "sharepoint", "folder", "staff")
@@ -94,7 +97,7 @@ class UnknownSet(SearchError):
 
 @dataclass(frozen=True)
 class Hit:
-    """One retrieved passage. `score`: BM25, or the fused RRF score in hybrid mode. `coverage`: the share of the
+    """One retrieved passage. `score`: BM25, or the fused score (0–1, `fuse_scores`) in hybrid mode. `coverage`: the share of the
     query's term weight (idf) found in the passage, 0–1 — a plain signal for "retrieval is weak"."""
 
     chunk_id: int
@@ -157,7 +160,7 @@ class ReembedReport:
         return text + (f"、失敗したパッセージ {self.failed} 件（再実行で再試行します）" if self.failed else "")
 
 
-LIFT_MIN_PASSAGES = 30       # `Hit.lift` is computed over at least this many passages (`Index._mean_similarity`)
+LIFT_MIN_PASSAGES = 30       # `Hit.lift` is computed over at least this many passages (`Index.search`)
 
 
 class _Meta:
@@ -616,20 +619,20 @@ class Index:
             raise
         depth = max(50, k * 10)
         qvec = None
+        mean: float | None = None      # the question's mean cosine, for Hit.lift
         if embedding is not None:
             try:
                 qvec = _unit((await embedding)[0])
             except Exception as e:  # noqa: BLE001 - the embeddings endpoint failing must not break search
                 log.warning("query embedding failed, BM25 only: %s", e)
             if qvec is not None:
-                vec_ranked = self._cosine(qvec, idxs, depth)
-                fused: dict[int, float] = {}
-                for rank, (cid, _) in enumerate(ranked):
-                    fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
-                for rank, (cid, _) in enumerate(vec_ranked):
-                    fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+                mean_cos, n_vectors = self._mean_cosine(qvec, idxs)
+                fused = fuse_scores(ranked, self._cosine(qvec, idxs, depth), floor=mean_cos)
                 ranked = heapq.nlargest(k, fused.items(), key=lambda kv: kv[1])
-        mean = self._mean_similarity(qvec, idxs)
+                # Hit.lift: not over a handful of passages (their mean says little of the question's usual
+                # similarity, and the best passage itself weighs on it), nor when the mean is ~1
+                if n_vectors >= LIFT_MIN_PASSAGES and mean_cos is not None and mean_cos < 0.999:
+                    mean = mean_cos
         # A word the sets never use weighs like the rarest term: a query about something absent is weakly covered.
         # Question words are the exception: documents state answers, so an unused いつ or どこ is no gap.
         n_docs = sum(ix.n for ix in idxs)
@@ -651,22 +654,17 @@ class Index:
         return hits
 
     @staticmethod
-    def _mean_similarity(qvec: np.ndarray | None, idxs: list[_SetIdx]) -> float | None:
-        """The question's mean cosine to the searched sets' passages: None without vectors, when it is ~1, or over
-        fewer than LIFT_MIN_PASSAGES passages (a mean of a handful says little of the question's usual similarity,
-        and the best passage itself weighs on it)."""
-        if qvec is None:
-            return None
+    def _mean_cosine(qvec: np.ndarray, idxs: list[_SetIdx]) -> tuple[float | None, int]:
+        """The question's mean cosine to the searched sets' passages, and their number (None, 0 without vectors)."""
         n, total = 0, None
         for ix in idxs:
             t = ix.vectors.total
             if ix.vectors.n > 0 and t is not None and t.shape == qvec.shape:
                 n += ix.vectors.n
                 total = t if total is None else total + t
-        if total is None or n < LIFT_MIN_PASSAGES:
-            return None
-        mean = float(total @ qvec.astype(np.float64)) / n
-        return mean if mean < 0.999 else None
+        if total is None or n == 0:
+            return None, 0
+        return float(total @ qvec.astype(np.float64)) / n, n
 
     def _rank_bm25(self, query: str, idxs: list[_SetIdx], k: int, hybrid: bool
                    ) -> tuple[dict[str, tuple[float, tuple[str, ...]]], list[tuple[int, float]], list[QueryTerm]]:
@@ -1061,6 +1059,32 @@ class Index:
         self._docs.pop(doc_id, None)
 
 
+def fuse_scores(bm25: list[tuple[int, float]], cosine: list[tuple[int, float]], *, floor: float | None = None
+                ) -> dict[int, float]:
+    """One score per chunk from the two rankings (each best first): (1 - VECTOR_WEIGHT) x its BM25 score over the
+    best one, plus VECTOR_WEIGHT x its cosine scaled from a floor (0) to the best (1), not below 0 — so a passage
+    far down the vector list counts as if it were not in it. The floor is the FUSION_DEPTH-th cosine, or `floor`
+    (the question's mean cosine to the passages searched) when that is higher: in a set of a handful of passages
+    the last of them is no measure of "unrelated", and scaling to it would make every small difference in meaning
+    as large as a whole BM25 ranking. The scales are the question's own, so a flat BM25 list of common words weighs
+    little beside a clear vector ranking, and the other way round; the cosine's scale is the model's, but only its
+    order and spread within the question's results matter here."""
+    fused: dict[int, float] = {}
+    if bm25 and bm25[0][1] > 0:
+        best = bm25[0][1]
+        for cid, score in bm25:
+            fused[cid] = (1.0 - VECTOR_WEIGHT) * score / best
+    if cosine:
+        hi, lo = cosine[0][1], cosine[min(len(cosine), FUSION_DEPTH) - 1][1]
+        if floor is not None and lo < floor < hi:
+            lo = floor
+        span = hi - lo
+        for cid, sim in cosine:
+            scaled = (sim - lo) / span if span > 0 else 1.0
+            fused[cid] = fused.get(cid, 0.0) + VECTOR_WEIGHT * max(0.0, scaled)
+    return fused
+
+
 def chunk_terms(analyzer: Analyzer, title: str, section: str, text: str) -> list[str]:
     """The terms BM25 counts for a passage: its headings twice, then its text (with the Sudachi analyser, plus
     synonym-group and reading terms), then QUESTION_WEIGHT times more the question of an FAQ-shaped passage
@@ -1098,4 +1122,5 @@ async def readable_sets(user_aad_id: str | None, group_ids: Iterable[str], db) -
 
 
 __all__ = ["Index", "Hit", "SetInfo", "DocumentInfo", "UpsertResult", "SearchError", "UnknownSet",
-           "readable_sets", "Embedder", "content_hash", "chunk_terms", "K1", "B", "RRF_K", "SOURCES"]
+           "readable_sets", "Embedder", "content_hash", "chunk_terms", "K1", "B", "VECTOR_WEIGHT", "SOURCES",
+           "fuse_scores"]

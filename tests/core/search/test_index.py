@@ -5,7 +5,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select, text
 
-from core.search.index import RRF_K, Index, SearchError, UnknownSet, readable_sets
+from core.search.index import VECTOR_WEIGHT, Index, SearchError, UnknownSet, fuse_scores, readable_sets
 from core.search.models import Chunk, Document, IndexChange
 from tests.core.search.embed_stub import embeddings_endpoint, make_app, vector
 
@@ -208,14 +208,14 @@ async def test_hybrid_over_loopback_openai_embeddings(db):
         assert await plain.search(q, ["vax"]) == []               # no word in common: BM25 finds nothing
         hits = await hybrid.search(q, ["vax"], k=2)
         assert hits[0].title == "ワクチンの接種は無料ですか。"   # the vectors know お金 ~ 無料
-        assert hits[0].score == pytest.approx(1 / (RRF_K + 1))     # RRF: first in the vector list only
+        assert hits[0].score == pytest.approx(VECTOR_WEIGHT)       # first in the vector list, absent from BM25's
         embedded = next(t for c in calls for t in c["input"] if "無料です" in t)
         qv, dv = np.array(vector(q, concepts)), np.array(vector(embedded, concepts))
         assert hits[0].similarity == pytest.approx(qv @ dv / np.linalg.norm(qv) / np.linalg.norm(dv), abs=1e-4)
         assert hits[0].coverage == 0.0
         assert all(h.similarity is None for h in await plain.search("接種券", ["vax"]))
         both = await hybrid.search("接種券", ["vax"], k=2)
-        assert both[0].title == "接種券とは何ですか。" and both[0].score == pytest.approx(2 / (RRF_K + 1))
+        assert both[0].title == "接種券とは何ですか。" and both[0].score == pytest.approx(1.0)   # first in both
     finally:
         await ep.close()
         await server.close()
@@ -362,3 +362,28 @@ async def test_vectors_follow_the_configured_embeddings(db):
     finally:
         await ep.close()
         await server.close()
+
+
+def test_fusion_weighs_each_ranking_by_its_own_scale():
+    """A flat BM25 list (only common words matched) barely moves a clear vector ranking; ranks alone (RRF) let a
+    passage tenth in both lists beat the vectors' clear first."""
+    bm25 = [(100 + i, 0.18 - 0.001 * i) for i in range(10)] + [(1, 0.17)]       # chunk 1: BM25 11th, ~flat scores
+    cosine = [(1, 0.90)] + [(200 + i, 0.85 - 0.001 * i) for i in range(48)] + [(100, 0.80)]   # 100: 50th
+    fused = fuse_scores(bm25, cosine)
+    assert max(fused, key=fused.get) == 1
+    assert fused[1] == pytest.approx((1 - VECTOR_WEIGHT) * 0.17 / 0.18 + VECTOR_WEIGHT * 1.0)
+    assert fused[100] == pytest.approx(1 - VECTOR_WEIGHT)               # BM25's best, at the vectors' floor (0)
+    # below the FUSION_DEPTH-th cosine counts as absent, not negative; no vectors or no BM25 leave the other alone
+    assert fuse_scores([], [(5, 0.9), (6, 0.8)]) == {5: pytest.approx(VECTOR_WEIGHT), 6: 0.0}
+    assert fuse_scores([(7, 2.0), (8, 1.0)], []) == {7: pytest.approx(1 - VECTOR_WEIGHT),
+                                                     8: pytest.approx((1 - VECTOR_WEIGHT) / 2)}
+    assert fuse_scores([(7, 0.0)], [(7, 0.5)]) == {7: pytest.approx(VECTOR_WEIGHT)}    # a zero BM25 list is ignored
+    # a set of a handful of passages (test_local_embeddings' case): scaled to the worst of the four, BM25's first,
+    # whose meaning is only average (0.852 against a mean of 0.848), counted as 55 % of the way to the closest and
+    # won; scaled to the question's mean cosine it counts 11 %, and the passage closest in meaning comes first
+    bm25, cosine = [(1, 5.8), (2, 2.4)], [(2, 0.885), (1, 0.852), (3, 0.842), (4, 0.812)]
+    unfloored = fuse_scores(bm25, cosine)
+    assert max(unfloored, key=unfloored.get) == 1
+    floored = fuse_scores(bm25, cosine, floor=0.848)
+    assert floored[3] == floored[4] == 0.0 and max(floored, key=floored.get) == 2
+    assert fuse_scores(bm25, cosine, floor=0.5) == unfloored             # a floor below the last changes nothing
