@@ -88,6 +88,16 @@ def _classify(s: Sent) -> str:
     return "answered" if texts and not any(t.startswith(APOLOGY_HEAD) for t in texts) and any(texts) else "lost"
 
 
+async def _await_reply(connector: ConnectorStandIn, s: Sent, seconds: float) -> None:
+    """Collect the replies to `s` until one is more than "lost" (an answer or being told) or `seconds` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        s.replies = _messages_for(connector, s.activity_id)
+        if s.replies and _classify(s) != "lost":
+            return
+        await asyncio.sleep(0.05)
+
+
 async def _user(i: int, url: str, connector: ConnectorStandIn, http: aiohttp.ClientSession, log: list[Sent],
                 stop: asyncio.Event) -> None:
     n = 0
@@ -102,12 +112,7 @@ async def _user(i: int, url: str, connector: ConnectorStandIn, http: aiohttp.Cli
             s.status = r.status
         if s.status != 202:
             continue
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            s.replies = _messages_for(connector, s.activity_id)
-            if s.replies and _classify(s) != "lost":
-                break
-            await asyncio.sleep(0.05)
+        await _await_reply(connector, s, 60)
         await asyncio.sleep(0.2)         # a person reads before sending the next message
 
 
@@ -234,11 +239,7 @@ async def test_audit_of_a_model_call_in_flight_when_the_database_goes(pg_url):
             await asyncio.sleep(0.05)
         assert services.ai.audit_pending == 1
         s = Sent(0, act["text"], act["id"], time.monotonic())
-        for _ in range(200):
-            s.replies = _messages_for(connector, s.activity_id)
-            if s.replies and _classify(s) != "lost":
-                break
-            await asyncio.sleep(0.05)
+        await _await_reply(connector, s, 10)
         await asyncio.sleep(1)                             # anything sent after the answer
         s.replies = _messages_for(connector, s.activity_id)
         outcome = _classify(s)
@@ -281,11 +282,7 @@ async def test_database_that_stops_answering(pg_url):
                 log.append(s)
                 async with http.post(f"{url}/api/messages", json=act) as r:
                     assert r.status == 202
-                while time.monotonic() - s.at < 60:
-                    s.replies = _messages_for(connector, s.activity_id)
-                    if s.replies and _classify(s) != "lost":
-                        break
-                    await asyncio.sleep(0.05)
+                await _await_reply(connector, s, 60 - (time.monotonic() - s.at))
                 waits.append(round(time.monotonic() - s.at, 1))
                 s.outcome = _classify(s)
             proxy.unstall()
@@ -294,11 +291,7 @@ async def test_database_that_stops_answering(pg_url):
             s = Sent(9, act["text"], act["id"], time.monotonic())
             async with http.post(f"{url}/api/messages", json=act) as r:
                 assert r.status == 202
-            while time.monotonic() - s.at < 30:
-                s.replies = _messages_for(connector, s.activity_id)
-                if s.replies and _classify(s) != "lost":
-                    break
-                await asyncio.sleep(0.05)
+            await _await_reply(connector, s, 30 - (time.monotonic() - s.at))
             s.outcome = _classify(s)
             print("\nDB STALL FIGURES", json.dumps({"stall_s": STALL, "sent_during": len(log), "waits_s": waits,
                                                    "outcomes": [x.outcome for x in log],
