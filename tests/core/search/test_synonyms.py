@@ -37,10 +37,13 @@ async def test_rules_widen_search_and_follow_file_edits(db, tmp_path):
     await ix.upsert_document("jinji", "folder", "vax.md", "予防接種", None, "# 予防接種\n\n職員の予防接種は勤務時間内です。")
     hits = await ix.search("年休は時間単位で取れますか", ["jinji"], k=2)
     assert hits[0].title == "休暇" and hits[0].coverage > 0.5
-    assert not await ix.search("ワクチンを打つ", ["jinji"], k=2)  # no rule for 打つ yet: nothing shares a word
+    # no rule for 打つ yet: nothing shares a word (the word vectors' guess ワクチン → 予防接種 may rank a passage,
+    # but a guess covers nothing)
+    assert all(h.coverage == 0.0 for h in await ix.search("ワクチンを打つ", ["jinji"], k=2))
     path.write_text("年休, 年次休暇\n打つ => 予防接種\n", encoding="utf-8")
     os.utime(path, (1, 1))  # a different modification time even within the same second
-    assert [h.title for h in await ix.search("ワクチンを打つ", ["jinji"], k=2)] == ["予防接種"]
+    hits = await ix.search("ワクチンを打つ", ["jinji"], k=2)
+    assert [h.title for h in hits] == ["予防接種"] and hits[0].coverage > 0
     path.unlink()  # an unreadable file keeps the last rules
     assert [h.title for h in await ix.search("ワクチンを打つ", ["jinji"], k=2)] == ["予防接種"]
 

@@ -68,9 +68,12 @@ def test_synonym_groups_from_the_dictionary():
     assert not any(t.startswith("~") for t in a.terms("インターネットで年次休暇"))
     idx = a.index_terms("インターネット")
     assert idx[0] == internet.term and set(idx[1:]) == {*internet.synonyms, "~#いんたーねっと"}  # + its reading
-    # sub-tokens carry no groups, and a repeated word is one query term
-    assert a.query("粗大ごみと粗大ごみ") == [QueryTerm("粗大ごみ", (), "~#そだいごみ"), QueryTerm("粗大", (), "~#そだい"),
-                                         QueryTerm("ごみ")]
+    # sub-tokens carry no groups and are not whole nouns, and a repeated word is one query term
+    assert a.query("粗大ごみと粗大ごみ") == [QueryTerm("粗大ごみ", (), "~#そだいごみ", True),
+                                         QueryTerm("粗大", (), "~#そだい"), QueryTerm("ごみ")]
+    # whole nouns only: not verbs, pronouns or numerals (the words `Index._stand_ins` may stand in for)
+    assert [(t.term, t.noun) for t in a.query("何を三つ捨てる服")] == \
+        [("何", False), ("3", False), ("捨てる", False), ("服", True)]
 
 
 def test_bigram_baseline():
