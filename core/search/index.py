@@ -18,9 +18,11 @@ import asyncio
 import hashlib
 import heapq
 import inspect
+import itertools
 import logging
 import math
 import time
+import weakref
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -359,6 +361,35 @@ def _unit(vec: Sequence[float] | np.ndarray | None) -> np.ndarray | None:
     return v / n if n > 0 and math.isfinite(n) else None
 
 
+class _VectorRows:
+    """The index's words by their word-vector row (`Index._stand_ins`), kept up to date a new word at a time: the
+    vocabulary only grows at its end until a compaction or a reload (then it is read again, the rows of words seen
+    before coming from `WordVectors`' cache)."""
+
+    def __init__(self) -> None:
+        self._store: weakref.ref[Postings] | None = None     # not kept alive by this
+        self._compactions = -1
+        self._seen = 0
+        self._by_row: dict[int, list[str]] = {}
+        self._rows: np.ndarray | None = None
+
+    def update(self, store: Postings, wv: wordvec.WordVectors) -> tuple[np.ndarray, dict[int, list[str]]]:
+        vocab = store.vocabulary()
+        if (self._store is None or self._store() is not store or self._compactions != store.compactions
+                or len(vocab) < self._seen):
+            self._store, self._compactions = weakref.ref(store), store.compactions
+            self._seen, self._by_row, self._rows = 0, {}, None
+        if len(vocab) > self._seen:
+            for t in itertools.islice(vocab, self._seen, None):
+                if not t.startswith(SYNONYM_PREFIX) and (r := wv.row(t)) >= 0:
+                    self._by_row.setdefault(r, []).append(t)
+            self._seen = len(vocab)
+            self._rows = None
+        if self._rows is None:
+            self._rows = np.fromiter(self._by_row.keys(), dtype=np.int64, count=len(self._by_row))
+        return self._rows, self._by_row
+
+
 class Index:
     """Knowledge sets and hybrid retrieval over `core.store.Database`. One instance per process (it caches)."""
 
@@ -392,7 +423,7 @@ class Index:
         self._seen_max = 0
         self._seen_count = -1
         self._applied: set[int] = set()
-        self._vector_rows: tuple[int, np.ndarray, dict[int, tuple[str, ...]]] | None = None
+        self._vector_rows = _VectorRows()
         self._spelling_map: tuple[int, dict[str, tuple[str, ...]]] | None = None   # (vocabulary size, key → words)
 
     # ---------------------------------------------------------------- knowledge sets
@@ -716,22 +747,12 @@ class Index:
     def _stand_ins(self, term: str, found: Callable[[str], bool]) -> tuple[str, ...]:
         """The index's words nearest to `term` by word vectors, for a word no passage uses: the words of the
         STAND_INS nearest vector rows (at a cosine of STAND_IN_SIMILARITY or more) that have words `found` in the
-        sets searched. The map from vector rows to the index's words is rebuilt when the vocabulary has grown or
-        shrunk (each word is hashed once: row lookups are cached in `wordvec.WordVectors`). () with another analyser
-        than Sudachi's, without word vectors, or for a word they do not know."""
+        sets searched. The map from vector rows to the index's words follows the vocabulary (`_VectorRows`). () with
+        another analyser than Sudachi's, without word vectors, or for a word they do not know."""
         wv = wordvec.load() if STAND_INS and self.analyzer is sudachi() else None
         if wv is None or (r := wv.row(term)) < 0:
             return ()
-        store = self._postings
-        size = len(store.vocabulary())
-        if self._vector_rows is None or self._vector_rows[0] != size:
-            by_row: dict[int, list[str]] = {}
-            for t in store.vocabulary():
-                if not t.startswith(SYNONYM_PREFIX) and (tr := wv.row(t)) >= 0:
-                    by_row.setdefault(tr, []).append(t)
-            rows = np.fromiter(by_row.keys(), dtype=np.int64, count=len(by_row))
-            self._vector_rows = (size, rows, {k: tuple(v) for k, v in by_row.items()})
-        _, rows, terms = self._vector_rows
+        rows, terms = self._vector_rows.update(self._postings, wv)
         if not len(rows):
             return ()
         sims = wv.vectors[rows] @ wv.vectors[r]
@@ -968,6 +989,10 @@ class Index:
         self._seen_max = max(changes, default=low)
         self._seen_count = len(changes)
         self._loaded = True
+        if STAND_INS and self.analyzer is sudachi():
+            # the vocabulary's word-vector rows, looked up on a thread before the first unknown word needs them
+            words = [t for t in self._postings.vocabulary() if not t.startswith(SYNONYM_PREFIX)]
+            asyncio.get_running_loop().run_in_executor(None, _warm_rows, words)
 
     async def _catch_up(self) -> None:
         """Replay changes not applied yet. The log is re-read a window behind the newest id seen, because with
@@ -1110,6 +1135,15 @@ class Index:
             if m is not None:
                 self._remove_chunk(cid, self._sets.get(m.set_id))
         self._docs.pop(doc_id, None)
+
+
+def _warm_rows(words: list[str]) -> None:
+    try:
+        wv = wordvec.load()
+        if wv is not None:
+            wv.warm(words)
+    except Exception:  # noqa: BLE001 - a warm-up only: the rows are looked up again when needed
+        log.warning("word-vector rows not warmed", exc_info=True)
 
 
 def fuse_scores(bm25: list[tuple[int, float]], cosine: list[tuple[int, float]], *, floor: float | None = None

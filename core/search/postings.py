@@ -46,7 +46,8 @@ class Postings:
     length; `positions` restricts a query to some sets."""
 
     def __init__(self) -> None:
-        self._lists: dict[str, _List] = {}
+        self._lists: dict[str, _List] = {}   # in the order terms first appeared, until a compaction
+        self.compactions = 0
         self._row_of: dict[int, int] = {}              # chunk id → row
         self._cids = np.zeros(0, dtype=np.int64)
         self._lengths = np.zeros(0, dtype=np.int32)
@@ -132,6 +133,7 @@ class Postings:
         """Renumber the live rows in order and drop the dead postings (and terms left with none)."""
         if not self._dead:
             return
+        self.compactions += 1
         alive = self._alive[:self._n]
         new_row = np.cumsum(alive, dtype=np.int64).astype(np.int32) - 1
         for term in list(self._lists):
@@ -192,7 +194,8 @@ class Postings:
         return (rows, tfs) if len(rows) else None
 
     def vocabulary(self) -> KeysView[str]:
-        """Every term that has (or had, until the next compaction) postings."""
+        """Every term that has (or had, until the next compaction) postings, in the order they first appeared:
+        until `compactions` changes, new terms only ever come after the ones already seen."""
         return self._lists.keys()
 
     def has_term(self, term: str) -> bool:

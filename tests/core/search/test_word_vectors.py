@@ -2,7 +2,9 @@
 finds 携帯電話. The package is installed by `make` (requirements-data.txt); these tests read the real files."""
 from __future__ import annotations
 
+import asyncio
 import struct
+from collections import Counter
 
 import aiohttp
 import numpy as np
@@ -10,7 +12,8 @@ import pytest
 
 from core.search import index as index_module
 from core.search import wordvec
-from core.search.index import Index
+from core.search.index import Index, _VectorRows
+from core.search.postings import Postings
 from tests.harness import make_services, running_bot
 
 ITEMS = {
@@ -147,3 +150,45 @@ async def test_unreadable_files_turn_the_stand_ins_off(tmp_path, monkeypatch):
     monkeypatch.setattr(wordvec, "_state", wordvec._Loaded())
     assert wordvec.load() is None
     assert wordvec.status().reason.startswith("ja-ginza unreadable: ValueError")
+
+
+def test_the_rows_follow_the_vocabulary_a_new_word_at_a_time():
+    looked_up: list[str] = []
+
+    class Vectors:                      # stands in for WordVectors: which words were looked up, and their rows
+        def row(self, term: str) -> int:
+            looked_up.append(term)
+            return {"a": 1, "b": 2, "c": 1}.get(term, -1)
+
+    store = Postings()
+    store.add(1, 0, Counter({"a": 1, "~9": 1}), 1)
+    rows_of = _VectorRows()
+    rows, by_row = rows_of.update(store, Vectors())  # type: ignore[arg-type]
+    assert rows.tolist() == [1] and by_row == {1: ["a"]} and looked_up == ["a"]   # group terms are not words
+    store.add(2, 0, Counter({"b": 1, "c": 1, "zz": 1}), 3)
+    rows, by_row = rows_of.update(store, Vectors())  # type: ignore[arg-type]
+    assert looked_up == ["a", "b", "c", "zz"]                     # only the new words
+    assert sorted(rows.tolist()) == [1, 2] and by_row == {1: ["a", "c"], 2: ["b"]}
+    rows_of.update(store, Vectors())  # type: ignore[arg-type]
+    assert len(looked_up) == 4                                     # nothing new, nothing looked up
+    store.remove(1)
+    store.compact()                                                # "a" is gone: read again
+    rows, by_row = rows_of.update(store, Vectors())  # type: ignore[arg-type]
+    assert by_row == {1: ["c"], 2: ["b"]}
+    # another store (an index reloaded) is read from the start too
+    other = Postings()
+    other.add(5, 0, Counter({"b": 1}), 1)
+    assert rows_of.update(other, Vectors())[1] == {2: ["b"]}  # type: ignore[arg-type]
+
+
+async def test_an_index_warms_its_words_rows_when_it_loads(gomi, db):
+    wv = wordvec.load()
+    assert wv is not None
+    wv._cache.clear()
+    fresh = Index(db)
+    await fresh.search("携帯電話", ["gomi"], k=1)      # the first search loads the index, and the warm-up starts
+    for _ in range(200):
+        if "分別" in wv._cache:
+            break
+        await asyncio.sleep(0.01)
+    assert "携帯電話" in wv._cache and "分別" in wv._cache
