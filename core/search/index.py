@@ -11,7 +11,9 @@ Headings (document title and section path) count twice, as in BM25F with a headi
 heading is the question asked is the best evidence there is (FAQ entries, 第○条（見出し）). A query word that no
 passage of the searched sets uses is replaced by its SudachiDict synonym groups (ネット → インターネット; 年休 →
 年次休暇), and a word the administrators gave synonyms (`core.search.synonyms`) also matches those; either way the
-word's stand-ins count as one term with it (see `_bm25`)."""
+word's stand-ins count as one term with it (see `_bm25`). A noun neither reaches is stood in for by the sets' words
+nearest to it in word vectors (`_stand_ins`, `core.search.wordvec`: ガラケー → 携帯電話), which rank passages but do
+not count as covering the question."""
 from __future__ import annotations
 
 import asyncio
