@@ -110,6 +110,7 @@ QUESTION_SETS = {"municipal": "municipal_questions.jsonl", "held-out": "municipa
                  "fifth": "municipal_questions_fifth.jsonl", "sixth": "municipal_questions_sixth.jsonl",
                  "seventh": "municipal_questions_seventh.jsonl", "eighth": "municipal_questions_eighth.jsonl",
                  "ninth": "municipal_questions_ninth.jsonl", "tenth": "municipal_questions_tenth.jsonl",
+                 "eleventh": "municipal_questions_eleventh.jsonl",
                  "multilingual": "municipal_questions_multilingual.jsonl"}
 
 

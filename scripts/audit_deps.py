@@ -1,4 +1,5 @@
-"""Known-vulnerability audit of the pinned dependencies (requirements.txt) with pip-audit (issue #21).
+"""Known-vulnerability audit of the pinned dependencies (requirements.txt, requirements-data.txt) with pip-audit
+(issue #21).
 
     .venv/bin/python scripts/audit_deps.py          # `make audit`; .ci/run runs it after the tests
 
@@ -86,7 +87,8 @@ def main() -> int:
     exe = ensure_tool(Path(os.environ.get("AUDIT_VENV") or ROOT / ".venv-audit"))
     cache = Path(os.environ.get("AUDIT_CACHE_DIR") or ROOT / ".cache" / "pip-audit")
     cache.mkdir(parents=True, exist_ok=True)
-    cmd = [str(exe), "-r", str(ROOT / "requirements.txt"), "--vulnerability-service", "pypi", "--no-deps",
+    cmd = [str(exe), "-r", str(ROOT / "requirements.txt"), "-r", str(ROOT / "requirements-data.txt"),
+           "--vulnerability-service", "pypi", "--no-deps",
            "--disable-pip", "--cache-dir", str(cache), "--format", "json", "--progress-spinner", "off"]
     run = subprocess.run(cmd, capture_output=True, text=True)
     try:
