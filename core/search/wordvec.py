@@ -79,7 +79,7 @@ def parse_key2row(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
         keys[j], i = unsigned(i)
         rows[j], i = unsigned(i)
     order = np.argsort(keys, kind="stable")
-    return keys[order], rows[order]
+    return keys[order], rows[order].astype(np.int32 if n == 0 or rows.max() < 2**31 else np.int64)
 
 
 @dataclass(frozen=True)
