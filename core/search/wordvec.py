@@ -102,8 +102,10 @@ class WordVectors:
     def __init__(self, vectors: np.ndarray, keys: np.ndarray, rows: np.ndarray) -> None:
         if vectors.ndim != 2 or len(keys) != len(rows) or (len(rows) and rows.max() >= len(vectors)):
             raise ValueError("word vectors and key2row do not match")
+        vectors = vectors.astype(np.float32, copy=False)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        self.vectors = (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+        vectors /= np.where(norms > 0, norms, 1.0)       # in place: the array read from the file is not kept twice
+        self.vectors = vectors
         self.keys = keys
         self.rows = rows
         self._cache: dict[str, int] = {}

@@ -156,6 +156,8 @@ def test_the_rows_follow_the_vocabulary_a_new_word_at_a_time():
     looked_up: list[str] = []
 
     class Vectors:                      # stands in for WordVectors: which words were looked up, and their rows
+        vectors = np.eye(3, dtype=np.float32)
+
         def row(self, term: str) -> int:
             looked_up.append(term)
             return {"a": 1, "b": 2, "c": 1}.get(term, -1)
@@ -163,22 +165,23 @@ def test_the_rows_follow_the_vocabulary_a_new_word_at_a_time():
     store = Postings()
     store.add(1, 0, Counter({"a": 1, "~9": 1}), 1)
     rows_of = _VectorRows()
-    rows, by_row = rows_of.update(store, Vectors())  # type: ignore[arg-type]
+    rows, matrix, by_row = rows_of.update(store, Vectors())  # type: ignore[arg-type]
     assert rows.tolist() == [1] and by_row == {1: ["a"]} and looked_up == ["a"]   # group terms are not words
+    assert matrix.tolist() == [[0, 1, 0]]                                          # row 1's vector
     store.add(2, 0, Counter({"b": 1, "c": 1, "zz": 1}), 3)
-    rows, by_row = rows_of.update(store, Vectors())  # type: ignore[arg-type]
+    rows, matrix, by_row = rows_of.update(store, Vectors())  # type: ignore[arg-type]
     assert looked_up == ["a", "b", "c", "zz"]                     # only the new words
     assert sorted(rows.tolist()) == [1, 2] and by_row == {1: ["a", "c"], 2: ["b"]}
+    assert matrix.tolist() == [Vectors.vectors[r].tolist() for r in rows]
     rows_of.update(store, Vectors())  # type: ignore[arg-type]
     assert len(looked_up) == 4                                     # nothing new, nothing looked up
     store.remove(1)
     store.compact()                                                # "a" is gone: read again
-    rows, by_row = rows_of.update(store, Vectors())  # type: ignore[arg-type]
-    assert by_row == {1: ["c"], 2: ["b"]}
+    assert rows_of.update(store, Vectors())[2] == {1: ["c"], 2: ["b"]}  # type: ignore[arg-type]
     # another store (an index reloaded) is read from the start too
     other = Postings()
     other.add(5, 0, Counter({"b": 1}), 1)
-    assert rows_of.update(other, Vectors())[1] == {2: ["b"]}  # type: ignore[arg-type]
+    assert rows_of.update(other, Vectors())[2] == {2: ["b"]}  # type: ignore[arg-type]
 
 
 async def test_an_index_warms_its_words_rows_when_it_loads(gomi, db):
