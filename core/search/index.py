@@ -750,30 +750,32 @@ class Index:
             self._spelling_map = (size, {k: tuple(v) for k, v in by_key.items()})
         return self._spelling_map[1].get(key, ())
 
-    def _stand_ins(self, term: str, found: Callable[[str], bool]) -> tuple[str, ...]:
-        """The index's words nearest to `term` by word vectors, for a word no passage uses: the words of the
-        STAND_INS nearest vector rows (at a cosine of STAND_IN_SIMILARITY or more) that have words `found` in the
-        sets searched. The map from vector rows to the index's words follows the vocabulary (`_VectorRows`). () with
-        another analyser than Sudachi's, without word vectors, or for a word they do not know."""
+    def _stand_ins(self, term: str, postings: Callable[[str], tuple[np.ndarray, np.ndarray] | None]
+                   ) -> list[tuple[str, tuple[np.ndarray, np.ndarray]]]:
+        """The index's words nearest to `term` by word vectors, for a word no passage uses, with their `postings`
+        in the sets searched: the words of the STAND_INS nearest vector rows (at a cosine of STAND_IN_SIMILARITY or
+        more) that have postings there. The map from vector rows to the index's words follows the vocabulary
+        (`_VectorRows`). None with another analyser than Sudachi's, without word vectors, or for a word they do not
+        know."""
         wv = wordvec.load() if STAND_INS and self.analyzer is sudachi() else None
         if wv is None or (r := wv.row(term)) < 0:
-            return ()
+            return []
         rows, matrix, terms = self._vector_rows.update(self._postings, wv)
         if not len(rows):
-            return ()
+            return []
         # einsum's own loop, not a BLAS product: OpenBLAS's threads spin after each product and take the core the
         # question's embedding is computed on (docs/scale.md); 0.4 ms for 5,000 rows, 2 ms for all 20,000.
         sims = np.einsum("ij,j->i", matrix, wv.vectors[r])
-        out: list[str] = []
+        out: list[tuple[str, tuple[np.ndarray, np.ndarray]]] = []
         taken = 0
         for i in np.argsort(-sims):
             if sims[i] < STAND_IN_SIMILARITY or taken == STAND_INS:
                 break
-            words = [t for t in terms[int(rows[i])] if found(t)]
-            if words:
-                out.extend(words)
+            found = [(t, pl) for t in terms[int(rows[i])] if (pl := postings(t)) is not None]
+            if found:
+                out.extend(found)
                 taken += 1
-        return tuple(out)
+        return out
 
     def _bm25(self, words: list[QueryTerm], idxs: list[_SetIdx], synonyms: dict[str, tuple[str, ...]], n: int
               ) -> tuple[dict[str, tuple[float, tuple[str, ...]]], list[tuple[int, float]], set[str]]:
@@ -813,8 +815,7 @@ class Index:
                 alts = [(g, pl) for g in w.synonyms if (pl := postings(g)) is not None]
             reading = postings(w.reading) if w.reading and all(t != w.reading for t, _ in alts) else None
             if not alts and reading is None and w.noun:  # nor those: its nearest words by word vectors
-                alts = [(t, pl) for t in self._stand_ins(w.term, lambda t: postings(t) is not None)
-                        if (pl := postings(t)) is not None]
+                alts = self._stand_ins(w.term, postings)
                 if alts:
                     guessed.add(w.term)
             if not alts and reading is None:
